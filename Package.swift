@@ -1,0 +1,48 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+let package = Package(
+    name: "SwiftVMM",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "SwiftVMM", targets: ["SwiftVMM"]),
+        .executable(name: "swiftvmm", targets: ["vmm-cli"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-system", from: "1.4.0"),
+    ],
+    targets: [
+        // Thin C shim over <linux/kvm.h>: ioctl numbers, fixed-arity wrappers, kvm_run accessors.
+        .target(name: "CKVM"),
+        // The library: KVM fds, guest memory, boot loaders, devices, platform tables, the machine.
+        .target(
+            name: "SwiftVMM",
+            dependencies: [
+                "CKVM",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "SystemPackage", package: "swift-system"),
+            ]
+        ),
+        // The `swiftvmm` command: argument parsing and exit statuses only.
+        .executableTarget(
+            name: "vmm-cli",
+            dependencies: [
+                "SwiftVMM", "DemoGuest",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // Freestanding guest kernels from guests/, compiled with the toolchain's clang and
+        // ld.lld and embedded as byte arrays by the GuestBuilder plugin.
+        .target(name: "DemoGuest", plugins: ["GuestBuilder"]),
+        .target(name: "TestGuests", path: "Tests/TestGuests", plugins: ["GuestBuilder"]),
+        .executableTarget(name: "build-guest", path: "Sources/build-guest"),
+        .plugin(name: "GuestBuilder", capability: .buildTool(), dependencies: ["build-guest"]),
+        .testTarget(
+            name: "SwiftVMMTests",
+            dependencies: ["SwiftVMM", "TestGuests", "vmm-cli"]
+        ),
+    ]
+)

@@ -1,0 +1,96 @@
+import Synchronization
+
+/// Places devices in an address space (I/O ports or guest-physical MMIO) and routes
+/// accesses to them as offsets. Overlapping and empty ranges are refused at placement.
+/// Placement happens before the vCPUs start; afterwards the bus is only read.
+public final class DeviceBus<Device>: @unchecked Sendable {
+    public struct Placement {
+        public let range: Range<UInt64>
+        public let device: Device
+    }
+
+    /// Sorted by address; written only before the machine runs.
+    private var placements: [Placement] = []
+    /// Accesses that found no device, for the exit statistics and the debug log.
+    let unhandled = Atomic<UInt64>(0)
+
+    public init() {}
+
+    public enum PlacementError: Error, Equatable, CustomStringConvertible {
+        case empty(Range<UInt64>)
+        case overlap(Range<UInt64>, Range<UInt64>)
+        public var description: String {
+            switch self {
+            case .empty(let range): "empty device range at \(hex(range.lowerBound))"
+            case .overlap(let new, let old):
+                "device range \(hex(new.lowerBound))-\(hex(new.upperBound)) overlaps \(hex(old.lowerBound))-\(hex(old.upperBound))"
+            }
+        }
+    }
+
+    public func place(_ device: Device, at base: UInt64, count: UInt64) throws(PlacementError) {
+        let range = base..<base + count
+        guard !range.isEmpty else { throw .empty(range) }
+        if let existing = placements.first(where: { $0.range.overlaps(range) }) {
+            throw .overlap(range, existing.range)
+        }
+        placements.append(Placement(range: range, device: device))
+        placements.sort { $0.range.lowerBound < $1.range.lowerBound }
+    }
+
+    /// The device at `address` and the offset into it.
+    public func find(_ address: UInt64) -> (device: Device, offset: UInt64)? {
+        var low = 0, high = placements.count
+        while low < high {
+            let middle = (low + high) / 2
+            let range = placements[middle].range
+            if address < range.lowerBound { high = middle }
+            else if address >= range.upperBound { low = middle + 1 }
+            else { return (placements[middle].device, address - range.lowerBound) }
+        }
+        return nil
+    }
+}
+
+public typealias PortBus = DeviceBus<any PortDevice>
+public typealias MMIOBus = DeviceBus<any MMIODevice>
+
+extension DeviceBus where Device == any PortDevice {
+    /// A port read; all ones where no device answers (an open ISA bus).
+    public func read(port: UInt16, size: Int) -> UInt32 {
+        guard let (device, offset) = find(UInt64(port)) else {
+            unhandled.add(1, ordering: .relaxed)
+            return size == 4 ? 0xFFFF_FFFF : (1 << (size * 8)) - 1
+        }
+        return device.read(offset: UInt16(offset), size: size)
+    }
+
+    /// A port write; dropped where no device listens.
+    public func write(port: UInt16, size: Int, value: UInt32) {
+        guard let (device, offset) = find(UInt64(port)) else {
+            unhandled.add(1, ordering: .relaxed)
+            return
+        }
+        device.write(offset: UInt16(offset), size: size, value: value)
+    }
+}
+
+extension DeviceBus where Device == any MMIODevice {
+    /// An MMIO read; all ones where no device answers.
+    public func read(address: UInt64, size: Int) -> UInt64 {
+        guard let (device, offset) = find(address) else {
+            unhandled.add(1, ordering: .relaxed)
+            return size == 8 ? .max : (1 << UInt64(size * 8)) - 1
+        }
+        return device.read(offset: offset, size: size)
+    }
+
+    /// An MMIO write; dropped where no device listens.
+    public func write(address: UInt64, size: Int, value: UInt64) {
+        guard let (device, offset) = find(address) else {
+            unhandled.add(1, ordering: .relaxed)
+            return
+        }
+        device.write(offset: offset, size: size, value: value)
+    }
+}

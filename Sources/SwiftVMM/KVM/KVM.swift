@@ -1,0 +1,57 @@
+import CKVM
+import SystemPackage
+
+/// The KVM subsystem: an open `/dev/kvm`. Creates virtual machines and answers
+/// capability questions. (Linux `Documentation/virt/kvm/api.rst` §4, "system ioctls".)
+public final class KVM: Sendable {
+    let fd: FileDescriptor
+
+    public init(path: String = "/dev/kvm") throws(KVMError) {
+        do {
+            fd = try FileDescriptor.open(path, .readWrite, options: .closeOnExec)
+        } catch {
+            throw .open(path: path, (error as? Errno) ?? .noSuchFileOrDirectory)
+        }
+        let version = try IOCTL.call(fd, "KVM_GET_API_VERSION", CKVM_GET_API_VERSION)
+        guard version == KVM_API_VERSION else {
+            try? fd.close()
+            throw .apiVersion(version)
+        }
+    }
+
+    deinit { try? fd.close() }
+
+    /// `KVM_CHECK_EXTENSION`: 0 when the capability is absent, else its value.
+    public func capability(_ capability: Int32) -> Int {
+        Int((try? IOCTL.call(fd, "KVM_CHECK_EXTENSION", CKVM_CHECK_EXTENSION, value: UInt(capability))) ?? 0)
+    }
+
+    /// Throws `missingCapability` naming `name` when the capability is absent.
+    public func require(_ capability: Int32, _ name: String) throws(KVMError) {
+        if self.capability(capability) == 0 { throw .missingCapability(name) }
+    }
+
+    /// Size of each vCPU's shared `kvm_run` area.
+    func vcpuMmapSize() throws(KVMError) -> Int {
+        Int(try IOCTL.call(fd, "KVM_GET_VCPU_MMAP_SIZE", CKVM_GET_VCPU_MMAP_SIZE))
+    }
+
+    /// `KVM_GET_SUPPORTED_CPUID`: the CPUID leaves this host's KVM can present to a guest.
+    public func supportedCPUID() throws(KVMError) -> [CPUIDEntry] {
+        var capacity = 256
+        while true {
+            let buffer = CPUIDBuffer(capacity: capacity)
+            do {
+                try IOCTL.call(fd, "KVM_GET_SUPPORTED_CPUID", CKVM_GET_SUPPORTED_CPUID, pointer: buffer.pointer)
+                return buffer.entries
+            } catch .ioctl(_, let errno) where errno == .argListTooLong && capacity < 4096 {
+                capacity *= 2
+            }
+        }
+    }
+
+    public func createVM() throws(KVMError) -> VirtualMachine {
+        let vmfd = try IOCTL.call(fd, "KVM_CREATE_VM", CKVM_CREATE_VM, value: 0)
+        return try VirtualMachine(fd: FileDescriptor(rawValue: vmfd), runAreaSize: vcpuMmapSize())
+    }
+}

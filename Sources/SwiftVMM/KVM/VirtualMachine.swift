@@ -1,0 +1,115 @@
+import CKVM
+import SystemPackage
+
+/// A KVM virtual machine file descriptor: memory slots, vCPUs and VM-wide settings.
+/// (`api.rst` §4, "vm ioctls".) `Machine` is the whole computer built around it.
+public final class VirtualMachine: Sendable {
+    let fd: FileDescriptor
+    let runAreaSize: Int
+
+    init(fd: FileDescriptor, runAreaSize: Int) {
+        self.fd = fd
+        self.runAreaSize = runAreaSize
+    }
+
+    deinit { try? fd.close() }
+
+    /// `KVM_CHECK_EXTENSION` on the VM fd (some answers are per VM).
+    public func capability(_ capability: Int32) -> Int {
+        Int((try? IOCTL.call(fd, "KVM_CHECK_EXTENSION", CKVM_CHECK_EXTENSION, value: UInt(capability))) ?? 0)
+    }
+
+    /// Maps `size` bytes of host memory at `host` into guest physical memory at `guestAddress`.
+    func setMemoryRegion(slot: UInt32, guestAddress: UInt64, size: UInt64, host: UnsafeMutableRawPointer) throws(KVMError) {
+        var region = kvm_userspace_memory_region(
+            slot: slot, flags: 0, guest_phys_addr: guestAddress, memory_size: size,
+            userspace_addr: UInt64(UInt(bitPattern: host)))
+        try IOCTL.call(fd, "KVM_SET_USER_MEMORY_REGION", CKVM_SET_USER_MEMORY_REGION, &region)
+    }
+
+    /// Intel VMX needs three pages of guest-physical space for real-mode emulation
+    /// (`api.rst` KVM_SET_TSS_ADDR); they must not be RAM.
+    func setTSSAddress(_ address: UInt64) throws(KVMError) {
+        try IOCTL.call(fd, "KVM_SET_TSS_ADDR", CKVM_SET_TSS_ADDR, value: UInt(address))
+    }
+
+    /// `KVM_ENABLE_CAP` with the first argument.
+    func enable(_ capability: Int32, _ name: String, argument: UInt64) throws(KVMError) {
+        var cap = kvm_enable_cap()
+        cap.cap = UInt32(capability)
+        cap.args.0 = argument
+        try IOCTL.call(fd, "KVM_ENABLE_CAP(\(name))", CKVM_ENABLE_CAP, &cap)
+    }
+
+    /// `KVM_X86_SET_MSR_FILTER`. `filter.ranges` lists MSR ranges and, per MSR, whether
+    /// KVM may handle it (bit set) or must exit to userspace (bit clear).
+    func setMSRFilter(_ filter: MSRFilter) throws(KVMError) {
+        var bitmaps = filter.ranges.map { $0.bitmap }
+        var kvmFilter = kvm_msr_filter()
+        kvmFilter.flags = filter.defaultAllow ? UInt32(KVM_MSR_FILTER_DEFAULT_ALLOW) : UInt32(KVM_MSR_FILTER_DEFAULT_DENY)
+        try bitmaps.withUnsafeMutableBufferPointer { (buffers) throws(KVMError) in
+            try withUnsafeMutableBytes(of: &kvmFilter.ranges) { (raw) throws(KVMError) in
+                let ranges = raw.bindMemory(to: kvm_msr_filter_range.self)
+                precondition(filter.ranges.count <= ranges.count, "at most \(ranges.count) MSR filter ranges")
+                for (i, range) in filter.ranges.enumerated() {
+                    // SAFETY: the bitmaps array outlives the ioctl below, which copies them.
+                    let bitmap = buffers[i].withUnsafeMutableBufferPointer { $0.baseAddress! }
+                    ranges[i] = kvm_msr_filter_range(flags: range.flags, nmsrs: UInt32(range.count),
+                                                     base: range.base, bitmap: bitmap)
+                }
+            }
+            try IOCTL.call(fd, "KVM_X86_SET_MSR_FILTER", CKVM_X86_SET_MSR_FILTER, &kvmFilter)
+        }
+    }
+
+    /// `KVM_CREATE_IRQCHIP`: KVM's in-kernel PIC, I/O APIC and local APICs.
+    func createIRQChip() throws(KVMError) {
+        try IOCTL.call(fd, "KVM_CREATE_IRQCHIP", CKVM_CREATE_IRQCHIP)
+    }
+
+    /// `KVM_CREATE_PIT2`: KVM's in-kernel 8254.
+    func createPIT() throws(KVMError) {
+        var config = kvm_pit_config()
+        try IOCTL.call(fd, "KVM_CREATE_PIT2", CKVM_CREATE_PIT2, &config)
+    }
+
+    /// `KVM_IRQ_LINE`: raise or lower a GSI of the in-kernel irqchip.
+    func setIRQLine(_ gsi: UInt32, level: Bool) throws(KVMError) {
+        var line = kvm_irq_level()
+        line.irq = gsi
+        line.level = level ? 1 : 0
+        try IOCTL.call(fd, "KVM_IRQ_LINE", CKVM_IRQ_LINE, &line)
+    }
+
+    public func createVCPU(id: Int) throws(KVMError) -> VCPU {
+        let vcpufd = try IOCTL.call(fd, "KVM_CREATE_VCPU", CKVM_CREATE_VCPU, value: UInt(id))
+        return try VCPU(fd: FileDescriptor(rawValue: vcpufd), id: id, runAreaSize: runAreaSize)
+    }
+}
+
+/// What `KVM_X86_SET_MSR_FILTER` takes, in Swift terms.
+struct MSRFilter {
+    struct Range {
+        var base: UInt32
+        var count: Int
+        /// `KVM_MSR_FILTER_READ` and/or `KVM_MSR_FILTER_WRITE`.
+        var flags: UInt32
+        /// One bit per MSR from `base`: 1 = KVM handles it, 0 = exit to userspace.
+        var bitmap: [UInt8]
+    }
+    var defaultAllow: Bool
+    var ranges: [Range]
+
+    /// A range that sends every one of `indices` (all within 0x800 of the first) to userspace.
+    static func deny(_ indices: [UInt32]) -> Range {
+        let base = indices.min()!
+        let count = Int(indices.max()! - base + 1)
+        var bitmap = [UInt8](repeating: 0xFF, count: (count + 7) / 8)
+        for index in indices {
+            let bit = Int(index - base)
+            bitmap[bit / 8] &= ~UInt8(1 << (bit % 8))
+        }
+        return Range(base: base, count: count,
+                     flags: UInt32(KVM_MSR_FILTER_READ | KVM_MSR_FILTER_WRITE), bitmap: bitmap)
+    }
+}

@@ -1,0 +1,80 @@
+/// What the vCPU loop does after an exit has been handled.
+enum ExitAction: Equatable {
+    /// Re-enter the guest.
+    case resume
+    /// The guest executed HLT: sleep until something can wake it.
+    case halt
+    /// The guest cannot continue: a fault to report.
+    case fault(reason: String, instruction: [UInt8])
+}
+
+/// Handles one vCPU exit against the machine's devices. A function of the exit and the
+/// buses, so it is tested with made-up exits and no /dev/kvm.
+struct ExitHandler {
+    let ports: PortBus
+    let mmio: MMIOBus
+    let msrs: ModelSpecificRegisters
+
+    func handle(_ exit: VCPUExit) -> ExitAction {
+        switch exit {
+        case .io(let io):
+            handlePortIO(io)
+            return .resume
+        case .mmio(let access):
+            if access.isWrite {
+                mmio.write(address: access.address, size: access.data.count, value: access.data.loadLittleEndian())
+            } else {
+                access.data.storeLittleEndian(mmio.read(address: access.address, size: access.data.count))
+            }
+            return .resume
+        case .msrRead(let access):
+            if let value = msrs.read(access.index) { access.reply(value) } else { access.fault() }
+            return .resume
+        case .msrWrite(let access):
+            if msrs.write(access.index, access.value) { access.reply(0) } else { access.fault() }
+            return .resume
+        case .halt:
+            return .halt
+        case .interruptWindow, .interrupted:
+            return .resume
+        case .shutdown:
+            return .fault(reason: "triple fault (KVM_EXIT_SHUTDOWN)", instruction: [])
+        case .internalError(let suberror, let data, let instruction):
+            let name = [1: "emulation failure", 2: "simultaneous exceptions", 3: "delivery event", 4: "unexpected exit reason"][suberror] ?? "unknown"
+            let detail = data.isEmpty ? "" : ", data " + data.map { hex($0) }.joined(separator: " ")
+            return .fault(reason: "KVM internal error, suberror \(suberror) (\(name))\(detail)", instruction: instruction)
+        case .failEntry(let reason, let cpu):
+            return .fault(reason: "VM entry failed, hardware reason \(hex(reason)) on host CPU \(cpu)", instruction: [])
+        case .systemEvent(let type):
+            return .fault(reason: "unexpected system event \(type)", instruction: [])
+        case .unknown(let reason):
+            return .fault(reason: "unhandled KVM exit reason \(reason)", instruction: [])
+        }
+    }
+
+    /// `in`/`out`, and the string forms, which carry `count` items.
+    private func handlePortIO(_ io: PortIO) {
+        for item in 0..<io.count {
+            let slot = UnsafeMutableRawBufferPointer(rebasing: io.data[item * io.size..<(item + 1) * io.size])
+            if io.isWrite {
+                ports.write(port: io.port, size: io.size, value: UInt32(truncatingIfNeeded: slot.loadLittleEndian()))
+            } else {
+                slot.storeLittleEndian(UInt64(ports.read(port: io.port, size: io.size)))
+            }
+        }
+    }
+}
+
+extension UnsafeMutableRawBufferPointer {
+    /// The buffer's 1–8 bytes as a little-endian integer.
+    func loadLittleEndian() -> UInt64 {
+        var value: UInt64 = 0
+        for (i, byte) in self.prefix(8).enumerated() { value |= UInt64(byte) << (8 * i) }
+        return value
+    }
+
+    /// Stores the low `count` bytes of `value`, little-endian.
+    func storeLittleEndian(_ value: UInt64) {
+        for i in 0..<Swift.min(count, 8) { self[i] = UInt8(truncatingIfNeeded: value >> (8 * i)) }
+    }
+}

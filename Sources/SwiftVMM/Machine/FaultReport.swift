@@ -1,0 +1,41 @@
+/// What a kernel developer needs when the guest dies: why, and every vCPU's state.
+public struct FaultReport: Equatable, Sendable, CustomStringConvertible {
+    /// The vCPU that faulted.
+    public var vcpu: Int
+    /// The exit that ended the run, e.g. "KVM internal error, suberror 1 (emulation failure)".
+    public var reason: String
+    /// Up to 15 bytes at the faulting vCPU's CS:RIP (from KVM, or read through its page tables).
+    public var instruction: [UInt8]
+    public var cpus: [CPUState]
+
+    /// Registers of one vCPU when the machine stopped.
+    public struct CPUState: Equatable, Sendable {
+        public var id: Int
+        public var rip: UInt64, rsp: UInt64, rflags: UInt64
+        public var cr0: UInt64, cr2: UInt64, cr3: UInt64, cr4: UInt64, efer: UInt64
+        public var csSelector: UInt16, csBase: UInt64
+        /// "running", "halted", "waiting for start-up", or why the registers are missing.
+        public var status: String
+    }
+
+    public var summary: String { "vCPU \(vcpu): \(reason)" }
+
+    public var description: String {
+        var text = "guest fault on vCPU \(vcpu): \(reason)\n"
+        let bytes = instruction.map { String($0, radix: 16).leftPadded(to: 2) }.joined(separator: " ")
+        text += "  instruction bytes at RIP: \(instruction.isEmpty ? "(unavailable)" : bytes)\n"
+        for cpu in cpus {
+            text += "  vCPU \(cpu.id) (\(cpu.status)): RIP=\(hex16(cpu.rip)) RSP=\(hex16(cpu.rsp)) RFLAGS=\(hex16(cpu.rflags)) CS=\(hex(cpu.csSelector))\n"
+            text += "      CR0=\(hex16(cpu.cr0)) CR2=\(hex16(cpu.cr2)) CR3=\(hex16(cpu.cr3)) CR4=\(hex16(cpu.cr4)) EFER=\(hex16(cpu.efer))\n"
+        }
+        return text
+    }
+}
+
+extension String {
+    func leftPadded(to width: Int, with pad: Character = "0") -> String {
+        count >= width ? self : String(repeating: pad, count: width - count) + self
+    }
+}
+
+func hex16(_ value: UInt64) -> String { "0x" + String(value, radix: 16).leftPadded(to: 16) }

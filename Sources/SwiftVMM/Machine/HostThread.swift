@@ -1,0 +1,65 @@
+import CKVM
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A POSIX thread owned by Swift: started with a closure, named, joined exactly once.
+/// vCPUs run on these rather than on Swift concurrency's pool, because each blocks in
+/// `KVM_RUN` for as long as the guest runs and must be pinned and signalled individually.
+final class HostThread: @unchecked Sendable {
+    private var thread: pthread_t = 0
+    private var joined = false
+
+    init(name: String, _ body: @escaping @Sendable () -> Void) throws(HostError) {
+        let box = Unmanaged.passRetained(Box(name: name, body: body))
+        let result = pthread_create(&thread, nil, { argument in
+            let box = Unmanaged<Box>.fromOpaque(argument!).takeRetainedValue()
+            _ = ckvm_set_thread_name(String(box.name.prefix(15)))
+            box.body()
+            return nil
+        }, box.toOpaque())
+        guard result == 0 else {
+            box.release()
+            throw .thread(name, result)
+        }
+    }
+
+    deinit { join() }
+
+    /// The thread's id, for `pthread_kill`.
+    var id: pthread_t { thread }
+
+    func join() {
+        guard !joined else { return }
+        joined = true
+        pthread_join(thread, nil)
+    }
+
+    private final class Box {
+        let name: String
+        let body: @Sendable () -> Void
+        init(name: String, body: @escaping @Sendable () -> Void) { self.name = name; self.body = body }
+    }
+}
+
+/// CPU affinity of the calling thread (sched_setaffinity(2) with a 1024-CPU mask).
+enum CPUAffinity {
+    private static let words = 1024 / 64
+
+    /// The host CPUs this process may run on.
+    static func allowedCPUs() -> [Int] {
+        var mask = [UInt64](repeating: 0, count: words)
+        let result = mask.withUnsafeMutableBytes { ckvm_get_affinity($0.baseAddress, UInt($0.count)) }
+        guard result == 0 else { return [0] }
+        return (0..<1024).filter { mask[$0 / 64] & (1 << UInt64($0 % 64)) != 0 }
+    }
+
+    /// Pins the calling thread to one host CPU.
+    @discardableResult
+    static func pinCurrentThread(to cpu: Int) -> Bool {
+        guard cpu >= 0, cpu < 1024 else { return false }
+        var mask = [UInt64](repeating: 0, count: words)
+        mask[cpu / 64] = 1 << UInt64(cpu % 64)
+        return mask.withUnsafeMutableBytes { ckvm_set_affinity($0.baseAddress, UInt($0.count)) } == 0
+    }
+}

@@ -1,0 +1,48 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The signal that pulls a vCPU thread out of `KVM_RUN` (DESIGN-NOTES, "The kick that is
+/// never lost"). It is blocked in vCPU threads at all times and unblocked only inside
+/// `KVM_RUN` through `KVM_SET_SIGNAL_MASK`, so a kick sent at any moment either interrupts
+/// the running guest or stays pending and makes the next `KVM_RUN` return EINTR at once.
+/// The pending signal is then consumed with `sigtimedwait`, never delivered.
+enum KickSignal {
+    static let number = SIGUSR1
+
+    /// Installs a handler once per process, so a stray delivery cannot kill the process.
+    static let installHandler: Void = {
+        var action = sigaction()
+        action.__sigaction_handler.sa_handler = { _ in }
+        sigemptyset(&action.sa_mask)
+        sigaction(number, &action, nil)
+    }()
+
+    /// Blocks every asynchronous signal in the calling (vCPU) thread, so the embedding
+    /// process's handlers run elsewhere, and returns the mask to use inside `KVM_RUN`:
+    /// the same, less the kick.
+    static func blockInCurrentThread() -> sigset_t {
+        _ = installHandler
+        var blocked = sigset_t()
+        sigfillset(&blocked)
+        for synchronous in [SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGABRT] { sigdelset(&blocked, synchronous) }
+        pthread_sigmask(SIG_BLOCK, &blocked, nil)
+        var insideRun = sigset_t()
+        pthread_sigmask(SIG_BLOCK, nil, &insideRun)
+        sigdelset(&insideRun, number)
+        return insideRun
+    }
+
+    /// Consumes a pending kick, if any (after `KVM_RUN` returned EINTR).
+    static func consumePending() {
+        var set = sigset_t()
+        sigemptyset(&set)
+        sigaddset(&set, number)
+        var zero = timespec(tv_sec: 0, tv_nsec: 0)
+        while sigtimedwait(&set, nil, &zero) == number {}
+    }
+
+    static func send(to thread: pthread_t) {
+        pthread_kill(thread, number)
+    }
+}

@@ -1,0 +1,150 @@
+import CKVM
+import Logging
+import Synchronization
+import SystemPackage
+
+/// The whole computer: KVM VM, RAM, devices, ACPI tables, a loaded kernel and one
+/// thread per vCPU. Build it from a `Configuration`, then `run()` it once.
+///
+/// The wiring, in order (`init`): open KVM → create the VM → map RAM → place devices →
+/// write ACPI tables → load the kernel and boot information → create vCPUs.
+public final class Machine: Sendable {
+    public let configuration: Configuration
+    let kvm: KVM
+    let vm: VirtualMachine
+    let memory: GuestMemory
+    let ports: PortBus
+    let mmio: MMIOBus
+    let uart: Serial16550
+    let runners: [VCPURunner]
+    let control: RunControl
+    let logger: Logger
+    /// The guest TSC rate KVM reports.
+    public let tscKHz: UInt32
+    private let ran = Atomic<Bool>(false)
+
+    public init(_ configuration: Configuration, logger: Logger = Logger(label: "swiftvmm")) throws(MachineError) {
+        self.configuration = configuration
+        self.logger = logger
+        let cpus = configuration.cpus
+        do {
+            kvm = try KVM()
+            try kvm.require(KVM_CAP_X86_USER_SPACE_MSR, "KVM_CAP_X86_USER_SPACE_MSR")
+            try kvm.require(KVM_CAP_X86_MSR_FILTER, "KVM_CAP_X86_MSR_FILTER")
+            let maxCPUs = min(254, max(kvm.capability(KVM_CAP_MAX_VCPUS), 1))
+            guard (1...maxCPUs).contains(cpus) else {
+                throw MachineError.invalidConfiguration("--cpus \(cpus) is out of range: this host allows 1 to \(maxCPUs)")
+            }
+            let recommended = kvm.capability(KVM_CAP_NR_VCPUS)
+            if recommended > 0, cpus > recommended {
+                logger.warning("\(cpus) vCPUs is more than the \(recommended) KVM recommends for this host; they will share host CPUs")
+            }
+            guard configuration.memorySize >= 2 << 20 else {
+                throw MachineError.invalidConfiguration("--memory \(configuration.memorySize >> 10)K is too small: at least 2 MiB")
+            }
+
+            vm = try kvm.createVM()
+            try vm.setTSSAddress(Layout.kvmTSSAddress)
+            memory = try GuestMemory(layout: RAMLayout(size: configuration.memorySize))
+            for (slot, region) in memory.slots.enumerated() {
+                try vm.setMemoryRegion(slot: UInt32(slot), guestAddress: region.guestAddress, size: region.size, host: region.host)
+            }
+            // MSRs KVM does not answer reach userspace (unknown and invalid ones too),
+            // and the filter sends those SwiftVMM answers itself.
+            try vm.enable(KVM_CAP_X86_USER_SPACE_MSR, "KVM_CAP_X86_USER_SPACE_MSR",
+                          argument: UInt64(KVM_MSR_EXIT_REASON_INVAL | KVM_MSR_EXIT_REASON_UNKNOWN | KVM_MSR_EXIT_REASON_FILTER))
+            try vm.setMSRFilter(MSRFilter(defaultAllow: true, ranges: [MSRFilter.deny(ModelSpecificRegisters.answeredInUserspace)]))
+
+            // Devices.
+            let control = RunControl(cpuCount: cpus, initiallyBlocked: cpus - 1)
+            self.control = control
+            ports = PortBus()
+            mmio = MMIOBus()
+            uart = Serial16550(sink: configuration.serialOutput)
+            try ports.place(uart, at: UInt64(Layout.com1), count: 8)
+            try ports.place(DebugExit { control.finish(.debugExit($0)) }, at: UInt64(Layout.debugExit), count: 1)
+
+            // Firmware tables, then the kernel.
+            let acpi = ACPITables(cpuCount: cpus).build(at: Layout.acpiArea.lowerBound)
+            try memory.write(acpi.image, at: Layout.acpiArea.lowerBound)
+            let kernel = try configuration.kernel.image()
+            let entry = try BootLoader.boot(kernel: kernel, as: configuration.bootProtocol,
+                                            commandLine: configuration.commandLine, modules: configuration.modules,
+                                            rsdp: acpi.rsdp, memory: memory)
+
+            // vCPUs.
+            let supportedCPUID = try kvm.supportedCPUID()
+            let hostCPUs = configuration.pinning.hostCPUs(count: cpus)
+            var runners: [VCPURunner] = []
+            var tscKHz: UInt32 = 0
+            for id in 0..<cpus {
+                let vcpu = try vm.createVCPU(id: id)
+                try vcpu.setCPUID(CPUIDTable.entries(for: id, cpuCount: cpus, supported: supportedCPUID))
+                if id == 0 {
+                    tscKHz = try vcpu.tscKHz()
+                    try vcpu.enter(entry)
+                }
+                let handler = ExitHandler(ports: ports, mmio: mmio, msrs: ModelSpecificRegisters(tscKHz: tscKHz))
+                runners.append(VCPURunner(vcpu: vcpu, isBootCPU: id == 0, control: control, handler: handler,
+                                          hostCPU: hostCPUs?[id], logger: logger))
+            }
+            self.runners = runners
+            self.tscKHz = tscKHz
+            let allRunners = runners
+            control.wakeAll.withLock { $0 = { for runner in allRunners { runner.wake() } } }
+        } catch let error as MachineError {
+            throw error
+        } catch let error as BootError {
+            throw .boot(error)
+        } catch let error as KVMError {
+            throw .host(.kvm(error))
+        } catch let error as GuestMemoryError {
+            throw .host(.memory(error))
+        } catch {
+            throw .host(.configuration("\(error)"))
+        }
+    }
+
+    /// Runs the guest until it ends, the time limit passes or `stop` is called. Blocks the
+    /// calling thread; every vCPU runs on a pthread of its own, all joined before it returns.
+    public func run() -> Outcome {
+        guard !ran.exchange(true, ordering: .acquiringAndReleasing) else {
+            return .hostError("a Machine runs once; create a new one")
+        }
+        let deadline = configuration.timeout.map { monotonicNanoseconds() + $0.nanoseconds }
+        var threads: [HostThread] = []
+        var input: SerialInputPump?
+        do {
+            if let fd = configuration.serialInput { input = try SerialInputPump(input: fd, uart: uart) }
+            for runner in runners {
+                threads.append(try HostThread(name: "vcpu\(runner.vcpu.id)") { runner.run() })
+            }
+        } catch {
+            control.finish(.hostError("\(error)"))
+        }
+        let timedOut = control.finished.withLock { () -> Bool in
+            while control.outcome == nil {
+                if !control.finished.wait(untilNanoseconds: deadline) { return control.outcome == nil }
+            }
+            return false
+        }
+        if timedOut { control.finish(.timedOut) }
+        input?.stop()
+        for thread in threads { thread.join() }
+        guard let (outcome, fault) = control.outcome else { return .hostError("no outcome") }
+        if let fault { return .guestFault(faultReport(fault)) }
+        return outcome
+    }
+
+    /// Ends the run (from any thread); `run()` returns `.stopped(signal:)`.
+    public func stop(signal: Int32 = 0) {
+        control.finish(.stopped(signal: signal))
+    }
+}
+
+extension Duration {
+    var nanoseconds: UInt64 {
+        let (seconds, attoseconds) = components
+        return UInt64(max(seconds, 0)) * 1_000_000_000 + UInt64(max(attoseconds, 0) / 1_000_000_000)
+    }
+}

@@ -1,0 +1,109 @@
+/// The ACPI tables SwiftVMM hands a kernel in place of firmware (ACPI 6.5, chapter 5):
+/// RSDP → RSDT and XSDT → MADT and FADT → DSDT. Built as bytes for one base address.
+struct ACPITables {
+    /// vCPUs, with ACPI processor UID = local APIC ID = 0...cpuCount-1.
+    let cpuCount: Int
+
+    static let oemID = "SWVMM "
+    static let oemTableID = "SWIFTVMM"
+    static let creatorID = "SVMM"
+
+    /// The tables laid out from `base`, and the 36-byte RSDP (which is at `base`).
+    func build(at base: UInt64) -> (image: [UInt8], rsdp: [UInt8]) {
+        var image = ByteBuffer()
+        func place(_ table: [UInt8]) -> UInt64 {
+            image.align(to: 16)
+            let address = base + UInt64(image.count)
+            image.append(table)
+            return address
+        }
+        image.append([UInt8](repeating: 0, count: 36))  // RSDP, filled in last
+        let dsdt = place(Self.table("DSDT", revision: 2, body: []))
+        let fadt = place(Self.table("FACP", revision: 6, body: fadtBody(dsdt: dsdt)))
+        let madt = place(Self.table("APIC", revision: 5, body: madtBody()))
+        var rsdtBody = ByteBuffer(), xsdtBody = ByteBuffer()
+        for table in [fadt, madt] {
+            rsdtBody.append(UInt32(table))
+            xsdtBody.append(table)
+        }
+        let rsdt = place(Self.table("RSDT", revision: 1, body: rsdtBody.bytes))
+        let xsdt = place(Self.table("XSDT", revision: 1, body: xsdtBody.bytes))
+        let rsdp = Self.rsdp(rsdt: rsdt, xsdt: xsdt)
+        for (i, byte) in rsdp.enumerated() { image[i] = byte }
+        return (image.bytes, rsdp)
+    }
+
+    /// §5.2.5.3 Root System Description Pointer, revision 2 (36 bytes, two checksums).
+    static func rsdp(rsdt: UInt64, xsdt: UInt64) -> [UInt8] {
+        var rsdp = ByteBuffer()
+        rsdp.append(ascii: "RSD PTR ", width: 8)
+        rsdp.append(UInt8(0))                    // checksum of the first 20 bytes
+        rsdp.append(ascii: oemID, width: 6)
+        rsdp.append(UInt8(2))                    // revision: ACPI 2.0+
+        rsdp.append(UInt32(rsdt))
+        rsdp.append(UInt32(36))                  // length
+        rsdp.append(xsdt)
+        rsdp.append(UInt8(0))                    // extended checksum of all 36 bytes
+        rsdp.append([UInt8](repeating: 0, count: 3))
+        rsdp[8] = checksum(rsdp.bytes[0..<20])
+        rsdp[32] = checksum(rsdp.bytes)
+        return rsdp.bytes
+    }
+
+    /// §5.2.6 System Description Table Header, then `body`, with the checksum set.
+    static func table(_ signature: String, revision: UInt8, body: [UInt8]) -> [UInt8] {
+        var table = ByteBuffer()
+        table.append(ascii: signature, width: 4)
+        table.append(UInt32(36 + body.count))
+        table.append(revision)
+        table.append(UInt8(0))                   // checksum
+        table.append(ascii: oemID, width: 6)
+        table.append(ascii: oemTableID, width: 8)
+        table.append(UInt32(1))                  // OEM revision
+        table.append(ascii: creatorID, width: 4)
+        table.append(UInt32(1))                  // creator revision
+        table.append(body)
+        table[9] = checksum(table.bytes)
+        return table.bytes
+    }
+
+    /// The byte that makes `bytes` sum to zero mod 256 (§5.2.6 "Checksum").
+    static func checksum(_ bytes: some Sequence<UInt8>) -> UInt8 {
+        0 &- bytes.reduce(0, &+)
+    }
+
+    /// §5.2.12 Multiple APIC Description Table: local APIC address, PCAT_COMPAT (dual
+    /// 8259s present), one Processor Local APIC per vCPU, one I/O APIC.
+    func madtBody() -> [UInt8] {
+        var body = ByteBuffer()
+        body.append(UInt32(Layout.localAPICBase))
+        body.append(UInt32(1))                   // flags: PCAT_COMPAT
+        for id in 0..<cpuCount {
+            body.append(UInt8(0))                // §5.2.12.2 Processor Local APIC
+            body.append(UInt8(8))
+            body.append(UInt8(id))               // ACPI processor UID
+            body.append(UInt8(id))               // APIC ID
+            body.append(UInt32(1))               // flags: enabled
+        }
+        body.append(UInt8(1))                    // §5.2.12.3 I/O APIC
+        body.append(UInt8(12))
+        body.append(UInt8(ioAPICID))
+        body.append(UInt8(0))
+        body.append(UInt32(Layout.ioAPICBase))
+        body.append(UInt32(0))                   // global system interrupt base
+        return body.bytes
+    }
+
+    /// The I/O APIC's ID follows the local APIC IDs.
+    var ioAPICID: Int { cpuCount }
+
+    /// §5.2.9 Fixed ACPI Description Table (revision 6, 276 bytes): points at the DSDT.
+    func fadtBody(dsdt: UInt64) -> [UInt8] {
+        var body = ByteBuffer()
+        body.append([UInt8](repeating: 0, count: 276 - 36))
+        body.set(UInt32(dsdt), at: 40 - 36)      // DSDT
+        body.set(UInt8(5), at: 131 - 36)         // FADT minor version (ACPI 6.5)
+        body.set(dsdt, at: 140 - 36)             // X_DSDT
+        return body.bytes
+    }
+}

@@ -1,0 +1,97 @@
+/// Where everything sits in the guest's physical address space and I/O port space.
+/// One place, so a reader can see the whole PC at once.
+public enum Layout {
+    // MARK: Memory
+
+    /// Conventional memory ends where the Extended BIOS Data Area begins (639 KiB), as on
+    /// a PC with firmware. Multiboot's mem_lower is this in KiB.
+    public static let conventionalMemoryEnd: UInt64 = 0x9_FC00
+    /// 0x9FC00–0xFFFFF: EBDA, VGA memory, option ROMs and BIOS area — reserved in the map.
+    public static let highMemoryStart: UInt64 = 0x10_0000
+    /// The VMM writes nothing in this range, where kernels put SMP trampolines
+    /// (0x8000, 0x70000, ...) and the BIOS data area lives (0x400–0x4FF).
+    public static let kernelOwnedLowMemory: Range<UInt64> = 0x500..<0x9_FC00
+    /// ACPI tables and the RSDP: the BIOS read-only area an OS scans for "RSD PTR "
+    /// (ACPI 6.5 §5.2.5.1, "Finding the RSDP on IA-PC systems").
+    public static let acpiArea: Range<UInt64> = 0xE_0000..<0x10_0000
+
+    /// RAM below 4 GiB stops here at most; the rest of RAM is mapped from 4 GiB up, so the
+    /// 32-bit device window is never shadowed by RAM.
+    public static let lowRAMLimit: UInt64 = 0xC000_0000
+    /// Start of RAM above the device window.
+    public static let highRAMStart: UInt64 = 0x1_0000_0000
+    /// 3–4 GiB: the 32-bit device window (reserved in the memory map).
+    public static let deviceWindow: Range<UInt64> = 0xC000_0000..<0x1_0000_0000
+
+    /// I/O APIC (Intel 82093AA datasheet §3.0; the conventional address ACPI MADT reports).
+    public static let ioAPICBase: UInt64 = 0xFEC0_0000
+    /// HPET (IA-PC HPET 1.0a §3.2.4, the address the ACPI HPET table reports).
+    public static let hpetBase: UInt64 = 0xFED0_0000
+    /// Local APIC default base (Intel SDM Vol. 3A §11.4.1, IA32_APIC_BASE reset value).
+    public static let localAPICBase: UInt64 = 0xFEE0_0000
+    /// Three pages KVM on Intel VMX needs for real-mode emulation (KVM_SET_TSS_ADDR);
+    /// inside the device window, the same address Firecracker uses.
+    public static let kvmTSSAddress: UInt64 = 0xFFFB_D000
+
+    // MARK: I/O ports
+
+    /// COM1, 8 registers (PC/AT convention).
+    public static let com1: UInt16 = 0x3F8
+    /// QEMU's isa-debug-exit as SwiftVMM places it (QEMU: `-device isa-debug-exit,iobase=0xf4`).
+    public static let debugExit: UInt16 = 0xF4
+
+    // MARK: Interrupt lines
+
+    /// COM1's ISA IRQ.
+    public static let com1IRQ: UInt8 = 4
+}
+
+/// One entry of the memory map the guest is given (multiboot mmap, e820 types).
+public struct MemoryMapEntry: Equatable, Sendable, CustomStringConvertible {
+    public enum Kind: UInt32, Sendable {
+        case usable = 1
+        case reserved = 2
+    }
+    public var base: UInt64
+    public var length: UInt64
+    public var kind: Kind
+
+    public var end: UInt64 { base + length }
+    public var description: String { "\(hex(base))-\(hex(end)) \(kind)" }
+}
+
+/// The guest's RAM split around the device window.
+public struct RAMLayout: Equatable, Sendable {
+    public let size: UInt64
+
+    public init(size: UInt64) { self.size = size }
+
+    /// RAM from 0 up, below the device window.
+    public var lowSize: UInt64 { min(size, Layout.lowRAMLimit) }
+    /// RAM from 4 GiB up (0 when it all fits below 3 GiB).
+    public var highSize: UInt64 { size - lowSize }
+    /// Guest-physical ranges backed by RAM.
+    public var ranges: [Range<UInt64>] {
+        var ranges = [0..<lowSize]
+        if highSize > 0 { ranges.append(Layout.highRAMStart..<Layout.highRAMStart + highSize) }
+        return ranges
+    }
+
+    /// The memory map handed to the kernel, in address order.
+    public var memoryMap: [MemoryMapEntry] {
+        var map = [
+            MemoryMapEntry(base: 0, length: Layout.conventionalMemoryEnd, kind: .usable),
+            MemoryMapEntry(base: Layout.conventionalMemoryEnd,
+                           length: Layout.highMemoryStart - Layout.conventionalMemoryEnd, kind: .reserved),
+        ]
+        if lowSize > Layout.highMemoryStart {
+            map.append(MemoryMapEntry(base: Layout.highMemoryStart, length: lowSize - Layout.highMemoryStart, kind: .usable))
+        }
+        map.append(MemoryMapEntry(base: Layout.deviceWindow.lowerBound,
+                                  length: Layout.deviceWindow.upperBound - Layout.deviceWindow.lowerBound, kind: .reserved))
+        if highSize > 0 {
+            map.append(MemoryMapEntry(base: Layout.highRAMStart, length: highSize, kind: .usable))
+        }
+        return map
+    }
+}

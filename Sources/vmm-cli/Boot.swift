@@ -1,0 +1,43 @@
+import ArgumentParser
+import Logging
+import SwiftVMM
+
+struct Boot: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Boot a multiboot 1, multiboot 2 or ELF64 kernel.",
+        discussion: """
+            The kernel's serial port (COM1) is connected to standard input and output; bytes \
+            pass unchanged. A plain ELF64 kernel (no multiboot header) starts in 64-bit mode \
+            with 0-4 GiB identity-mapped, RDI = multiboot 2 information, RSI = 0x36d76289.
+
+            """ + ExitStatus.table
+    )
+
+    @Argument(help: "The kernel image (ELF32/ELF64 or a.out-kludge multiboot).")
+    var kernel: String
+
+    @OptionGroup var machine: MachineOptions
+
+    @Option(help: "The kernel command line.")
+    var cmdline: String = ""
+
+    @Option(name: .customLong("module"), help: ArgumentHelp("A boot module; STRING is its string (default: PATH).", valueName: "PATH[=STRING]"))
+    var modules: [String] = []
+
+    @Option(name: .customLong("boot-protocol"), help: "Force the boot protocol: mb1, mb2 or elf64 (default: detect).")
+    var bootProtocol: BootProtocolArgument?
+
+    mutating func run() throws {
+        try machine.boot(kernel: .file(kernel), bootProtocol: bootProtocol?.value, commandLine: cmdline,
+                         modules: modules.map(BootModule.init(argument:)))
+    }
+}
+
+struct BootProtocolArgument: ExpressibleByArgument {
+    let value: BootProtocol
+    init?(argument: String) {
+        guard let value = BootProtocol(rawValue: argument) else { return nil }
+        self.value = value
+    }
+    static var allValueStrings: [String] { BootProtocol.allCases.map(\.rawValue) }
+}

@@ -1,0 +1,147 @@
+import ArgumentParser
+import Logging
+import SwiftVMM
+import SystemPackage
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Options shared by every command that runs a machine.
+struct MachineOptions: ParsableArguments {
+    @Option(help: "Number of vCPUs.")
+    var cpus: Int = 1
+
+    @Option(help: "Guest RAM: a number of MiB, or a size with K, M, G or T.")
+    var memory: MemorySize = MemorySize(bytes: 256 << 20)
+
+    @Option(help: "Where COM1 goes: stdio, file:PATH or none.")
+    var serial: SerialOption = .stdio
+
+    @Option(help: "Pin vCPU threads: auto (round robin over allowed CPUs), none, or a list like 0,1.")
+    var pin: PinOption = PinOption(value: .auto)
+
+    @Option(help: "Stop the guest after this many seconds (exit status 124).")
+    var timeout: Double?
+
+    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
+    var logLevel: Logger.Level = .warning
+
+    /// Builds and runs the machine, then exits with the outcome's status (or 0 when it
+    /// is `success`).
+    func boot(kernel: Machine.Configuration.Kernel, bootProtocol: BootProtocol?, commandLine: String,
+              modules: [BootModule], success: Outcome? = nil) throws {
+        let level = logLevel
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        if let timeout, !(timeout > 0) { throw ValidationError("--timeout must be a positive number of seconds") }
+
+        let output: any SerialSink
+        var outputFile: FileDescriptor?
+        switch serial {
+        case .stdio: output = FileDescriptorSink(.standardOutput)
+        case .none: output = NullSink()
+        case .file(let path):
+            do {
+                let fd = try FileDescriptor.open(path, .writeOnly, options: [.create, .truncate, .closeOnExec],
+                                                 permissions: [.ownerReadWrite, .groupRead, .otherRead])
+                outputFile = fd
+                output = FileDescriptorSink(fd)
+            } catch {
+                printError("swiftvmm: \(path): cannot open for serial output: \(error)")
+                throw ExitCode(ExitStatus.usage)
+            }
+        }
+        defer { try? outputFile?.close() }
+
+        let configuration = Machine.Configuration(
+            kernel: kernel, bootProtocol: bootProtocol, commandLine: commandLine, modules: modules,
+            cpus: cpus, memorySize: memory.bytes, serialOutput: output,
+            serialInput: serial == .stdio ? .standardInput : nil, pinning: pin.value,
+            timeout: timeout.map { .nanoseconds(Int64($0 * 1e9)) })
+        let machine: Machine
+        do {
+            machine = try Machine(configuration)
+        } catch {
+            printError("swiftvmm: \(error)")
+            throw ExitCode(error.exitStatus)
+        }
+        let signals: SignalStop
+        do { signals = try SignalStop(stopping: machine) } catch {
+            printError("swiftvmm: \(error)")
+            throw ExitCode(ExitStatus.hostError)
+        }
+        let terminal = serial == .stdio ? TerminalMode.rawInput() : nil
+        let outcome = machine.run()
+        terminal?.restore()
+        signals.cancel()
+
+        switch outcome {
+        case .guestFault(let report): printError("swiftvmm: \(report)")
+        case .debugExit, .poweredOff: break
+        default: printError("swiftvmm: \(outcome)")
+        }
+        if let success, outcome == success { throw ExitCode.success }
+        throw ExitCode(outcome.exitStatus)
+    }
+}
+
+func printError(_ message: String) {
+    var text = message
+    if !text.hasSuffix("\n") { text += "\n" }
+    _ = try? FileDescriptor.standardError.writeAll(text.utf8)
+}
+
+struct MemorySize: ExpressibleByArgument {
+    let bytes: UInt64
+
+    init(bytes: UInt64) { self.bytes = bytes }
+
+    /// QEMU's `-m` rules: a bare number is MiB; K, M, G, T suffixes (optionally with B).
+    init?(argument: String) {
+        var text = argument.uppercased()
+        if text.hasSuffix("B") { text.removeLast() }
+        let shifts: [Character: UInt64] = ["K": 10, "M": 20, "G": 30, "T": 40]
+        var shift: UInt64 = 20
+        if let last = text.last, let unit = shifts[last] {
+            shift = unit
+            text.removeLast()
+        }
+        guard let value = UInt64(text), value > 0, value <= UInt64.max >> shift else { return nil }
+        bytes = value << shift
+    }
+}
+
+enum SerialOption: ExpressibleByArgument, Equatable {
+    case stdio, none, file(String)
+
+    init?(argument: String) {
+        switch argument {
+        case "stdio": self = .stdio
+        case "none": self = .none
+        case let text where text.hasPrefix("file:") && text.count > 5: self = .file(String(text.dropFirst(5)))
+        default: return nil
+        }
+    }
+}
+
+struct PinOption: ExpressibleByArgument {
+    let value: CPUPinning
+
+    init(value: CPUPinning) { self.value = value }
+
+    init?(argument: String) {
+        switch argument {
+        case "auto": value = .auto
+        case "none": value = .none
+        default:
+            let cpus = argument.split(separator: ",").compactMap { Int($0) }
+            guard !cpus.isEmpty, cpus.count == argument.split(separator: ",").count, cpus.allSatisfy({ $0 >= 0 }) else { return nil }
+            value = .cpus(cpus)
+        }
+    }
+}
+
+extension Logger.Level: @retroactive ExpressibleByArgument {}

@@ -1,0 +1,1 @@
+#include "boot/elf64.S"

@@ -1,0 +1,3 @@
+/* smp-timer-x2apic: smp-timer's source with this folder's config.h (x2APIC mode). The
+ * <config.h> include in it searches the -I folders only, so it finds this folder's copy. */
+#include "../smp-timer/main.c"

@@ -1,0 +1,2 @@
+/* smp-timer: local APIC in xAPIC (MMIO) mode. */
+#define USE_X2APIC 0
