@@ -50,7 +50,7 @@ final class VCPURunner: @unchecked Sendable {
         }
         do {
             try vcpu.setSignalMask(blocking: insideRun)
-            try waitForStartup()
+            guard waitForStartup() else { return }
             status.withLock { $0 = "running" }
             while !control.isStopping {
                 let exit = try vcpu.runOnce()
@@ -70,12 +70,13 @@ final class VCPURunner: @unchecked Sendable {
         }
     }
 
-    /// Application processors sleep here until started (INIT/SIPI) or the machine stops.
-    private func waitForStartup() throws(KVMError) {
+    /// Application processors sleep here until started (INIT/SIPI) or the machine
+    /// stops; false when it stopped first.
+    private func waitForStartup() -> Bool {
         lock.withLock {
-            guard !started else { return }
-            status.withLock { $0 = "waiting for start-up" }
+            if !started { status.withLock { $0 = "waiting for start-up" } }
             while !started && !control.isStopping { lock.wait() }
+            return started
         }
     }
 

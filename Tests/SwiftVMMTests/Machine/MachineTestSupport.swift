@@ -1,0 +1,78 @@
+import Foundation
+import Synchronization
+import Testing
+@testable import SwiftVMM
+
+/// Whether this host can run guests; integration tests are skipped (with this reason
+/// shown) where it cannot.
+enum KVMHost {
+    static let unavailableReason: String? = {
+        do { _ = try KVM(); return nil } catch { return "needs /dev/kvm: \(error)" }
+    }()
+    static var available: Bool { unavailableReason == nil }
+}
+
+/// A serial sink that keeps every byte, for checking exact output.
+final class CollectingSink: SerialSink {
+    private let bytes = Mutex<[UInt8]>([])
+    func write(_ byte: UInt8) { bytes.withLock { $0.append(byte) } }
+    var text: String { String(decoding: bytes.withLock { $0 }, as: UTF8.self) }
+}
+
+/// Boots an embedded guest through the library and returns how it ended and what it printed.
+func boot(_ guest: [UInt8], name: String = "guest", cpus: Int = 1, commandLine: String = "",
+          modules: [BootModule] = [], memory: UInt64 = 256 << 20, timeout: Duration = .seconds(20)) throws -> (outcome: Outcome, output: String) {
+    let sink = CollectingSink()
+    let machine = try Machine(Machine.Configuration(
+        kernel: .image(name: name, bytes: guest), commandLine: commandLine, modules: modules, cpus: cpus,
+        memorySize: memory, serialOutput: sink, timeout: timeout))
+    let outcome = machine.run()
+    return (outcome, sink.text)
+}
+
+/// A temporary file holding `bytes`, removed when the test process exits.
+func temporaryFile(_ bytes: [UInt8], name: String) throws -> String {
+    let directory = FileManager.default.temporaryDirectory.appending(path: "swiftvmm-tests-\(getpid())")
+    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    let url = directory.appending(path: name)
+    try Data(bytes).write(to: url)
+    return url.path
+}
+
+/// The `swiftvmm` executable built beside this test bundle.
+let swiftvmmExecutable: URL = {
+    let bundle = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+    var directory = bundle.deletingLastPathComponent()
+    while !FileManager.default.fileExists(atPath: directory.appending(path: "swiftvmm").path), directory.path != "/" {
+        directory = directory.deletingLastPathComponent()
+    }
+    return directory.appending(path: "swiftvmm")
+}()
+
+struct CommandResult {
+    var status: Int32
+    var stdout: String
+    var stderr: String
+}
+
+/// Runs `swiftvmm` with `arguments`, stdin from /dev/null; `signal` is sent after
+/// `signalAfter` when given.
+func swiftvmm(_ arguments: [String], signal: Int32? = nil, signalAfter: Duration = .milliseconds(500)) throws -> CommandResult {
+    let process = Process()
+    process.executableURL = swiftvmmExecutable
+    process.arguments = arguments
+    let stdout = Pipe(), stderr = Pipe()
+    process.standardOutput = stdout
+    process.standardError = stderr
+    process.standardInput = FileHandle.nullDevice
+    try process.run()
+    if let signal {
+        Thread.sleep(forTimeInterval: Double(signalAfter.components.attoseconds) / 1e18 + Double(signalAfter.components.seconds))
+        kill(process.processIdentifier, signal)
+    }
+    let out = stdout.fileHandleForReading.readDataToEndOfFile()
+    let err = stderr.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return CommandResult(status: process.terminationStatus, stdout: String(decoding: out, as: UTF8.self),
+                         stderr: String(decoding: err, as: UTF8.self))
+}
