@@ -4,8 +4,8 @@ import PackagePlugin
 /// Builds freestanding guest kernels from guests/ and embeds each in the target as a
 /// `[UInt8]` constant named `<name>Guest` (e.g. `smpTimerGuest`).
 ///
-/// The target `DemoGuest` gets `guests/demo`; any other target gets every other guest
-/// folder (all but `common` and `demo`). One build command per guest runs `build-guest`,
+/// The target `DemoGuest` gets `guests/demo`; any other target gets every guest folder
+/// (each folder with an `entry.S`). One build command per guest runs `build-guest`,
 /// which compiles with the toolchain's clang, links with ld.lld and writes the Swift file;
 /// the objects and ELF stay in the plugin's work folder. SwiftPM plans this once: after
 /// adding a guest folder, touch Package.swift.
@@ -16,7 +16,7 @@ struct GuestBuilder: BuildToolPlugin {
         let folders = try FileManager.default.contentsOfDirectory(atPath: guests.path)
             .filter { FileManager.default.fileExists(atPath: guests.appending(path: "\($0)/entry.S").path) }
             .sorted()
-        let names = target.name == "DemoGuest" ? ["demo"] : folders.filter { $0 != "demo" }
+        let names = target.name == "DemoGuest" ? ["demo"] : folders
         let clang = try context.tool(named: "clang").url
         let lld = try context.tool(named: "ld.lld").url
         let builder = try context.tool(named: "build-guest").url

@@ -20,6 +20,13 @@ struct MachineOptions: ParsableArguments {
     @Option(help: "Pin vCPU threads: auto (round robin over allowed CPUs), none, or a list like 0,1.")
     var pin: PinOption = PinOption(value: .auto)
 
+    @Option(help: ArgumentHelp("""
+        Interrupt controllers: user (SwiftVMM's local APICs: exact timers, deterministic SMP \
+        start-up, deadlock detection) or kernel (KVM's in-kernel irqchip; HLT stays inside KVM, \
+        so exit status 6 is never reported).
+        """, valueName: "user|kernel"))
+    var irqchip: InterruptControllerArgument = InterruptControllerArgument(value: .userspace)
+
     @Option(help: "Stop the guest after this many seconds (exit status 124).")
     var timeout: Double?
 
@@ -60,7 +67,7 @@ struct MachineOptions: ParsableArguments {
             kernel: kernel, bootProtocol: bootProtocol, commandLine: commandLine, modules: modules,
             cpus: cpus, memorySize: memory.bytes, serialOutput: output,
             serialInput: serial == .stdio ? .standardInput : nil, pinning: pin.value,
-            timeout: timeout.map { .nanoseconds(Int64($0 * 1e9)) })
+            timeout: timeout.map { .nanoseconds(Int64($0 * 1e9)) }, interruptController: irqchip.value)
         let machine: Machine
         do {
             machine = try Machine(configuration)
@@ -142,6 +149,16 @@ struct PinOption: ExpressibleByArgument {
             value = .cpus(cpus)
         }
     }
+}
+
+struct InterruptControllerArgument: ExpressibleByArgument {
+    let value: InterruptController
+    init(value: InterruptController) { self.value = value }
+    init?(argument: String) {
+        guard let value = InterruptController(rawValue: argument) else { return nil }
+        self.value = value
+    }
+    static var allValueStrings: [String] { InterruptController.allCases.map(\.rawValue) }
 }
 
 extension Logger.Level: @retroactive ExpressibleByArgument {}

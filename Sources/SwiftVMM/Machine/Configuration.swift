@@ -31,11 +31,13 @@ extension Machine {
         public var serialInput: FileDescriptor?
         public var pinning: CPUPinning
         public var timeout: Duration?
+        public var interruptController: InterruptController
 
         public init(kernel: Kernel, bootProtocol: BootProtocol? = nil, commandLine: String = "",
                     modules: [BootModule] = [], cpus: Int = 1, memorySize: UInt64 = 256 << 20,
                     serialOutput: any SerialSink = FileDescriptorSink(.standardOutput),
-                    serialInput: FileDescriptor? = nil, pinning: CPUPinning = .auto, timeout: Duration? = nil) {
+                    serialInput: FileDescriptor? = nil, pinning: CPUPinning = .auto, timeout: Duration? = nil,
+                    interruptController: InterruptController = .userspace) {
             self.kernel = kernel
             self.bootProtocol = bootProtocol
             self.commandLine = commandLine
@@ -46,8 +48,19 @@ extension Machine {
             self.serialInput = serialInput
             self.pinning = pinning
             self.timeout = timeout
+            self.interruptController = interruptController
         }
     }
+}
+
+/// Who emulates the local APICs (and later the PIC, PIT and I/O APIC).
+public enum InterruptController: String, Sendable, CaseIterable {
+    /// SwiftVMM's own models, in userspace: exact timers, deterministic SMP start-up,
+    /// deadlock detection.
+    case userspace = "user"
+    /// KVM's in-kernel irqchip (KVM_CREATE_IRQCHIP): for comparison and for guests that
+    /// need it. HLT then stays inside KVM, so a deadlock cannot be detected.
+    case kernel
 }
 
 /// Which host CPU each vCPU thread runs on.

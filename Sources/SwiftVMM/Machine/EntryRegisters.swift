@@ -59,3 +59,34 @@ extension VCPU {
         return segment
     }
 }
+
+extension VCPU {
+    /// An application processor receiving a start-up IPI with vector `vector` after INIT
+    /// (SDM Vol. 3A §9.4.1 INIT state, §11.6.1 "Start-up"): real mode, CS = vector << 8
+    /// (base vector << 12), IP = 0, the rest as after INIT.
+    func startUp(vector: UInt8) throws(KVMError) {
+        var sregs = try specialRegisters()
+        func realModeSegment(selector: UInt16, type: UInt8) -> kvm_segment {
+            var segment = kvm_segment()
+            segment.selector = selector
+            segment.base = UInt64(selector) << 4
+            segment.limit = 0xFFFF
+            segment.type = type
+            segment.present = 1
+            segment.s = 1
+            return segment
+        }
+        sregs.cs = realModeSegment(selector: UInt16(vector) << 8, type: 0xB)
+        let data = realModeSegment(selector: 0, type: 0x3)
+        sregs.ds = data; sregs.es = data; sregs.fs = data; sregs.gs = data; sregs.ss = data
+        sregs.gdt.base = 0; sregs.gdt.limit = 0xFFFF
+        sregs.idt.base = 0; sregs.idt.limit = 0xFFFF
+        sregs.cr0 = 0x6000_0010     // CD, NW, ET (INIT state)
+        sregs.cr2 = 0; sregs.cr3 = 0; sregs.cr4 = 0; sregs.efer = 0
+        try setSpecialRegisters(sregs)
+        var regs = kvm_regs()
+        regs.rflags = 0x2
+        regs.rip = 0
+        try setRegisters(regs)
+    }
+}

@@ -8,12 +8,14 @@ enum ExitAction: Equatable {
     case fault(reason: String, instruction: [UInt8])
 }
 
-/// Handles one vCPU exit against the machine's devices. A function of the exit and the
-/// buses, so it is tested with made-up exits and no /dev/kvm.
+/// Handles one vCPU exit against the machine's devices and this vCPU's local APIC. A
+/// function of the exit and those, so it is tested with made-up exits and no /dev/kvm.
 struct ExitHandler {
     let ports: PortBus
     let mmio: MMIOBus
     let msrs: ModelSpecificRegisters
+    /// This vCPU's userspace local APIC (nil with KVM's in-kernel irqchip).
+    let localAPIC: LocalAPIC?
 
     func handle(_ exit: VCPUExit) -> ExitAction {
         switch exit {
@@ -21,17 +23,31 @@ struct ExitHandler {
             handlePortIO(io)
             return .resume
         case .mmio(let access):
-            if access.isWrite {
+            if let apic = localAPIC, let base = apic.mmioBase, (base..<base + 0x1000).contains(access.address) {
+                if access.isWrite {
+                    apic.writeMMIO(offset: access.address - base, size: access.data.count, value: access.data.loadLittleEndian())
+                } else {
+                    access.data.storeLittleEndian(apic.readMMIO(offset: access.address - base, size: access.data.count))
+                }
+            } else if access.isWrite {
                 mmio.write(address: access.address, size: access.data.count, value: access.data.loadLittleEndian())
             } else {
                 access.data.storeLittleEndian(mmio.read(address: access.address, size: access.data.count))
             }
             return .resume
         case .msrRead(let access):
-            if let value = msrs.read(access.index) { access.reply(value) } else { access.fault() }
+            if let value = localAPIC?.readMSR(access.index) ?? msrs.read(access.index) {
+                access.reply(value)
+            } else {
+                access.fault()
+            }
             return .resume
         case .msrWrite(let access):
-            if msrs.write(access.index, access.value) { access.reply(0) } else { access.fault() }
+            if localAPIC?.writeMSR(access.index, access.value) ?? false || msrs.write(access.index, access.value) {
+                access.reply(0)
+            } else {
+                access.fault()
+            }
             return .resume
         case .halt:
             return .halt

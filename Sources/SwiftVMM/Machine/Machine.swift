@@ -21,6 +21,9 @@ public final class Machine: Sendable {
     let logger: Logger
     /// The guest TSC rate KVM reports.
     public let tscKHz: UInt32
+    /// Guest TSC ↔ host time, for every guest timer.
+    public let clock: GuestClock
+    let timers: TimerService
     private let ran = Atomic<Bool>(false)
 
     public init(_ configuration: Configuration, logger: Logger = Logger(label: "swiftvmm")) throws(MachineError) {
@@ -49,14 +52,22 @@ public final class Machine: Sendable {
             for (slot, region) in memory.slots.enumerated() {
                 try vm.setMemoryRegion(slot: UInt32(slot), guestAddress: region.guestAddress, size: region.size, host: region.host)
             }
-            // MSRs KVM does not answer reach userspace (unknown and invalid ones too),
-            // and the filter sends those SwiftVMM answers itself.
+            let userspaceAPIC = configuration.interruptController == .userspace
+            if !userspaceAPIC {
+                try vm.createIRQChip()
+                try vm.createPIT()
+            }
+            // MSRs KVM does not answer reach userspace (unknown and invalid ones too, which
+            // includes the x2APIC range without an in-kernel APIC), and the filter sends
+            // those SwiftVMM answers itself.
             try vm.enable(KVM_CAP_X86_USER_SPACE_MSR, "KVM_CAP_X86_USER_SPACE_MSR",
                           argument: UInt64(KVM_MSR_EXIT_REASON_INVAL | KVM_MSR_EXIT_REASON_UNKNOWN | KVM_MSR_EXIT_REASON_FILTER))
-            try vm.setMSRFilter(MSRFilter(defaultAllow: true, ranges: [MSRFilter.deny(ModelSpecificRegisters.answeredInUserspace)]))
+            let denied = ModelSpecificRegisters.answeredInUserspace
+                + (userspaceAPIC ? [LocalAPIC.MSR.apicBase, LocalAPIC.MSR.tscDeadline] : [])
+            try vm.setMSRFilter(MSRFilter(defaultAllow: true, ranges: denied.map { MSRFilter.deny([$0]) }))
 
             // Devices.
-            let control = RunControl(cpuCount: cpus, initiallyBlocked: cpus - 1)
+            let control = RunControl(cpuCount: cpus)
             self.control = control
             ports = PortBus()
             mmio = MMIOBus()
@@ -72,24 +83,50 @@ public final class Machine: Sendable {
                                             commandLine: configuration.commandLine, modules: configuration.modules,
                                             rsdp: acpi.rsdp, memory: memory)
 
-            // vCPUs.
+            // vCPUs, their TSCs started together at 0 (KVM synchronises host writes of 0).
             let supportedCPUID = try kvm.supportedCPUID()
             let hostCPUs = configuration.pinning.hostCPUs(count: cpus)
-            var runners: [VCPURunner] = []
-            var tscKHz: UInt32 = 0
+            var vcpus: [VCPU] = []
             for id in 0..<cpus {
                 let vcpu = try vm.createVCPU(id: id)
                 try vcpu.setCPUID(CPUIDTable.entries(for: id, cpuCount: cpus, supported: supportedCPUID))
-                if id == 0 {
-                    tscKHz = try vcpu.tscKHz()
-                    try vcpu.enter(entry)
-                }
-                let handler = ExitHandler(ports: ports, mmio: mmio, msrs: ModelSpecificRegisters(tscKHz: tscKHz))
-                runners.append(VCPURunner(vcpu: vcpu, isBootCPU: id == 0, control: control, handler: handler,
-                                          hostCPU: hostCPUs?[id], logger: logger))
+                try vcpu.setMSR(VCPURunner.timeStampCounter, 0)
+                vcpus.append(vcpu)
             }
+            try vcpus[0].enter(entry)
+            tscKHz = try vcpus[0].tscKHz()
+            clock = try GuestClock(calibratingWith: vcpus[0], tscKHz: tscKHz)
+
+            // Timer slots: one per local APIC timer, then one per vCPU for the interrupt-window poll.
+            let timers = TimerService(slots: 2 * cpus)
+            let apicBus = APICBus(cpuCount: cpus)
+            self.timers = timers
+            var runners: [VCPURunner] = []
+            for (id, vcpu) in vcpus.enumerated() {
+                let inbox = InterruptInbox()
+                let localAPIC = userspaceAPIC ? LocalAPIC(id: UInt32(id), isBootProcessor: id == 0, environment: .init(
+                    tscHz: UInt64(tscKHz) * 1000, now: { [clock] in clock.now },
+                    armTimer: { [clock] deadline in
+                        // A deadline already past fires at once, without a trip through the
+                        // timer thread: the vCPU takes it before it next enters the guest.
+                        if let deadline, deadline <= clock.now {
+                            timers.arm(id, atNanoseconds: nil)
+                            inbox.post(.timer)
+                        } else {
+                            timers.arm(id, atNanoseconds: deadline.map(clock.hostNanoseconds(atTSC:)))
+                        }
+                    },
+                    sendIPI: { apicBus.deliver($0) },
+                    addressingChanged: { apicBus.update($0) })) : nil
+                let handler = ExitHandler(ports: ports, mmio: mmio, msrs: ModelSpecificRegisters(tscKHz: tscKHz), localAPIC: localAPIC)
+                runners.append(VCPURunner(vcpu: vcpu, localAPIC: localAPIC, inbox: inbox, isBootCPU: id == 0, control: control,
+                                          handler: handler, hostCPU: hostCPUs?[id], logger: logger,
+                                          pollInterruptWindow: { on in
+                                              timers.arm(cpus + id, atNanoseconds: on ? monotonicNanoseconds() + VCPURunner.windowPollInterval : nil)
+                                          }))
+            }
+            apicBus.attach(runners)
             self.runners = runners
-            self.tscKHz = tscKHz
             let allRunners = runners
             control.wakeAll.withLock { $0 = { for runner in allRunners { runner.wake() } } }
         } catch let error as MachineError {
@@ -116,6 +153,9 @@ public final class Machine: Sendable {
         var input: SerialInputPump?
         do {
             if let fd = configuration.serialInput { input = try SerialInputPump(input: fd, uart: uart) }
+            let timerExpiry: [@Sendable () -> Void] = runners.map { runner in { runner.post(.timer) } }
+            let windowPoll: [@Sendable () -> Void] = runners.map { runner in { runner.kick() } }
+            try timers.start(handlers: timerExpiry + windowPoll)
             for runner in runners {
                 threads.append(try HostThread(name: "vcpu\(runner.vcpu.id)") { runner.run() })
             }
@@ -131,6 +171,7 @@ public final class Machine: Sendable {
         if timedOut { control.finish(.timedOut) }
         input?.stop()
         for thread in threads { thread.join() }
+        timers.stop()
         guard let (outcome, fault) = control.outcome else { return .hostError("no outcome") }
         if let fault { return .guestFault(faultReport(fault)) }
         return outcome

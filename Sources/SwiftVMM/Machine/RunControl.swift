@@ -22,9 +22,9 @@ final class RunControl: Sendable {
         var instruction: [UInt8]
     }
 
-    init(cpuCount: Int, initiallyBlocked: Int) {
+    init(cpuCount: Int) {
         self.cpuCount = cpuCount
-        blockedCount = Atomic(initiallyBlocked)
+        blockedCount = Atomic(0)
     }
 
     var isStopping: Bool { stoppingFlag.load(ordering: .acquiring) }

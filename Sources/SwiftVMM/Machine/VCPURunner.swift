@@ -4,44 +4,94 @@ import Synchronization
 import Glibc
 #endif
 
-/// One vCPU's thread: pin, wait to be started, then `KVM_RUN` → handle exit, until the
-/// machine stops. Every exit of this vCPU is handled on this thread.
+/// One vCPU's thread: pin, wait to be started, then take the inbox → inject → `KVM_RUN` →
+/// handle the exit, until the machine stops. Every exit of this vCPU, and its local APIC,
+/// are handled on this thread; other threads only post to its inbox and wake it.
 final class VCPURunner: @unchecked Sendable {
     let vcpu: VCPU
+    /// The userspace local APIC; nil with KVM's in-kernel irqchip.
+    let localAPIC: LocalAPIC?
+    let inbox: InterruptInbox
     private let control: RunControl
     private let handler: ExitHandler
     private let hostCPU: Int?
     private let logger: Logger
+    /// Arms (true) or disarms a kick a little later, in case KVM is slow to report the
+    /// interrupt window (see `injectPendingInterrupt`).
+    private let pollInterruptWindow: (Bool) -> Void
+    private var pollingInterruptWindow = false
 
-    /// Guards `blocked`, `started` and the sleep of a halted or waiting vCPU.
+    /// Lifecycle, owned by this thread (§9.4: APs wait for SIPI after reset and after INIT).
+    private enum State { case waitingForStartup, running, halted }
+    private var state: State
+
+    /// Guards `sleeping` and `blocked`, shared with posting threads.
     private let lock = ConditionLock()
-    /// Counted in `control.blockedCount` (halted with IF = 0, or not yet started).
-    private var blocked: Bool
-    /// The boot CPU starts at once; the others wait for INIT/SIPI.
-    private var started: Bool
+    /// Asleep in `sleep(blocking:)`; a post clears it and wakes the thread.
+    private var sleeping = false
+    /// Counted in `control.blockedCount`: asleep where no maskable interrupt can wake it.
+    private var blocked = false
     /// What the thread is doing, for fault reports.
     let status = Mutex("not started")
     /// The thread id once running, for kicks (0 before).
     private let threadID = Atomic<UInt>(0)
 
-    init(vcpu: VCPU, isBootCPU: Bool, control: RunControl, handler: ExitHandler, hostCPU: Int?, logger: Logger) {
+    init(vcpu: VCPU, localAPIC: LocalAPIC?, inbox: InterruptInbox, isBootCPU: Bool, control: RunControl, handler: ExitHandler,
+         hostCPU: Int?, logger: Logger, pollInterruptWindow: @escaping (Bool) -> Void) {
+        self.pollInterruptWindow = pollInterruptWindow
         self.vcpu = vcpu
+        self.localAPIC = localAPIC
+        self.inbox = inbox
         self.control = control
         self.handler = handler
         self.hostCPU = hostCPU
         self.logger = logger
-        started = isBootCPU
-        blocked = !isBootCPU
+        // With KVM's irqchip, KVM itself holds APs until INIT/SIPI.
+        state = isBootCPU || localAPIC == nil ? .running : .waitingForStartup
     }
 
-    /// Wakes the thread wherever it is: asleep (halted or waiting) or inside `KVM_RUN`.
+    // MARK: From other threads
+
+    func post(vector: UInt8) { deliver { $0.post(vector: vector) } }
+    func post(_ event: InterruptInbox.Events, startupVector: UInt8 = 0) {
+        deliver { $0.post(event, startupVector: startupVector) }
+    }
+
+    /// Puts something in the inbox, then makes sure the thread sees it: a sleeping thread
+    /// is woken (and no longer counted as blocked); a running one is kicked out of KVM_RUN.
+    private func deliver(_ change: (InterruptInbox) -> Void) {
+        change(inbox)
+        let mustKick = lock.withLock { () -> Bool in
+            if blocked {
+                blocked = false
+                control.unblock()
+            }
+            guard !sleeping else {
+                sleeping = false
+                lock.broadcast()
+                return false
+            }
+            return true
+        }
+        let thread = threadID.load(ordering: .acquiring)
+        if mustKick, thread != 0, thread != UInt(pthread_self()) { KickSignal.send(to: pthread_t(thread)) }
+    }
+
+    /// Pulls the vCPU out of KVM_RUN so it looks at its pending interrupts again.
+    func kick() {
+        let thread = threadID.load(ordering: .acquiring)
+        if thread != 0 { KickSignal.send(to: pthread_t(thread)) }
+    }
+
+    /// Wakes the thread wherever it is (the machine is stopping).
     func wake() {
         lock.withLock { lock.broadcast() }
         let thread = threadID.load(ordering: .acquiring)
         if thread != 0 { KickSignal.send(to: pthread_t(thread)) }
     }
 
-    /// The thread body.
+    // MARK: The thread
+
     func run() {
         let insideRun = KickSignal.blockInCurrentThread()
         threadID.store(UInt(pthread_self()), ordering: .releasing)
@@ -50,16 +100,34 @@ final class VCPURunner: @unchecked Sendable {
         }
         do {
             try vcpu.setSignalMask(blocking: insideRun)
-            guard waitForStartup() else { return }
-            status.withLock { $0 = "running" }
             while !control.isStopping {
+                let wokenByEvent = try takeInbox()
+                switch state {
+                case .waitingForStartup:
+                    setStatus("waiting for start-up")
+                    sleep(blocking: true)
+                    continue
+                case .halted:
+                    let interruptsEnabled = vcpu.interruptsEnabled
+                    if wokenByEvent || (interruptsEnabled && localAPIC?.deliverableVector != nil) {
+                        state = .running
+                    } else {
+                        setStatus("halted")
+                        sleep(blocking: !interruptsEnabled)
+                        continue
+                    }
+                case .running:
+                    break
+                }
+                setStatus("running")
+                try injectPendingInterrupt()
                 let exit = try vcpu.runOnce()
                 if case .interrupted = exit { KickSignal.consumePending() }
                 switch handler.handle(exit) {
                 case .resume:
                     continue
                 case .halt:
-                    sleepWhileHalted()
+                    state = .halted
                 case .fault(let reason, let instruction):
                     control.finish(.guestFault(FaultReport(vcpu: vcpu.id, reason: reason, instruction: [], cpus: [])),
                                    fault: .init(vcpu: vcpu.id, reason: reason, instruction: instruction))
@@ -70,30 +138,86 @@ final class VCPURunner: @unchecked Sendable {
         }
     }
 
-    /// Application processors sleep here until started (INIT/SIPI) or the machine
-    /// stops; false when it stopped first.
-    private func waitForStartup() -> Bool {
-        lock.withLock {
-            if !started { status.withLock { $0 = "waiting for start-up" } }
-            while !started && !control.isStopping { lock.wait() }
-            return started
+    private func setStatus(_ text: String) {
+        status.withLock { if $0 != text { $0 = text } }
+    }
+
+    /// Moves everything posted into the local APIC and the vCPU: INIT, then SIPI, NMI,
+    /// timer expiry, fixed vectors. True when an NMI, INIT or SIPI arrived (these wake a
+    /// halted CPU whatever its IF).
+    private func takeInbox() throws(KVMError) -> Bool {
+        guard let localAPIC, !inbox.isEmpty else { return false }
+        let (events, startupVector, vectors) = inbox.take()
+        if events.contains(.initialize) {
+            localAPIC.reset()
+            state = .waitingForStartup
+        }
+        if events.contains(.startup), state == .waitingForStartup {
+            try vcpu.startUp(vector: startupVector)
+            state = .running
+        }
+        if events.contains(.nmi), state != .waitingForStartup { try vcpu.injectNMI() }
+        if events.contains(.timer) {
+            localAPIC.timerExpired(atTSC: try vcpu.msr(Self.timeStampCounter))
+        }
+        for vector in vectors { localAPIC.accept(vector: vector) }
+        return !events.intersection([.nmi, .initialize, .startup]).isEmpty
+    }
+
+    /// IA32_TIME_STAMP_COUNTER: the guest's TSC, read exactly when a timer fires.
+    static let timeStampCounter: UInt32 = 0x10
+
+    /// With a userspace APIC, KVM needs to be told: inject the highest deliverable vector
+    /// when the guest can take it now, otherwise ask KVM to exit when it can
+    /// (DESIGN-NOTES, "Injecting with a userspace irqchip").
+    ///
+    /// KVM_EXIT_IRQ_WINDOW_OPEN can come late: on the nested kvm_pvm host it arrives about
+    /// 730 µs after the guest re-enables interrupts (measured; KVM's in-kernel APIC is as
+    /// late there). So while a window is requested, the vCPU is also kicked every
+    /// `windowPollInterval` and looks again; where the window exit is prompt (hardware
+    /// KVM) the poll is disarmed before it fires.
+    private func injectPendingInterrupt() throws(KVMError) {
+        guard let localAPIC else { return }
+        var wantWindow = false
+        if let vector = localAPIC.deliverableVector {
+            if vcpu.readyForInterruptInjection && vcpu.interruptsEnabled {
+                try vcpu.inject(vector: vector)
+                localAPIC.startService(vector)
+                wantWindow = localAPIC.deliverableVector != nil
+            } else {
+                wantWindow = true
+            }
+        }
+        vcpu.requestInterruptWindow = wantWindow
+        if wantWindow != pollingInterruptWindow || wantWindow {
+            pollInterruptWindow(wantWindow)
+            pollingInterruptWindow = wantWindow
         }
     }
 
-    /// HLT: sleep until something can wake the vCPU or the machine stops. A vCPU halted
-    /// with interrupts disabled is blocked; when every vCPU is, that is the deadlock status.
-    private func sleepWhileHalted() {
-        status.withLock { $0 = "halted" }
-        let interruptsEnabled = vcpu.interruptsEnabled
-        let everyoneBlocked = lock.withLock { () -> Bool in
-            guard !interruptsEnabled else { return false }
-            blocked = true
-            return control.block()
+    /// How often a vCPU waiting for an interrupt window is kicked to look again.
+    static let windowPollInterval: UInt64 = 20_000
+
+    /// Sleeps until something is posted or the machine stops. `blocking`: nothing but
+    /// NMI, INIT or SIPI can wake this vCPU; when every vCPU is so, that is a deadlock.
+    private func sleep(blocking: Bool) {
+        var everyoneBlocked = false
+        lock.withLock {
+            guard inbox.isEmpty, !control.isStopping else { return }
+            sleeping = true
+            if blocking {
+                blocked = true
+                everyoneBlocked = control.block()
+            }
         }
         if everyoneBlocked { control.finish(.deadlock) }
         lock.withLock {
-            while !control.isStopping { lock.wait() }
+            while sleeping && !control.isStopping { lock.wait() }
+            sleeping = false
+            if blocked {
+                blocked = false
+                control.unblock()
+            }
         }
-        status.withLock { $0 = "running" }
     }
 }

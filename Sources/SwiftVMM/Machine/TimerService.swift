@@ -1,0 +1,69 @@
+import CKVM
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One thread that fires every guest timer at its host deadline (DESIGN-NOTES, "Time").
+/// Each timer is a slot (one per local APIC); the thread sleeps on a condition variable
+/// with an absolute CLOCK_MONOTONIC deadline and 1 ns timer slack, and arming an earlier
+/// deadline wakes it. With one slot per timer, finding the earliest is a scan of at most
+/// a few hundred entries, cheaper than keeping a heap ordered under re-arming.
+final class TimerService: @unchecked Sendable {
+    private let lock = ConditionLock()
+    /// Host deadline per slot (guarded by `lock`).
+    private var deadlines: [UInt64?]
+    private var stopping = false
+    private var handlers: [@Sendable () -> Void] = []
+    private var thread: HostThread?
+
+    /// Slots can be armed before the thread starts; they fire once it runs.
+    init(slots: Int) {
+        deadlines = Array(repeating: nil, count: slots)
+    }
+
+    /// Starts the timer thread; `handlers[i]` runs on it when slot i's deadline passes.
+    func start(handlers: [@Sendable () -> Void]) throws(HostError) {
+        self.handlers = handlers
+        thread = try HostThread(name: "timers") { [self] in serve() }
+    }
+
+    /// Arms slot `slot` for host time `nanoseconds` (CLOCK_MONOTONIC), or disarms it.
+    func arm(_ slot: Int, atNanoseconds nanoseconds: UInt64?) {
+        lock.withLock {
+            let wasEarliest = nanoseconds.map { new in deadlines.allSatisfy { ($0 ?? .max) > new } } ?? false
+            deadlines[slot] = nanoseconds
+            if wasEarliest { lock.broadcast() }
+        }
+    }
+
+    func stop() {
+        lock.withLock {
+            stopping = true
+            lock.broadcast()
+        }
+        thread?.join()
+        thread = nil
+    }
+
+    private func serve() {
+        _ = ckvm_set_timer_slack(1)
+        var due: [Int] = []
+        while true {
+            lock.withLock {
+                due.removeAll(keepingCapacity: true)
+                while !stopping {
+                    let now = monotonicNanoseconds()
+                    for (slot, deadline) in deadlines.enumerated() where deadline.map({ $0 <= now }) ?? false {
+                        deadlines[slot] = nil
+                        due.append(slot)
+                    }
+                    if !due.isEmpty { break }
+                    lock.wait(untilNanoseconds: deadlines.compactMap { $0 }.min())
+                }
+            }
+            if due.isEmpty { return }   // stopping
+            for slot in due { handlers[slot]() }
+        }
+    }
+}
