@@ -27,7 +27,9 @@ enum BootLoader {
     static func boot(kernel: KernelImage, as requested: BootProtocol?, commandLine: String,
                      modules: [BootModule], rsdp: [UInt8], memory: GuestMemory) throws(BootError) -> EntryState {
         let loaded = try KernelLoader.load(kernel, as: requested, into: memory)
-        var arena = BootDataArena(kernelEnd: loaded.end, memory: memory)
+        // Boot data goes above the part of the kernel in low RAM (32-bit pointers reach it).
+        let lowKernelEnd = loaded.ranges.filter { $0.upperBound <= Layout.lowRAMLimit }.map(\.upperBound).max() ?? 0
+        var arena = BootDataArena(kernelEnd: lowKernelEnd, memory: memory)
         do {
             var placed: [PlacedModule] = []
             for module in modules {

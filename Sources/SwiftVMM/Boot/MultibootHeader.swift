@@ -10,7 +10,6 @@ struct Multiboot1Header: Equatable {
         let rawValue: UInt32
         static let pageAlignModules = Flags(rawValue: 1 << 0)
         static let memoryInformation = Flags(rawValue: 1 << 1)
-        static let videoMode = Flags(rawValue: 1 << 2)
         static let addressFields = Flags(rawValue: 1 << 16)
     }
 
@@ -31,7 +30,9 @@ struct Multiboot1Header: Equatable {
     static func find(in bytes: [UInt8]) throws(ImageError) -> Multiboot1Header? {
         let file = ByteReader(bytes: bytes)
         let limit = min(bytes.count, searchLimit)
-        for offset in stride(from: UInt64(0), to: UInt64(limit), by: 4) where file.has(offset, 4) {
+        // §3.1.1: the whole 12-byte header must lie within the first 8192 bytes.
+        guard limit >= 12 else { return nil }
+        for offset in stride(from: UInt64(0), through: UInt64(limit - 12), by: 4) where file.has(offset, 12) {
             guard try file.u32(offset, "magic") == magic else { continue }
             let rawFlags = try file.u32(offset + 4, "multiboot 1 flags")
             let checksum = try file.u32(offset + 8, "multiboot 1 checksum")
@@ -40,7 +41,8 @@ struct Multiboot1Header: Equatable {
             }
             let flags = Flags(rawValue: rawFlags)
             // §3.1.2: bits 0-15 are requirements; a loader that does not know one must fail.
-            let unknown = rawFlags & 0xFFFF & ~(Flags.pageAlignModules.rawValue | Flags.memoryInformation.rawValue | Flags.videoMode.rawValue)
+            // Bit 2 (video mode) is one of them: SwiftVMM has no framebuffer to describe.
+            let unknown = rawFlags & 0xFFFF & ~(Flags.pageAlignModules.rawValue | Flags.memoryInformation.rawValue)
             if unknown != 0 {
                 throw ImageError("multiboot 1 header requires unsupported features (flags bits \(hex(unknown)))")
             }
@@ -91,7 +93,9 @@ struct Multiboot2Header: Equatable {
     static func find(in bytes: [UInt8]) throws(ImageError) -> Multiboot2Header? {
         let file = ByteReader(bytes: bytes)
         let limit = min(bytes.count, searchLimit)
-        for offset in stride(from: UInt64(0), to: UInt64(limit), by: 8) where file.has(offset, 4) {
+        // §3.1.1: the whole header (header_length bytes) must lie within the first 32768 bytes.
+        guard limit >= 16 else { return nil }
+        for offset in stride(from: UInt64(0), through: UInt64(limit - 16), by: 8) where file.has(offset, 16) {
             guard try file.u32(offset, "magic") == magic else { continue }
             let architecture = try file.u32(offset + 4, "multiboot 2 architecture")
             let length = try file.u32(offset + 8, "multiboot 2 header_length")
@@ -102,6 +106,8 @@ struct Multiboot2Header: Equatable {
             guard architecture == 0 else {
                 throw ImageError("multiboot 2 header is for architecture \(architecture), not i386 (0)")
             }
+            // A header that does not end within the search window is not a header (§3.1.1).
+            guard offset + UInt64(length) <= UInt64(searchLimit) else { continue }
             guard length >= 24, file.has(offset, UInt64(length)) else {
                 throw ImageError("multiboot 2 header_length \(length) at offset \(hex(offset)) is too small or runs past the end of the file")
             }

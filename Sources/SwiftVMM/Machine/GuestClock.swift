@@ -1,40 +1,31 @@
-/// Converts between the guest's TSC and the host's CLOCK_MONOTONIC. Every vCPU's TSC is
-/// set to 0 at creation (KVM synchronises host-initiated TSC writes of 0, so they stay in
-/// step) and then runs at `tscHz`; one calibration point ties it to host time. All guest
-/// timers are scheduled on the host through this one conversion, so every guest clock
-/// agrees with every other.
-public struct GuestClock: Sendable {
-    public let tscHz: UInt64
-    /// A guest TSC value and the host time it was read at.
-    let tscAtCalibration: UInt64
-    let nanosecondsAtCalibration: UInt64
+/// Reads a vCPU's TSC together with the host's CLOCK_MONOTONIC, and converts a guest-TSC
+/// deadline into a host time for the timer service.
+///
+/// Every vCPU's TSC is set to 0 at creation (KVM synchronises host-initiated TSC writes of
+/// 0, so they stay in step). Each conversion starts from a fresh reading rather than from
+/// one calibration at boot: the TSC rate KVM reports is nominal, and even a 50 ppm
+/// difference from the host clock would make timers a millisecond late after 20 s.
+struct GuestClock {
+    struct Reading {
+        var tsc: UInt64
+        var hostNanoseconds: UInt64
+    }
 
-    /// Reads the guest TSC, then the host clock. Taking the host reading (the later one)
-    /// as the moment of the TSC value means estimates never run ahead of the real TSC, so
-    /// a timer scheduled through them is never early.
-    init(calibratingWith vcpu: VCPU, tscKHz: UInt32) throws(KVMError) {
+    let vcpu: VCPU
+    let tscHz: UInt64
+
+    /// The guest TSC now (`KVM_GET_MSRS` of IA32_TIME_STAMP_COUNTER), then the host time.
+    /// Pairing the TSC with the later host reading means a deadline converted from it is
+    /// never early.
+    func now() throws(KVMError) -> Reading {
         let tsc = try vcpu.msr(VCPURunner.timeStampCounter)
-        let after = monotonicNanoseconds()
-        self.tscHz = UInt64(tscKHz) * 1000
-        tscAtCalibration = tsc
-        nanosecondsAtCalibration = after
+        return Reading(tsc: tsc, hostNanoseconds: monotonicNanoseconds())
     }
 
-    /// Guest TSC at host time `nanoseconds` (an estimate, within the calibration error of
-    /// about a microsecond).
-    public func tsc(atHostNanoseconds nanoseconds: UInt64) -> UInt64 {
-        if nanoseconds >= nanosecondsAtCalibration {
-            return tscAtCalibration &+ UInt64(UInt128(nanoseconds - nanosecondsAtCalibration) * UInt128(tscHz) / 1_000_000_000)
-        }
-        return tscAtCalibration &- UInt64(UInt128(nanosecondsAtCalibration - nanoseconds) * UInt128(tscHz) / 1_000_000_000)
-    }
-
-    public var now: UInt64 { tsc(atHostNanoseconds: monotonicNanoseconds()) }
-
-    /// Host time at which the guest TSC reaches `tsc` (rounded up, so never early).
-    public func hostNanoseconds(atTSC tsc: UInt64) -> UInt64 {
-        guard tsc > tscAtCalibration else { return nanosecondsAtCalibration }
-        let elapsed = (UInt128(tsc - tscAtCalibration) * 1_000_000_000 + UInt128(tscHz) - 1) / UInt128(tscHz)
-        return nanosecondsAtCalibration &+ UInt64(clamping: elapsed)
+    /// Host time at which the guest TSC reaches `tsc`, rounded up.
+    func hostNanoseconds(atTSC tsc: UInt64, from reading: Reading) -> UInt64 {
+        guard tsc > reading.tsc else { return reading.hostNanoseconds }
+        let elapsed = (UInt128(tsc - reading.tsc) * 1_000_000_000 + UInt128(tscHz) - 1) / UInt128(tscHz)
+        return reading.hostNanoseconds &+ UInt64(clamping: elapsed)
     }
 }

@@ -21,8 +21,6 @@ public final class Machine: Sendable {
     let logger: Logger
     /// The guest TSC rate KVM reports.
     public let tscKHz: UInt32
-    /// Guest TSC ↔ host time, for every guest timer.
-    public let clock: GuestClock
     let timers: TimerService
     private let ran = Atomic<Bool>(false)
 
@@ -95,7 +93,6 @@ public final class Machine: Sendable {
             }
             try vcpus[0].enter(entry)
             tscKHz = try vcpus[0].tscKHz()
-            clock = try GuestClock(calibratingWith: vcpus[0], tscKHz: tscKHz)
 
             // Timer slots: one per local APIC timer, then one per vCPU for the interrupt-window poll.
             let timers = TimerService(slots: 2 * cpus)
@@ -104,16 +101,21 @@ public final class Machine: Sendable {
             var runners: [VCPURunner] = []
             for (id, vcpu) in vcpus.enumerated() {
                 let inbox = InterruptInbox()
+                let clock = GuestClock(vcpu: vcpu, tscHz: UInt64(tscKHz) * 1000)
                 let localAPIC = userspaceAPIC ? LocalAPIC(id: UInt32(id), isBootProcessor: id == 0, environment: .init(
-                    tscHz: UInt64(tscKHz) * 1000, now: { [clock] in clock.now },
-                    armTimer: { [clock] deadline in
-                        // A deadline already past fires at once, without a trip through the
-                        // timer thread: the vCPU takes it before it next enters the guest.
-                        if let deadline, deadline <= clock.now {
+                    tscHz: clock.tscHz, now: { (try? clock.now().tsc) ?? 0 },
+                    armTimer: { deadline in
+                        guard let deadline, let now = try? clock.now() else {
+                            timers.arm(id, atNanoseconds: nil)
+                            return
+                        }
+                        if deadline <= now.tsc {
+                            // Already due: the vCPU takes it before it next enters the guest,
+                            // without a trip through the timer thread.
                             timers.arm(id, atNanoseconds: nil)
                             inbox.post(.timer)
                         } else {
-                            timers.arm(id, atNanoseconds: deadline.map(clock.hostNanoseconds(atTSC:)))
+                            timers.arm(id, atNanoseconds: clock.hostNanoseconds(atTSC: deadline, from: now))
                         }
                     },
                     sendIPI: { apicBus.deliver($0) },

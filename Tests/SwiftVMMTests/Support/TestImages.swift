@@ -209,7 +209,8 @@ final class TemporaryDirectory {
     let path: String
 
     init() {
-        var template = Array((NSTemporaryDirectory() + "/swiftvmm-test-XXXXXX").utf8CString)
+        let parent = FileManager.default.temporaryDirectory.path
+        var template = Array((parent + (parent.hasSuffix("/") ? "" : "/") + "swiftvmm-unit-XXXXXX").utf8CString)
         path = template.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)!) }
     }
 
@@ -226,18 +227,25 @@ final class TemporaryDirectory {
 
 // MARK: - Device fakes
 
+/// Values appended from any thread, read back in order.
+final class Recorder<Value: Sendable>: Sendable {
+    private let storage = Mutex<[Value]>([])
+    var values: [Value] { storage.withLock { $0 } }
+    func append(_ value: Value) { storage.withLock { $0.append(value) } }
+}
+
 /// A SerialSink that keeps every byte.
 final class RecordingSink: SerialSink {
-    private let storage = Mutex<[UInt8]>([])
-    var bytes: [UInt8] { storage.withLock { $0 } }
-    func write(_ byte: UInt8) { storage.withLock { $0.append(byte) } }
+    private let recorder = Recorder<UInt8>()
+    var bytes: [UInt8] { recorder.values }
+    func write(_ byte: UInt8) { recorder.append(byte) }
 }
 
 /// An InterruptLine that keeps every level it was set to.
 final class RecordingLine: InterruptLine {
-    private let storage = Mutex<[Bool]>([])
-    var levels: [Bool] { storage.withLock { $0 } }
+    private let recorder = Recorder<Bool>()
+    var levels: [Bool] { recorder.values }
     /// The current level (low before the first set).
     var level: Bool { levels.last ?? false }
-    func set(_ level: Bool) { storage.withLock { $0.append(level) } }
+    func set(_ level: Bool) { recorder.append(level) }
 }
