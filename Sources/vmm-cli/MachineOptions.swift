@@ -27,6 +27,18 @@ struct MachineOptions: ParsableArguments {
         """, valueName: "user|kernel"))
     var irqchip: InterruptControllerArgument = InterruptControllerArgument(value: .userspace)
 
+    @Option(help: ArgumentHelp("Unknown MSRs: strict (#GP, as hardware), log (read 0, writes dropped, one warning each), ignore (the same, silently).", valueName: "strict|log|ignore"))
+    var msrPolicy: UnknownMSRPolicyArgument = UnknownMSRPolicyArgument(value: .log)
+
+    @Option(name: .customLong("msr"), help: ArgumentHelp("Make RDMSR of INDEX return VALUE (repeatable), e.g. 0xce=0x1a00.", valueName: "INDEX=VALUE"))
+    var msrOverrides: [MSROverride] = []
+
+    @Option(help: ArgumentHelp("CPUID vendor: host, intel or amd.", valueName: "host|intel|amd"))
+    var cpuVendor: CPUVendorArgument = CPUVendorArgument(value: .host)
+
+    @Option(help: ArgumentHelp("Turn CPUID features on or off by name, e.g. --cpu-features=-x2apic,+invtsc (names: \(CPUIDTable.features.keys.sorted().joined(separator: " "))).", valueName: "+NAME,-NAME"))
+    var cpuFeatures: CPUFeatureChanges = CPUFeatureChanges(changes: [:])
+
     @Option(help: "Stop the guest after this many seconds (exit status 124).")
     var timeout: Double?
 
@@ -67,7 +79,10 @@ struct MachineOptions: ParsableArguments {
             kernel: kernel, bootProtocol: bootProtocol, commandLine: commandLine, modules: modules,
             cpus: cpus, memorySize: memory.bytes, serialOutput: output,
             serialInput: serial == .stdio ? .standardInput : nil, pinning: pin.value,
-            timeout: timeout.map { .nanoseconds(Int64($0 * 1e9)) }, interruptController: irqchip.value)
+            timeout: timeout.map { .nanoseconds(Int64($0 * 1e9)) }, interruptController: irqchip.value,
+            msrPolicy: msrPolicy.value,
+            msrOverrides: Dictionary(msrOverrides.map { ($0.index, $0.value) }, uniquingKeysWith: { $1 }),
+            cpuVendor: cpuVendor.value, cpuFeatures: cpuFeatures.changes)
         let machine: Machine
         do {
             machine = try Machine(configuration)
@@ -151,14 +166,55 @@ struct PinOption: ExpressibleByArgument {
     }
 }
 
-struct InterruptControllerArgument: ExpressibleByArgument {
-    let value: InterruptController
-    init(value: InterruptController) { self.value = value }
+/// An option whose values are a `RawRepresentable` enum's raw strings.
+struct EnumArgument<Value: RawRepresentable & CaseIterable>: ExpressibleByArgument where Value.RawValue == String {
+    let value: Value
+    init(value: Value) { self.value = value }
     init?(argument: String) {
-        guard let value = InterruptController(rawValue: argument) else { return nil }
+        guard let value = Value(rawValue: argument) else { return nil }
         self.value = value
     }
-    static var allValueStrings: [String] { InterruptController.allCases.map(\.rawValue) }
+    static var allValueStrings: [String] { Value.allCases.map(\.rawValue) }
+}
+
+typealias InterruptControllerArgument = EnumArgument<InterruptController>
+typealias UnknownMSRPolicyArgument = EnumArgument<UnknownMSRPolicy>
+typealias CPUVendorArgument = EnumArgument<CPUIDTable.Vendor>
+
+/// `INDEX=VALUE`, each a number in decimal or 0x hex.
+struct MSROverride: ExpressibleByArgument {
+    let index: UInt32
+    let value: UInt64
+
+    init?(argument: String) {
+        let parts = argument.split(separator: "=", maxSplits: 1).map(String.init)
+        guard parts.count == 2, let index = parseNumber(parts[0]).flatMap(UInt32.init(exactly:)),
+              let value = parseNumber(parts[1]) else { return nil }
+        self.index = index
+        self.value = value
+    }
+}
+
+func parseNumber(_ text: String) -> UInt64? {
+    text.lowercased().hasPrefix("0x") ? UInt64(text.dropFirst(2), radix: 16) : UInt64(text)
+}
+
+/// `+name,-name,...` (a bare name means +).
+struct CPUFeatureChanges: ExpressibleByArgument {
+    let changes: [String: Bool]
+
+    init(changes: [String: Bool]) { self.changes = changes }
+
+    init?(argument: String) {
+        var changes: [String: Bool] = [:]
+        for item in argument.split(separator: ",") {
+            var name = Substring(item), on = true
+            if name.hasPrefix("+") || name.hasPrefix("-") { on = name.first == "+"; name = name.dropFirst() }
+            guard CPUIDTable.features[String(name)] != nil else { return nil }
+            changes[String(name)] = on
+        }
+        self.changes = changes
+    }
 }
 
 extension Logger.Level: @retroactive ExpressibleByArgument {}

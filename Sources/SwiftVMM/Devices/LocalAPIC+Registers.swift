@@ -42,6 +42,11 @@ extension LocalAPIC {
         public static let tscDeadline: UInt32 = 0x6E0
         /// The x2APIC register range (§11.12.1.2).
         public static let x2APICRange: ClosedRange<UInt32> = 0x800...0x8FF
+
+        /// Whether the local APIC answers `index` (including with #GP).
+        public static func owned(_ index: UInt32) -> Bool {
+            index == apicBase || index == tscDeadline || x2APICRange.contains(index)
+        }
     }
 
     static let baseBSP: UInt64 = 1 << 8, baseExtended: UInt64 = 1 << 10, baseEnabled: UInt64 = 1 << 11

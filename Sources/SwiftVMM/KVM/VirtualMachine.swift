@@ -100,16 +100,22 @@ struct MSRFilter {
     var defaultAllow: Bool
     var ranges: [Range]
 
-    /// A range that sends every one of `indices` (all within 0x800 of the first) to userspace.
-    static func deny(_ indices: [UInt32]) -> Range {
-        let base = indices.min()!
-        let count = Int(indices.max()! - base + 1)
-        var bitmap = [UInt8](repeating: 0xFF, count: (count + 7) / 8)
-        for index in indices {
-            let bit = Int(index - base)
-            bitmap[bit / 8] &= ~UInt8(1 << (bit % 8))
+    /// Ranges that let KVM handle exactly `indices` (bit set) and send the MSRs between
+    /// them to userspace; indices are grouped into ranges of at most 0x1000 MSRs.
+    static func allow(_ indices: [UInt32]) -> [Range] {
+        var ranges: [Range] = []
+        for index in Set(indices).sorted() {
+            if let last = ranges.last, index - last.base < 0x1000 {
+                let bit = Int(index - last.base)
+                var range = ranges.removeLast()
+                range.count = bit + 1
+                while range.bitmap.count * 8 < range.count { range.bitmap.append(0) }
+                range.bitmap[bit / 8] |= 1 << (bit % 8)
+                ranges.append(range)
+            } else {
+                ranges.append(Range(base: index, count: 1, flags: UInt32(KVM_MSR_FILTER_READ | KVM_MSR_FILTER_WRITE), bitmap: [1]))
+            }
         }
-        return Range(base: base, count: count,
-                     flags: UInt32(KVM_MSR_FILTER_READ | KVM_MSR_FILTER_WRITE), bitmap: bitmap)
+        return ranges
     }
 }

@@ -32,12 +32,21 @@ extension Machine {
         public var pinning: CPUPinning
         public var timeout: Duration?
         public var interruptController: InterruptController
+        /// Unknown MSRs: #GP (strict), read 0 with a warning (log), or silently (ignore).
+        public var msrPolicy: UnknownMSRPolicy
+        /// RDMSR values that replace whatever KVM or SwiftVMM would answer.
+        public var msrOverrides: [UInt32: UInt64]
+        public var cpuVendor: CPUIDTable.Vendor
+        /// CPUID feature names (see `CPUIDTable.features`) to set (true) or clear (false).
+        public var cpuFeatures: [String: Bool]
 
         public init(kernel: Kernel, bootProtocol: BootProtocol? = nil, commandLine: String = "",
                     modules: [BootModule] = [], cpus: Int = 1, memorySize: UInt64 = 256 << 20,
                     serialOutput: any SerialSink = FileDescriptorSink(.standardOutput),
                     serialInput: FileDescriptor? = nil, pinning: CPUPinning = .auto, timeout: Duration? = nil,
-                    interruptController: InterruptController = .userspace) {
+                    interruptController: InterruptController = .userspace, msrPolicy: UnknownMSRPolicy = .log,
+                    msrOverrides: [UInt32: UInt64] = [:], cpuVendor: CPUIDTable.Vendor = .host,
+                    cpuFeatures: [String: Bool] = [:]) {
             self.kernel = kernel
             self.bootProtocol = bootProtocol
             self.commandLine = commandLine
@@ -49,6 +58,10 @@ extension Machine {
             self.pinning = pinning
             self.timeout = timeout
             self.interruptController = interruptController
+            self.msrPolicy = msrPolicy
+            self.msrOverrides = msrOverrides
+            self.cpuVendor = cpuVendor
+            self.cpuFeatures = cpuFeatures
         }
     }
 }

@@ -13,9 +13,11 @@ enum ExitAction: Equatable {
 struct ExitHandler {
     let ports: PortBus
     let mmio: MMIOBus
-    let msrs: ModelSpecificRegisters
+    let msrs: MSRPolicy
     /// This vCPU's userspace local APIC (nil with KVM's in-kernel irqchip).
     let localAPIC: LocalAPIC?
+    /// This vCPU's TSC (for MSRs that count with it).
+    let readTSC: () -> UInt64?
 
     func handle(_ exit: VCPUExit) -> ExitAction {
         switch exit {
@@ -36,18 +38,20 @@ struct ExitHandler {
             }
             return .resume
         case .msrRead(let access):
-            if let value = localAPIC?.readMSR(access.index) ?? msrs.read(access.index) {
-                access.reply(value)
+            let value = if let apic = localAPIC, LocalAPIC.MSR.owned(access.index) {
+                apic.readMSR(access.index)
             } else {
-                access.fault()
+                msrs.read(access.index, tsc: readTSC)
             }
+            if let value { access.reply(value) } else { access.fault() }
             return .resume
         case .msrWrite(let access):
-            if localAPIC?.writeMSR(access.index, access.value) ?? false || msrs.write(access.index, access.value) {
-                access.reply(0)
+            let accepted = if let apic = localAPIC, LocalAPIC.MSR.owned(access.index) {
+                apic.writeMSR(access.index, access.value)
             } else {
-                access.fault()
+                msrs.write(access.index, access.value)
             }
+            if accepted { access.reply(0) } else { access.fault() }
             return .resume
         case .halt:
             return .halt

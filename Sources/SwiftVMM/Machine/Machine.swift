@@ -60,9 +60,7 @@ public final class Machine: Sendable {
             // those SwiftVMM answers itself.
             try vm.enable(KVM_CAP_X86_USER_SPACE_MSR, "KVM_CAP_X86_USER_SPACE_MSR",
                           argument: UInt64(KVM_MSR_EXIT_REASON_INVAL | KVM_MSR_EXIT_REASON_UNKNOWN | KVM_MSR_EXIT_REASON_FILTER))
-            let denied = ModelSpecificRegisters.answeredInUserspace
-                + (userspaceAPIC ? [LocalAPIC.MSR.apicBase, LocalAPIC.MSR.tscDeadline] : [])
-            try vm.setMSRFilter(MSRFilter(defaultAllow: true, ranges: denied.map { MSRFilter.deny([$0]) }))
+            try vm.setMSRFilter(MSRPolicy.filter(kernelAPIC: !userspaceAPIC, overrides: configuration.msrOverrides))
 
             // Devices.
             let control = RunControl(cpuCount: cpus)
@@ -84,15 +82,22 @@ public final class Machine: Sendable {
             // vCPUs, their TSCs started together at 0 (KVM synchronises host writes of 0).
             let supportedCPUID = try kvm.supportedCPUID()
             let hostCPUs = configuration.pinning.hostCPUs(count: cpus)
+            for name in configuration.cpuFeatures.keys where CPUIDTable.features[name] == nil {
+                throw MachineError.invalidConfiguration("unknown CPU feature \(name); known: \(CPUIDTable.features.keys.sorted().joined(separator: ", "))")
+            }
             var vcpus: [VCPU] = []
             for id in 0..<cpus {
                 let vcpu = try vm.createVCPU(id: id)
-                try vcpu.setCPUID(CPUIDTable.entries(for: id, cpuCount: cpus, supported: supportedCPUID))
                 try vcpu.setMSR(VCPURunner.timeStampCounter, 0)
                 vcpus.append(vcpu)
             }
-            try vcpus[0].enter(entry)
             tscKHz = try vcpus[0].tscKHz()
+            let cpuid = CPUIDTable(cpuCount: cpus, tscKHz: tscKHz, vendor: configuration.cpuVendor,
+                                   featureChanges: configuration.cpuFeatures, supported: supportedCPUID)
+            for (id, vcpu) in vcpus.enumerated() { try vcpu.setCPUID(cpuid.entries(for: id)) }
+            try vcpus[0].enter(entry)
+            let msrs = MSRPolicy(tscKHz: tscKHz, cpuCount: cpus, unknown: configuration.msrPolicy,
+                                 overrides: configuration.msrOverrides, logger: logger)
 
             // Timer slots: one per local APIC timer, then one per vCPU for the interrupt-window poll.
             let timers = TimerService(slots: 2 * cpus)
@@ -120,7 +125,8 @@ public final class Machine: Sendable {
                     },
                     sendIPI: { apicBus.deliver($0) },
                     addressingChanged: { apicBus.update($0) })) : nil
-                let handler = ExitHandler(ports: ports, mmio: mmio, msrs: ModelSpecificRegisters(tscKHz: tscKHz), localAPIC: localAPIC)
+                let handler = ExitHandler(ports: ports, mmio: mmio, msrs: msrs, localAPIC: localAPIC,
+                                          readTSC: { try? vcpu.msr(VCPURunner.timeStampCounter) })
                 runners.append(VCPURunner(vcpu: vcpu, localAPIC: localAPIC, inbox: inbox, isBootCPU: id == 0, control: control,
                                           handler: handler, hostCPU: hostCPUs?[id], logger: logger,
                                           pollInterruptWindow: { on in

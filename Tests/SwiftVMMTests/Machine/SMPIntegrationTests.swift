@@ -49,6 +49,25 @@ struct SMPIntegrationTests {
         #expect(!output.contains("FAIL"))
     }
 
+    /// One broadcast INIT and one broadcast SIPI, back to back, start every AP; a targeted
+    /// INIT + SIPI restarts one AP through the trampoline again.
+    @Test(arguments: [(2, InterruptController.userspace), (4, .userspace), (8, .userspace), (4, .kernel)])
+    func broadcastInitAndStartup(_ cpus: Int, _ irqchip: InterruptController) throws {
+        let (outcome, output) = try bootSMP(smpBroadcastGuest, cpus: cpus, irqchip: irqchip)
+        #expect(outcome == .debugExit(0), "\(cpus) CPUs \(irqchip): \(output)")
+        #expect(output.contains("smp-broadcast: \(cpus - 1) of \(cpus - 1) APs started"))
+        #expect(output.contains("smp-broadcast: restart PASS"))
+    }
+
+    /// The same multicore boot, several times in a row, must pass every time (the
+    /// 200-boot version is `scripts/repeat-boot.sh`).
+    @Test func repeatedSMPBootsAllPass() throws {
+        for run in 1...5 {
+            let (outcome, output) = try bootSMP(smpTimerGuest, cpus: 4, irqchip: .userspace)
+            #expect(outcome == .debugExit(0), "run \(run): \(output)")
+        }
+    }
+
     func bootSMP(_ guest: [UInt8], cpus: Int, irqchip: InterruptController) throws -> (Outcome, String) {
         let sink = CollectingSink()
         let machine = try Machine(Machine.Configuration(kernel: .image(name: "smp", bytes: guest), cpus: cpus,
