@@ -101,10 +101,14 @@ int main(void) {
 
     /* Phase 1: exactly one broadcast INIT and, with no delay, exactly one broadcast SIPI
      * (ICR shorthand 11b = all excluding self; destination field ignored; §11.6.1). */
+    uint64_t sent = rdtsc();
     int err = lapic_send_ipi(0, ICR_ALL_EXCL | ICR_INIT | ICR_ASSERT);
     err |= lapic_send_ipi(0, ICR_ALL_EXCL | ICR_STARTUP | ICR_ASSERT | SIPI_VECTOR);
     uint32_t k = wait_for(&up_first, aps);
+    /* AP start-up time: INIT sent to the last AP counted in (its "up" line included). */
+    uint64_t elapsed_us = (rdtsc() - sent) * 1000000 / tsc_hz();
     printf("smp-broadcast: %u of %u APs started%s\n", k, aps, err ? " (ICR stuck pending)" : "");
+    printf("smp-broadcast: startup_us=%lu\n", elapsed_us);
     int pass1 = k == aps && !err;
     printf("smp-broadcast: %s\n", pass1 ? "PASS" : "FAIL");
 

@@ -23,3 +23,12 @@ public struct DisconnectedLine: InterruptLine {
     public init() {}
     public func set(_ level: Bool) {}
 }
+
+/// An interrupt controller that supplies the vector itself in an INTA cycle: the 8259,
+/// whose INTR output reaches the boot CPU through its local APIC's LINT0 in ExtINT mode.
+public protocol ExternalInterruptController: AnyObject, Sendable {
+    /// INTR is asserted: an unmasked request is pending.
+    var hasInterrupt: Bool { get }
+    /// The INTA cycle: the vector to deliver (IRR → ISR inside the controller).
+    func acknowledge() -> UInt8
+}

@@ -16,19 +16,7 @@ public final class DeviceBus<Device>: @unchecked Sendable {
 
     public init() {}
 
-    public enum PlacementError: Error, Equatable, CustomStringConvertible {
-        case empty(Range<UInt64>)
-        case overlap(Range<UInt64>, Range<UInt64>)
-        public var description: String {
-            switch self {
-            case .empty(let range): "empty device range at \(hex(range.lowerBound))"
-            case .overlap(let new, let old):
-                "device range \(hex(new.lowerBound))-\(hex(new.upperBound)) overlaps \(hex(old.lowerBound))-\(hex(old.upperBound))"
-            }
-        }
-    }
-
-    public func place(_ device: Device, at base: UInt64, count: UInt64) throws(PlacementError) {
+    public func place(_ device: Device, at base: UInt64, count: UInt64) throws(DevicePlacementError) {
         let range = base..<base + count
         guard !range.isEmpty else { throw .empty(range) }
         if let existing = placements.first(where: { $0.range.overlaps(range) }) {
@@ -49,6 +37,19 @@ public final class DeviceBus<Device>: @unchecked Sendable {
             else { return (placements[middle].device, address - range.lowerBound) }
         }
         return nil
+    }
+}
+
+/// Why a device could not be placed on a bus.
+public enum DevicePlacementError: Error, Equatable, CustomStringConvertible {
+    case empty(Range<UInt64>)
+    case overlap(Range<UInt64>, Range<UInt64>)
+    public var description: String {
+        switch self {
+        case .empty(let range): "empty device range at \(hex(range.lowerBound))"
+        case .overlap(let new, let old):
+            "device range \(hex(new.lowerBound))-\(hex(new.upperBound)) overlaps \(hex(old.lowerBound))-\(hex(old.upperBound))"
+        }
     }
 }
 

@@ -27,6 +27,8 @@ public final class IOAPIC: MMIODevice {
         static let redirectionTable: UInt8 = 0x10 // IOREDTBL0 low; entry n at 0x10 + 2n, 0x11 + 2n
     }
 
+    /// The MMIO window to place: one 4 KiB page (the registers use the first 0x44 bytes).
+    public static let size: UInt64 = 0x1000
     /// 24 redirection entries (§3.2.4: IOREDTBL[23:0]).
     public static let pinCount = 24
     /// IOAPICVER (§3.2.2): maximum redirection entry (23) in bits 23:16, version 0x20.

@@ -53,8 +53,9 @@ extension LocalAPIC {
 
     /// Version register: version 0x14 (integrated APIC), max LVT entry 6 (CMCI..error), bits 23:16.
     static let versionValue: UInt32 = 0x14 | 6 << 16
-    /// SVR bit 8: APIC software enable (§11.4.7.2).
+    /// SVR bit 8: APIC software enable (§11.4.7.2); bit 12: suppress EOI broadcasts.
     static let softwareEnable: UInt32 = 1 << 8
+    static let suppressEOIBroadcast: UInt32 = 1 << 12
     /// LVT bit 16: masked; bit 12: delivery status (§11.5.1).
     static let lvtMasked: UInt32 = 1 << 16
     /// LVT timer mode, bits 18:17 (§11.5.1, Figure 11-8).
@@ -63,6 +64,9 @@ extension LocalAPIC {
     /// ICR fields (§11.6.1, Figure 11-12).
     public enum DeliveryMode: UInt32, Sendable {
         case fixed = 0, lowestPriority = 1, smi = 2, nmi = 4, initialize = 5, startup = 6
+
+        /// LVT delivery-mode values (§11.5.1): NMI 100b, ExtINT 111b.
+        static let nmiMode: UInt32 = 4, extINT: UInt32 = 7
     }
     public enum Shorthand: UInt32, Sendable { case none = 0, selfOnly = 1, allIncludingSelf = 2, allExcludingSelf = 3 }
 

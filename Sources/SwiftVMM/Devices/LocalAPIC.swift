@@ -19,11 +19,15 @@ public final class LocalAPIC {
         public var sendIPI: (InterprocessorInterrupt) -> Void
         /// Publishes ID, LDR, DFR, mode and TPR for the APIC bus's destination matching.
         public var addressingChanged: (Addressing) -> Void
+        /// EOI of a level-triggered vector, broadcast to the I/O APIC (§11.8.5).
+        public var levelEndOfInterrupt: (UInt8) -> Void
 
         public init(tscHz: UInt64, now: @escaping () -> UInt64, armTimer: @escaping (UInt64?) -> Void,
-                    sendIPI: @escaping (InterprocessorInterrupt) -> Void, addressingChanged: @escaping (Addressing) -> Void) {
+                    sendIPI: @escaping (InterprocessorInterrupt) -> Void, addressingChanged: @escaping (Addressing) -> Void,
+                    levelEndOfInterrupt: @escaping (UInt8) -> Void = { _ in }) {
             self.tscHz = tscHz; self.now = now; self.armTimer = armTimer
             self.sendIPI = sendIPI; self.addressingChanged = addressingChanged
+            self.levelEndOfInterrupt = levelEndOfInterrupt
         }
     }
 
@@ -136,10 +140,32 @@ public final class LocalAPIC {
         inService.insert(vector)
     }
 
-    /// EOI (§11.8.5): the highest in-service vector is done.
+    /// EOI (§11.8.5): the highest in-service vector is done; for a level-triggered one
+    /// (TMR set) the EOI is broadcast to the I/O APIC, unless SVR bit 12 suppresses it.
     private func endOfInterrupt() {
         guard let vector = inService.highest else { return }
         inService.remove(vector)
+        if triggerMode.contains(vector), spuriousVector & Self.suppressEOIBroadcast == 0 {
+            environment.levelEndOfInterrupt(vector)
+        }
+    }
+
+    // MARK: LINT0 and the 8259 (§11.5.1; MP Specification 1.4 §3.6.2.2 "virtual wire")
+
+    /// Leaves LINT0 as ExtINT and LINT1 as NMI with the APIC software-enabled, as PC
+    /// firmware does on the boot processor, so 8259 interrupts reach the CPU through the
+    /// local APIC without the kernel programming it ("virtual wire mode").
+    public func configureVirtualWire() {
+        spuriousVector = Self.softwareEnable | 0xFF
+        lvt[4] = DeliveryMode.extINT << 8
+        lvt[5] = DeliveryMode.nmiMode << 8
+        publishAddressing()
+    }
+
+    /// LINT0 passes the 8259's INTR through: ExtINT delivery mode, unmasked. The vector then
+    /// comes from the 8259's INTA cycle and bypasses IRR, ISR and priority (§11.5.1).
+    public var acceptsExtINT: Bool {
+        hardwareEnabled && lvt[4] & Self.lvtMasked == 0 && lvt[4] >> 8 & 7 == DeliveryMode.extINT
     }
 
     // MARK: xAPIC MMIO (§11.4.1; 32-bit aligned accesses to 16-byte-spaced registers)

@@ -18,6 +18,36 @@ final class APICBus: Sendable {
         addressing.withLock { $0[Int(apic.id)] = apic }
     }
 
+    /// The 8259's INTR rose: the boot CPU takes it through LINT0 (ExtINT).
+    func raiseExternalInterrupt() {
+        runners.withLock { $0.first }?.post(.externalInterrupt)
+    }
+
+    /// A message from the I/O APIC (82093AA §3.2.4): the destination is an 8-bit APIC ID
+    /// or logical destination.
+    func deliver(_ message: IOAPIC.Message) {
+        let apics = addressing.withLock { $0 }
+        var targets = apics.indices.filter { index in
+            guard let apic = apics[index] else { return false }
+            return message.logical ? apic.matchesLogical(UInt32(message.destination))
+                                   : apic.matchesPhysical(UInt32(message.destination), x2APICMessage: false)
+        }
+        if message.deliveryMode == .lowestPriority,
+           let lowest = targets.min(by: { (apics[$0]?.taskPriority ?? 0) < (apics[$1]?.taskPriority ?? 0) }) {
+            targets = [lowest]
+        }
+        let runners = self.runners.withLock { $0 }
+        for target in targets where target < runners.count {
+            switch message.deliveryMode {
+            case .fixed, .lowestPriority: runners[target].post(vector: message.vector, levelTriggered: message.levelTriggered)
+            case .nmi: runners[target].post(.nmi)
+            case .initialize: runners[target].post(.initialize)
+            case .extINT: runners[target].post(.externalInterrupt)
+            case .smi, nil: break
+            }
+        }
+    }
+
     func deliver(_ ipi: LocalAPIC.InterprocessorInterrupt) {
         let apics = addressing.withLock { $0 }
         let source = Int(ipi.source)

@@ -1,9 +1,10 @@
 import Synchronization
 
 /// What other threads have sent a vCPU since it last looked (DESIGN-NOTES, "Raising an
-/// interrupt from another thread"): fixed vectors as a 256-bit set and the special
-/// messages as flags, all atomics, so a sender never waits for the vCPU. The vCPU thread
-/// takes everything before each `KVM_RUN` and moves it into its local APIC.
+/// interrupt from another thread"): fixed vectors as two 256-bit sets (edge- and
+/// level-triggered) and the special messages as flags, all atomics, so a sender never
+/// waits for the vCPU. The vCPU thread takes everything before each `KVM_RUN` and moves
+/// it into its local APIC.
 final class InterruptInbox: Sendable {
     struct Events: OptionSet, Sendable {
         let rawValue: UInt32
@@ -11,25 +12,33 @@ final class InterruptInbox: Sendable {
         static let initialize = Events(rawValue: 1 << 1)
         static let startup = Events(rawValue: 1 << 2)
         static let timer = Events(rawValue: 1 << 3)
+        /// The 8259's INTR output changed (it reaches the CPU through LINT0 as ExtINT).
+        static let externalInterrupt = Events(rawValue: 1 << 4)
     }
 
     private let events = Atomic<UInt32>(0)
     private let startupVectorValue = Atomic<UInt8>(0)
-    private let vectors0 = Atomic<UInt64>(0), vectors1 = Atomic<UInt64>(0)
-    private let vectors2 = Atomic<UInt64>(0), vectors3 = Atomic<UInt64>(0)
+    /// Words 0–3: edge-triggered vectors; 4–7: level-triggered vectors.
+    private let word0 = Atomic<UInt64>(0), word1 = Atomic<UInt64>(0), word2 = Atomic<UInt64>(0), word3 = Atomic<UInt64>(0)
+    private let word4 = Atomic<UInt64>(0), word5 = Atomic<UInt64>(0), word6 = Atomic<UInt64>(0), word7 = Atomic<UInt64>(0)
 
-    /// Applies `operation` to word `index` of the vector set (atomics cannot be returned).
+    /// Applies `operation` to word `index` of the vector sets (atomics cannot be returned).
     private func withWord<T>(_ index: Int, _ operation: (borrowing Atomic<UInt64>) -> T) -> T {
         switch index {
-        case 0: operation(vectors0)
-        case 1: operation(vectors1)
-        case 2: operation(vectors2)
-        default: operation(vectors3)
+        case 0: operation(word0)
+        case 1: operation(word1)
+        case 2: operation(word2)
+        case 3: operation(word3)
+        case 4: operation(word4)
+        case 5: operation(word5)
+        case 6: operation(word6)
+        default: operation(word7)
         }
     }
 
-    func post(vector: UInt8) {
-        withWord(Int(vector >> 6)) { _ = $0.bitwiseOr(1 << UInt64(vector & 63), ordering: .releasing) }
+    func post(vector: UInt8, levelTriggered: Bool = false) {
+        let index = Int(vector >> 6) + (levelTriggered ? 4 : 0)
+        withWord(index) { _ = $0.bitwiseOr(1 << UInt64(vector & 63), ordering: .releasing) }
     }
 
     func post(_ event: Events, startupVector: UInt8 = 0) {
@@ -38,17 +47,17 @@ final class InterruptInbox: Sendable {
     }
 
     var isEmpty: Bool {
-        events.load(ordering: .acquiring) == 0 && (0..<4).allSatisfy { withWord($0) { $0.load(ordering: .acquiring) } == 0 }
+        events.load(ordering: .acquiring) == 0 && (0..<8).allSatisfy { withWord($0) { $0.load(ordering: .acquiring) } == 0 }
     }
 
     /// Everything posted so far, leaving the inbox empty.
-    func take() -> (events: Events, startupVector: UInt8, vectors: [UInt8]) {
+    func take() -> (events: Events, startupVector: UInt8, vectors: [(vector: UInt8, levelTriggered: Bool)]) {
         let events = Events(rawValue: self.events.exchange(0, ordering: .acquiring))
-        var vectors: [UInt8] = []
-        for index in 0..<4 {
+        var vectors: [(UInt8, Bool)] = []
+        for index in 0..<8 {
             var bits = withWord(index) { $0.exchange(0, ordering: .acquiring) }
             while bits != 0 {
-                vectors.append(UInt8(index * 64 + bits.trailingZeroBitCount))
+                vectors.append((UInt8((index % 4) * 64 + bits.trailingZeroBitCount), index >= 4))
                 bits &= bits - 1
             }
         }

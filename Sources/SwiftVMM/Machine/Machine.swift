@@ -16,6 +16,8 @@ public final class Machine: Sendable {
     let ports: PortBus
     let mmio: MMIOBus
     let uart: Serial16550
+    /// The 8259s, PIT, I/O APIC, HPET and PM timer (userspace irqchip only).
+    let chipset: Chipset?
     let runners: [VCPURunner]
     let control: RunControl
     let logger: Logger
@@ -62,17 +64,32 @@ public final class Machine: Sendable {
                           argument: UInt64(KVM_MSR_EXIT_REASON_INVAL | KVM_MSR_EXIT_REASON_UNKNOWN | KVM_MSR_EXIT_REASON_FILTER))
             try vm.setMSRFilter(MSRPolicy.filter(kernelAPIC: !userspaceAPIC, overrides: configuration.msrOverrides))
 
+            // Timers and the APIC bus, which devices and vCPUs share. Timer slots: one per
+            // local APIC timer, one per vCPU for the interrupt-window poll, the PIT, the HPET.
+            let timers = TimerService(slots: 2 * cpus + 2)
+            let apicBus = APICBus(cpuCount: cpus)
+            self.timers = timers
+
             // Devices.
             let control = RunControl(cpuCount: cpus)
             self.control = control
             ports = PortBus()
             mmio = MMIOBus()
-            uart = Serial16550(sink: configuration.serialOutput)
+            let chipset = userspaceAPIC ? Chipset(
+                ioAPICID: UInt8(ACPITables(cpuCount: cpus).ioAPICID),
+                pitTimer: DeviceTimer(now: monotonicNanoseconds, arm: { timers.arm(2 * cpus, atNanoseconds: $0) }),
+                hpetTimer: DeviceTimer(now: monotonicNanoseconds, arm: { timers.arm(2 * cpus + 1, atNanoseconds: $0) }),
+                apicBus: apicBus) : nil
+            self.chipset = chipset
+            let com1IRQ = chipset?.isaLine(Layout.com1IRQ) ?? KVMInterruptLine(vm: vm, gsi: UInt32(Layout.com1IRQ))
+            uart = Serial16550(sink: configuration.serialOutput, irq: com1IRQ)
             try ports.place(uart, at: UInt64(Layout.com1), count: 8)
             try ports.place(DebugExit { control.finish(.debugExit($0)) }, at: UInt64(Layout.debugExit), count: 1)
+            try chipset?.place(ports: ports, mmio: mmio)
 
             // Firmware tables, then the kernel.
-            let acpi = ACPITables(cpuCount: cpus).build(at: Layout.acpiArea.lowerBound)
+            let acpi = ACPITables(cpuCount: cpus, hpetBlockID: chipset.map { UInt32(truncatingIfNeeded: $0.hpet.read(offset: 0, size: 4)) })
+                .build(at: Layout.acpiArea.lowerBound)
             try memory.write(acpi.image, at: Layout.acpiArea.lowerBound)
             let kernel = try configuration.kernel.image()
             let entry = try BootLoader.boot(kernel: kernel, as: configuration.bootProtocol,
@@ -99,10 +116,6 @@ public final class Machine: Sendable {
             let msrs = MSRPolicy(tscKHz: tscKHz, cpuCount: cpus, unknown: configuration.msrPolicy,
                                  overrides: configuration.msrOverrides, logger: logger)
 
-            // Timer slots: one per local APIC timer, then one per vCPU for the interrupt-window poll.
-            let timers = TimerService(slots: 2 * cpus)
-            let apicBus = APICBus(cpuCount: cpus)
-            self.timers = timers
             var runners: [VCPURunner] = []
             for (id, vcpu) in vcpus.enumerated() {
                 let inbox = InterruptInbox()
@@ -124,10 +137,12 @@ public final class Machine: Sendable {
                         }
                     },
                     sendIPI: { apicBus.deliver($0) },
-                    addressingChanged: { apicBus.update($0) })) : nil
+                    addressingChanged: { apicBus.update($0) },
+                    levelEndOfInterrupt: { chipset?.ioapic.endOfInterrupt(vector: $0) })) : nil
+                if id == 0 { localAPIC?.configureVirtualWire() }
                 let handler = ExitHandler(ports: ports, mmio: mmio, msrs: msrs, localAPIC: localAPIC,
                                           readTSC: { try? vcpu.msr(VCPURunner.timeStampCounter) })
-                runners.append(VCPURunner(vcpu: vcpu, localAPIC: localAPIC, inbox: inbox, isBootCPU: id == 0, control: control,
+                runners.append(VCPURunner(vcpu: vcpu, localAPIC: localAPIC, externalInterrupts: id == 0 ? chipset?.pic : nil, inbox: inbox, isBootCPU: id == 0, control: control,
                                           handler: handler, hostCPU: hostCPUs?[id], logger: logger,
                                           pollInterruptWindow: { on in
                                               timers.arm(cpus + id, atNanoseconds: on ? monotonicNanoseconds() + VCPURunner.windowPollInterval : nil)
@@ -163,7 +178,11 @@ public final class Machine: Sendable {
             if let fd = configuration.serialInput { input = try SerialInputPump(input: fd, uart: uart) }
             let timerExpiry: [@Sendable () -> Void] = runners.map { runner in { runner.post(.timer) } }
             let windowPoll: [@Sendable () -> Void] = runners.map { runner in { runner.kick() } }
-            try timers.start(handlers: timerExpiry + windowPoll)
+            let deviceTimers: [@Sendable () -> Void] = [
+                { [chipset] in chipset?.pit.timerFired(now: monotonicNanoseconds()) },
+                { [chipset] in chipset?.hpet.timerFired(now: monotonicNanoseconds()) },
+            ]
+            try timers.start(handlers: timerExpiry + windowPoll + deviceTimers)
             for runner in runners {
                 threads.append(try HostThread(name: "vcpu\(runner.vcpu.id)") { runner.run() })
             }

@@ -11,6 +11,8 @@ final class VCPURunner: @unchecked Sendable {
     let vcpu: VCPU
     /// The userspace local APIC; nil with KVM's in-kernel irqchip.
     let localAPIC: LocalAPIC?
+    /// The 8259 pair, reached through LINT0 when it is in ExtINT mode.
+    private let externalInterrupts: (any ExternalInterruptController)?
     let inbox: InterruptInbox
     private let control: RunControl
     private let handler: ExitHandler
@@ -36,8 +38,10 @@ final class VCPURunner: @unchecked Sendable {
     /// The thread id once running, for kicks (0 before).
     private let threadID = Atomic<UInt>(0)
 
-    init(vcpu: VCPU, localAPIC: LocalAPIC?, inbox: InterruptInbox, isBootCPU: Bool, control: RunControl, handler: ExitHandler,
+    init(vcpu: VCPU, localAPIC: LocalAPIC?, externalInterrupts: (any ExternalInterruptController)?, inbox: InterruptInbox,
+         isBootCPU: Bool, control: RunControl, handler: ExitHandler,
          hostCPU: Int?, logger: Logger, pollInterruptWindow: @escaping (Bool) -> Void) {
+        self.externalInterrupts = externalInterrupts
         self.pollInterruptWindow = pollInterruptWindow
         self.vcpu = vcpu
         self.localAPIC = localAPIC
@@ -52,7 +56,9 @@ final class VCPURunner: @unchecked Sendable {
 
     // MARK: From other threads
 
-    func post(vector: UInt8) { deliver { $0.post(vector: vector) } }
+    func post(vector: UInt8, levelTriggered: Bool = false) {
+        deliver { $0.post(vector: vector, levelTriggered: levelTriggered) }
+    }
     func post(_ event: InterruptInbox.Events, startupVector: UInt8 = 0) {
         deliver { $0.post(event, startupVector: startupVector) }
     }
@@ -109,7 +115,7 @@ final class VCPURunner: @unchecked Sendable {
                     continue
                 case .halted:
                     let interruptsEnabled = vcpu.interruptsEnabled
-                    if wokenByEvent || (interruptsEnabled && localAPIC?.deliverableVector != nil) {
+                    if wokenByEvent || (interruptsEnabled && hasDeliverableInterrupt) {
                         state = .running
                     } else {
                         setStatus("halted")
@@ -160,7 +166,7 @@ final class VCPURunner: @unchecked Sendable {
         if events.contains(.timer) {
             localAPIC.timerExpired(atTSC: try vcpu.msr(Self.timeStampCounter))
         }
-        for vector in vectors { localAPIC.accept(vector: vector) }
+        for (vector, level) in vectors { localAPIC.accept(vector: vector, levelTriggered: level) }
         return !events.intersection([.nmi, .initialize, .startup]).isEmpty
     }
 
@@ -179,11 +185,15 @@ final class VCPURunner: @unchecked Sendable {
     private func injectPendingInterrupt() throws(KVMError) {
         guard let localAPIC else { return }
         var wantWindow = false
-        if let vector = localAPIC.deliverableVector {
+        if hasDeliverableInterrupt {
             if vcpu.readyForInterruptInjection && vcpu.interruptsEnabled {
-                try vcpu.inject(vector: vector)
-                localAPIC.startService(vector)
-                wantWindow = localAPIC.deliverableVector != nil
+                if let pic = externalInterrupts, localAPIC.acceptsExtINT, pic.hasInterrupt {
+                    try vcpu.inject(vector: pic.acknowledge())
+                } else if let vector = localAPIC.deliverableVector {
+                    try vcpu.inject(vector: vector)
+                    localAPIC.startService(vector)
+                }
+                wantWindow = hasDeliverableInterrupt
             } else {
                 wantWindow = true
             }
@@ -193,6 +203,13 @@ final class VCPURunner: @unchecked Sendable {
             pollInterruptWindow(wantWindow)
             pollingInterruptWindow = wantWindow
         }
+    }
+
+    /// An interrupt waits: from the 8259 through LINT0, or deliverable by the local APIC.
+    private var hasDeliverableInterrupt: Bool {
+        guard let localAPIC else { return false }
+        if let pic = externalInterrupts, localAPIC.acceptsExtINT, pic.hasInterrupt { return true }
+        return localAPIC.deliverableVector != nil
     }
 
     /// How often a vCPU waiting for an interrupt window is kicked to look again.

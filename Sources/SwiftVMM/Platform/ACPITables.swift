@@ -3,6 +3,10 @@
 struct ACPITables {
     /// vCPUs, with ACPI processor UID = local APIC ID = 0...cpuCount-1.
     let cpuCount: Int
+    /// The HPET's Event Timer Block ID (its capabilities register, bits 31:0) when SwiftVMM
+    /// models the legacy chipset (HPET, PM timer, IRQ0 on I/O APIC pin 2); nil with KVM's
+    /// irqchip, which has none of these.
+    var hpetBlockID: UInt32? = nil
 
     static let oemID = "SWVMM "
     static let oemTableID = "SWIFTVMM"
@@ -21,8 +25,9 @@ struct ACPITables {
         let dsdt = place(Self.table("DSDT", revision: 2, body: []))
         let fadt = place(Self.table("FACP", revision: 6, body: fadtBody(dsdt: dsdt)))
         let madt = place(Self.table("APIC", revision: 5, body: madtBody()))
+        let hpet = hpetBlockID.map { place(Self.table("HPET", revision: 1, body: Self.hpetBody(blockID: $0))) }
         var rsdtBody = ByteBuffer(), xsdtBody = ByteBuffer()
-        for table in [fadt, madt] {
+        for table in [fadt, madt] + (hpet.map { [$0] } ?? []) {
             rsdtBody.append(UInt32(table))
             xsdtBody.append(table)
         }
@@ -91,7 +96,37 @@ struct ACPITables {
         body.append(UInt8(0))
         body.append(UInt32(Layout.ioAPICBase))
         body.append(UInt32(0))                   // global system interrupt base
+        if hpetBlockID != nil {
+            body.append(UInt8(2))                // §5.2.12.5 Interrupt Source Override
+            body.append(UInt8(10))
+            body.append(UInt8(0))                // bus: ISA
+            body.append(UInt8(0))                // source: IRQ0 (PIT, HPET legacy timer 0)
+            body.append(UInt32(2))               // global system interrupt 2
+            body.append(UInt16(0))               // flags: conforms to the bus (edge, high)
+        }
         return body.bytes
+    }
+
+    /// IA-PC HPET Specification 1.0a §3.2.4, the HPET description table.
+    static func hpetBody(blockID: UInt32) -> [UInt8] {
+        var body = ByteBuffer()
+        body.append(blockID)                     // Event Timer Block ID
+        body.append(genericAddress(space: 0, bitWidth: 64, address: Layout.hpetBase))
+        body.append(UInt8(0))                    // HPET number
+        body.append(UInt16(0x80))                // main counter minimum clock tick in periodic mode
+        body.append(UInt8(0))                    // page protection: none
+        return body.bytes
+    }
+
+    /// ACPI 6.5 §5.2.3.2 Generic Address Structure: space 0 memory, 1 system I/O.
+    static func genericAddress(space: UInt8, bitWidth: UInt8, address: UInt64) -> [UInt8] {
+        var gas = ByteBuffer()
+        gas.append(space)
+        gas.append(bitWidth)
+        gas.append(UInt8(0))                     // bit offset
+        gas.append(UInt8(bitWidth == 64 ? 4 : 3)) // access size: qword or dword
+        gas.append(address)
+        return gas.bytes
     }
 
     /// The I/O APIC's ID follows the local APIC IDs.
@@ -102,6 +137,13 @@ struct ACPITables {
         var body = ByteBuffer()
         body.append([UInt8](repeating: 0, count: 276 - 36))
         body.set(UInt32(dsdt), at: 40 - 36)      // DSDT
+        if hpetBlockID != nil {
+            body.set(UInt32(Layout.pmTimer), at: 76 - 36)  // PM_TMR_BLK
+            body.set(UInt8(4), at: 91 - 36)                // PM_TMR_LEN (24-bit: TMR_VAL_EXT clear)
+            for (i, byte) in Self.genericAddress(space: 1, bitWidth: 32, address: UInt64(Layout.pmTimer)).enumerated() {
+                body.set(byte, at: 208 - 36 + i)           // X_PM_TMR_BLK
+            }
+        }
         body.set(UInt8(5), at: 131 - 36)         // FADT minor version (ACPI 6.5)
         body.set(dsdt, at: 140 - 36)             // X_DSDT
         return body.bytes

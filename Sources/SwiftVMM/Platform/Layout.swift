@@ -35,6 +35,14 @@ public enum Layout {
 
     // MARK: I/O ports
 
+    /// 8259A master and slave (command, data) and the edge/level control registers
+    /// (PC/AT; ELCR as on PIIX/ICH chipsets).
+    public static let masterPIC: UInt16 = 0x20, slavePIC: UInt16 = 0xA0, edgeLevelControl: UInt16 = 0x4D0
+    /// 8254 PIT counters 0–2 and control word; port 0x61 is system control port B
+    /// (speaker gate, OUT2).
+    public static let pit: UInt16 = 0x40, systemControlPortB: UInt16 = 0x61
+    /// ACPI PM1a event and control blocks and PM timer (as the FADT says; QEMU's values).
+    public static let pm1aEvent: UInt16 = 0x600, pm1aControl: UInt16 = 0x604, pmTimer: UInt16 = 0x608
     /// COM1, 8 registers (PC/AT convention).
     public static let com1: UInt16 = 0x3F8
     /// QEMU's isa-debug-exit as SwiftVMM places it (QEMU: `-device isa-debug-exit,iobase=0xf4`).
@@ -43,7 +51,9 @@ public enum Layout {
     // MARK: Interrupt lines
 
     /// COM1's ISA IRQ.
-    public static let com1IRQ: UInt8 = 4
+    public static let com1IRQ: Int = 4
+    /// The ACPI SCI (FADT SCI_INT).
+    public static let sciIRQ: Int = 9
 }
 
 /// One entry of the memory map the guest is given (multiboot mmap, e820 types).

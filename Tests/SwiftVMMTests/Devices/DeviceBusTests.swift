@@ -76,19 +76,19 @@ struct DeviceBusTests {
     func overlap() throws {
         let bus = PortBus()
         try bus.place(RecordingPortDevice("com1"), at: 0x3F8, count: 8)
-        #expect(throws: PortBus.PlacementError.overlap(0x3FF..<0x401, 0x3F8..<0x400)) {
+        #expect(throws: DevicePlacementError.overlap(0x3FF..<0x401, 0x3F8..<0x400)) {
             try bus.place(RecordingPortDevice("x"), at: 0x3FF, count: 2)
         }
-        #expect(throws: PortBus.PlacementError.overlap(0x3F0..<0x3F9, 0x3F8..<0x400)) {
+        #expect(throws: DevicePlacementError.overlap(0x3F0..<0x3F9, 0x3F8..<0x400)) {
             try bus.place(RecordingPortDevice("x"), at: 0x3F0, count: 9)
         }
-        #expect(throws: PortBus.PlacementError.overlap(0x3FA..<0x3FB, 0x3F8..<0x400)) {
+        #expect(throws: DevicePlacementError.overlap(0x3FA..<0x3FB, 0x3F8..<0x400)) {
             try bus.place(RecordingPortDevice("x"), at: 0x3FA, count: 1)
         }
-        #expect(throws: PortBus.PlacementError.overlap(0x300..<0x500, 0x3F8..<0x400)) {
+        #expect(throws: DevicePlacementError.overlap(0x300..<0x500, 0x3F8..<0x400)) {
             try bus.place(RecordingPortDevice("x"), at: 0x300, count: 0x200)
         }
-        #expect(PortBus.PlacementError.overlap(0x3FF..<0x401, 0x3F8..<0x400).description
+        #expect(DevicePlacementError.overlap(0x3FF..<0x401, 0x3F8..<0x400).description
                 == "device range 0x3ff-0x401 overlaps 0x3f8-0x400")
         // The refused device is not on the bus.
         #expect(name(bus.find(0x3F0)) == nil)
@@ -98,10 +98,10 @@ struct DeviceBusTests {
     @Test("empty ranges are refused")
     func empty() {
         let bus = PortBus()
-        #expect(throws: PortBus.PlacementError.empty(0x80..<0x80)) {
+        #expect(throws: DevicePlacementError.empty(0x80..<0x80)) {
             try bus.place(RecordingPortDevice("x"), at: 0x80, count: 0)
         }
-        #expect(PortBus.PlacementError.empty(0x80..<0x80).description == "empty device range at 0x80")
+        #expect(DevicePlacementError.empty(0x80..<0x80).description == "empty device range at 0x80")
         #expect(bus.find(0x80) == nil)
     }
 

@@ -101,8 +101,8 @@ struct PIC8259Tests {
         #expect(irr(master) == 0)
         out(master, Self.command, 0x12)     // single, no ICW4
         out(master, Self.data, 0x50)        // ICW2, then done
-        out(master, Self.data, 0xFE)        // OCW1
-        #expect(inb(master, Self.data) == 0xFE)
+        out(master, Self.data, 0xFD)        // OCW1: only IRQ1 unmasked
+        #expect(inb(master, Self.data) == 0xFD)
         pulse(1)
         #expect(pic.acknowledge() == 0x51)
     }
@@ -340,6 +340,23 @@ struct PIC8259Tests {
         out(master, Self.command, Self.poll)
         #expect(inb(master, Self.command) == 0x00, "nothing pending")
         #expect(irr(master) == 0, "reads after the poll are IRR again")
+    }
+
+    @Test("the INT line settles on the device's level under concurrent access")
+    func concurrentAccess() async {
+        initialize()
+        out(elcr, 0, 0x60)                  // IRQ5 and IRQ6 level triggered
+        let pic = pic
+        await withTaskGroup(of: Void.self) { group in
+            for task in 0..<4 {
+                group.addTask {
+                    // Tasks 0–2 toggle IRQ5 and leave it low; task 3 toggles IRQ6 and leaves it high.
+                    for n in 0..<2_000 { pic.setIRQ(task == 3 ? 6 : 5, level: n % 2 == 0 || (task == 3 && n == 1_999)) }
+                }
+            }
+        }
+        #expect(pic.hasInterrupt, "IRQ6 ends high")
+        #expect(int.level == pic.hasInterrupt)
     }
 
     @Test("the INT line follows the master's output")

@@ -1,0 +1,105 @@
+import Synchronization
+
+/// The PC's legacy interrupt controllers and timers, wired as on a PC board:
+///
+/// - ISA IRQ lines go to both the 8259 pair and the I/O APIC; IRQ0 is I/O APIC pin 2
+///   (the MADT's interrupt source override says so), every other IRQ its own pin.
+/// - The 8259's INTR reaches the boot CPU through LINT0 (ExtINT, "virtual wire").
+/// - The I/O APIC sends its messages over the APIC bus to the local APICs; level-triggered
+///   EOIs come back from them.
+/// - PIT channel 0 drives IRQ0, unless the HPET's legacy replacement route owns IRQ0 and
+///   IRQ8 (IA-PC HPET 1.0a §2.3.9.2.1); other HPET routes are I/O APIC pins.
+///
+/// Used with the userspace irqchip; with KVM's, KVM models the 8259s, PIT and I/O APIC.
+final class Chipset: Sendable {
+    let pic: PIC8259Pair
+    let ioapic: IOAPIC
+    let pit: PIT8254
+    let hpet: HPET
+    let pmTimer: ACPIPMTimer
+
+    /// `pitTimer` and `hpetTimer` come from the timer service; `apicBus` carries the
+    /// I/O APIC's messages and the 8259's INTR to the vCPUs.
+    init(ioAPICID: UInt8, pitTimer: DeviceTimer, hpetTimer: DeviceTimer, apicBus: APICBus) {
+        pic = PIC8259Pair(output: ExternalInterruptWire(apicBus: apicBus))
+        ioapic = IOAPIC(id: ioAPICID) { apicBus.deliver($0) }
+        pmTimer = ACPIPMTimer(now: monotonicNanoseconds)
+        let router = ISARouter(pic: pic, ioapic: ioapic)
+        let hpetTimers = HPETTimers(router: router, ioapic: ioapic)
+        hpet = HPET(timer: hpetTimer) { hpetTimers.set($0, $1) }
+        pit = PIT8254(timer: pitTimer, irq0: PITOutput(router: router, hpet: hpetTimers))
+        hpetTimers.attach(hpet)
+        self.router = router
+    }
+
+    private let router: ISARouter
+
+    /// The ISA IRQ line `irq` (a device's interrupt request).
+    func isaLine(_ irq: Int) -> any InterruptLine { ISALine(router: router, irq: irq) }
+
+    func place(ports: PortBus, mmio: MMIOBus) throws(DevicePlacementError) {
+        try ports.place(pic.master, at: UInt64(Layout.masterPIC), count: 2)
+        try ports.place(pic.slave, at: UInt64(Layout.slavePIC), count: 2)
+        try ports.place(pic.elcr, at: UInt64(Layout.edgeLevelControl), count: 2)
+        try ports.place(pit, at: UInt64(Layout.pit), count: 4)
+        try ports.place(pit.port61, at: UInt64(Layout.systemControlPortB), count: 1)
+        try ports.place(pmTimer, at: UInt64(Layout.pmTimer), count: 4)
+        try mmio.place(ioapic, at: Layout.ioAPICBase, count: 0x1000)
+        try mmio.place(hpet, at: Layout.hpetBase, count: 0x400)
+    }
+
+    /// The I/O APIC pin an ISA IRQ arrives on (MADT interrupt source override IRQ0 → GSI 2).
+    static func ioAPICPin(forISAIRQ irq: Int) -> Int { irq == 0 ? 2 : irq }
+}
+
+/// Fans an ISA IRQ out to the 8259 pair and the I/O APIC.
+private struct ISARouter: Sendable {
+    let pic: PIC8259Pair
+    let ioapic: IOAPIC
+
+    func set(_ irq: Int, _ level: Bool) {
+        pic.setIRQ(irq, level: level)
+        ioapic.setPin(Chipset.ioAPICPin(forISAIRQ: irq), level: level)
+    }
+}
+
+private struct ISALine: InterruptLine {
+    let router: ISARouter
+    let irq: Int
+    func set(_ level: Bool) { router.set(irq, level) }
+}
+
+/// The 8259's INTR output: tells the boot CPU to look at LINT0.
+private struct ExternalInterruptWire: InterruptLine {
+    let apicBus: APICBus
+    func set(_ level: Bool) { if level { apicBus.raiseExternalInterrupt() } }
+}
+
+/// HPET interrupt routes: IRQ0/IRQ8 under legacy replacement, else I/O APIC pins.
+private final class HPETTimers: Sendable {
+    let router: ISARouter
+    let ioapic: IOAPIC
+    private let hpet = Mutex<HPET?>(nil)
+
+    init(router: ISARouter, ioapic: IOAPIC) {
+        self.router = router
+        self.ioapic = ioapic
+    }
+
+    func attach(_ hpet: HPET) { self.hpet.withLock { $0 = hpet } }
+
+    var legacyReplacement: Bool { hpet.withLock { $0 }?.legacyReplacement ?? false }
+
+    func set(_ route: Int, _ level: Bool) {
+        if legacyReplacement { router.set(route, level) } else { ioapic.setPin(route, level: level) }
+    }
+}
+
+/// PIT channel 0's OUT: IRQ0, disconnected while the HPET's legacy replacement owns IRQ0.
+private struct PITOutput: InterruptLine {
+    let router: ISARouter
+    let hpet: HPETTimers
+    func set(_ level: Bool) { if !hpet.legacyReplacement { router.set(0, level) } }
+}
+
+extension PIC8259Pair: ExternalInterruptController {}
