@@ -42,7 +42,11 @@ let package = Package(
         .plugin(name: "GuestBuilder", capability: .buildTool(), dependencies: ["build-guest"]),
         .testTarget(
             name: "SwiftVMMTests",
-            dependencies: ["SwiftVMM", "TestGuests", "vmm-cli"]
+            dependencies: [
+                "SwiftVMM", "TestGuests", "vmm-cli",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "SystemPackage", package: "swift-system"),
+            ]
         ),
     ]
 )

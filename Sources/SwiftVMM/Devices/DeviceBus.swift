@@ -1,3 +1,4 @@
+import Logging
 import Synchronization
 
 /// Places devices in an address space (I/O ports or guest-physical MMIO) and routes
@@ -13,8 +14,24 @@ public final class DeviceBus<Device>: @unchecked Sendable {
     private var placements: [Placement] = []
     /// Accesses that found no device, for the exit statistics and the debug log.
     let unhandled = Atomic<UInt64>(0)
+    /// Where unhandled accesses are logged (debug level).
+    private let logger: Logger?
+    private let name: String
 
-    public init() {}
+    /// `name` ("port", "MMIO") labels unhandled accesses in the debug log.
+    public init(name: String = "bus", logger: Logger? = nil) {
+        self.name = name
+        self.logger = logger
+    }
+
+    /// Counts an access no device answered and logs it at debug level.
+    private func noDevice(_ address: UInt64, _ size: Int, write value: UInt64?) {
+        unhandled.add(1, ordering: .relaxed)
+        if let logger, logger.logLevel <= .debug {
+            let what = value.map { "write of \(hex($0)) to" } ?? "read of"
+            logger.debug("unhandled \(size)-byte \(what) \(name) \(hex(address))")
+        }
+    }
 
     public func place(_ device: Device, at base: UInt64, count: UInt64) throws(DevicePlacementError) {
         let range = base..<base + count
@@ -60,7 +77,7 @@ extension DeviceBus where Device == any PortDevice {
     /// A port read; all ones where no device answers (an open ISA bus).
     public func read(port: UInt16, size: Int) -> UInt32 {
         guard let (device, offset) = find(UInt64(port)) else {
-            unhandled.add(1, ordering: .relaxed)
+            noDevice(UInt64(port), size, write: nil)
             return size == 4 ? 0xFFFF_FFFF : (1 << (size * 8)) - 1
         }
         return device.read(offset: UInt16(offset), size: size)
@@ -69,7 +86,7 @@ extension DeviceBus where Device == any PortDevice {
     /// A port write; dropped where no device listens.
     public func write(port: UInt16, size: Int, value: UInt32) {
         guard let (device, offset) = find(UInt64(port)) else {
-            unhandled.add(1, ordering: .relaxed)
+            noDevice(UInt64(port), size, write: UInt64(value))
             return
         }
         device.write(offset: UInt16(offset), size: size, value: value)
@@ -80,7 +97,7 @@ extension DeviceBus where Device == any MMIODevice {
     /// An MMIO read; all ones where no device answers.
     public func read(address: UInt64, size: Int) -> UInt64 {
         guard let (device, offset) = find(address) else {
-            unhandled.add(1, ordering: .relaxed)
+            noDevice(address, size, write: nil)
             return size == 8 ? .max : (1 << UInt64(size * 8)) - 1
         }
         return device.read(offset: offset, size: size)
@@ -89,7 +106,7 @@ extension DeviceBus where Device == any MMIODevice {
     /// An MMIO write; dropped where no device listens.
     public func write(address: UInt64, size: Int, value: UInt64) {
         guard let (device, offset) = find(address) else {
-            unhandled.add(1, ordering: .relaxed)
+            noDevice(address, size, write: value)
             return
         }
         device.write(offset: offset, size: size, value: value)

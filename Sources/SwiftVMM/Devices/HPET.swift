@@ -22,8 +22,10 @@ import Synchronization
 /// - A timer whose interrupt is disabled (Tn_INT_ENB_CNF = 0) is not tracked: its periodic
 ///   comparator does not advance and it sets no status bit (status bits are set only for
 ///   enabled level-triggered timers, as in QEMU).
-/// - Periodic timers that fall behind deliver one interrupt and stay on phase; interrupts
-///   come at most every `minimumPeriod`.
+/// - Periodic timers that fall behind stay on phase: a level-triggered one delivers every
+///   missed period, one at a time as the guest clears its status bit; an edge one delivers
+///   one interrupt and skips to its next boundary. Interrupts come at most every
+///   `minimumPeriod`.
 /// - The main counter is writable only while halted; writes while it runs are ignored.
 public final class HPET: MMIODevice {
     /// Shortest interval between two interrupts from one timer, as LocalAPIC.minimumPeriod.
@@ -51,6 +53,10 @@ public final class HPET: MMIODevice {
     struct State {
         var configuration = GeneralConfiguration()
         var interruptStatus: UInt64 = 0
+        /// Host time of the last status clear: a level timer catching up fires no sooner
+        /// than `minimumPeriod` after it, so the handler that cleared the bit has time to
+        /// stop the timer before the next (overdue) tick arrives.
+        var statusClearedAt: UInt64 = 0
         /// The main counter while halted; its value at `enabledTick` while running.
         var counter: UInt64 = 0
         /// The 10 MHz tick (host nanoseconds / 100) at which ENABLE_CNF was set. Ticks sit
@@ -111,7 +117,13 @@ public final class HPET: MMIODevice {
             }
             if timer.configuration.contains(.periodic), timer.period & timer.widthMask > 0 {
                 let period = timer.period & timer.widthMask
-                let earliest = max(mainCounter(now) &+ 1, target &+ HPET.clock.ticks(in: HPET.minimumPeriod))
+                // A level timer delivers every period: when the host ran late it catches up
+                // one interrupt at a time, each after the guest clears the previous one's
+                // status bit (see `updateDeadline`), so a kernel counting ticks to calibrate
+                // never loses one. An edge timer skips to its next boundary after now: the
+                // 8259 or I/O APIC would merge pulses the guest has not taken yet anyway.
+                let caughtUp = timer.configuration.contains(.levelTriggered) ? target &+ 1 : mainCounter(now) &+ 1
+                let earliest = max(caughtUp, target &+ HPET.clock.ticks(in: HPET.minimumPeriod))
                 let periods = (earliest - target - 1) / period + 1
                 let (next, overflow) = target.addingReportingOverflow(periods &* period)
                 timer.target = overflow ? nil : next
@@ -124,8 +136,19 @@ public final class HPET: MMIODevice {
             timers[index] = timer
         }
 
+        /// Host time at which timer `index` should fire: its next match, except that a level
+        /// timer whose status bit is still set waits for the guest to clear it (nil), and
+        /// then waits `minimumPeriod` after the clear.
+        func due(_ index: Int) -> UInt64? {
+            let timer = timers[index]
+            guard let match = timer.target.flatMap(hostTime(atCounter:)) else { return nil }
+            guard timer.configuration.contains(.levelTriggered) else { return match }
+            if interruptStatus & 1 << UInt64(index) != 0 { return nil }
+            return max(match, statusClearedAt &+ HPET.minimumPeriod)
+        }
+
         mutating func updateDeadline() {
-            deadline = timers.compactMap { $0.target.flatMap(hostTime(atCounter:)) }.min()
+            deadline = timers.indices.compactMap(due).min()
         }
 
         /// The level lines: enabled level timers with their status bit set, while the HPET
@@ -176,6 +199,7 @@ public final class HPET: MMIODevice {
                 trackAll(now: now)
             case Register.interruptStatus:
                 interruptStatus &= ~(value & mask)          // write 1 to clear
+                statusClearedAt = now
             case Register.mainCounter:
                 guard !configuration.contains(.enable) else { return }
                 counter = merged(counter)
@@ -275,7 +299,7 @@ public final class HPET: MMIODevice {
     public func timerFired(now: UInt64) {
         access(alwaysArm: true) { state, pulses in
             for index in state.timers.indices {
-                guard let target = state.timers[index].target, let due = state.hostTime(atCounter: target), now >= due else { continue }
+                guard let target = state.timers[index].target, let due = state.due(index), now >= due else { continue }
                 state.fire(index, target: target, now: now, pulses: &pulses)
             }
         }

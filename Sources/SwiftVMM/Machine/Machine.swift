@@ -73,8 +73,8 @@ public final class Machine: Sendable {
             // Devices.
             let control = RunControl(cpuCount: cpus)
             self.control = control
-            ports = PortBus()
-            mmio = MMIOBus()
+            ports = PortBus(name: "port", logger: logger)
+            mmio = MMIOBus(name: "MMIO address", logger: logger)
             let chipset = userspaceAPIC ? Chipset(
                 ioAPICID: UInt8(ACPITables(cpuCount: cpus).ioAPICID),
                 pitTimer: DeviceTimer(now: monotonicNanoseconds, arm: { timers.arm(2 * cpus, atNanoseconds: $0) }),

@@ -200,6 +200,30 @@ struct HPETTests {
         #expect(lines.values == [LineEvent(21, true), LineEvent(21, false)])
     }
 
+    @Test("level periodic: a late host delivers every missed period, one per status clear")
+    func levelPeriodicCatchesUp() {
+        write32(Self.configuration, 1)
+        write32(Self.config(0), UInt32(Self.level | Self.enable | Self.periodic | Self.valueSet | Self.route(20)))
+        write64(Self.comparator(0), 10_000)                  // 1 ms period, first match at 1 ms
+        at(ticks: 35_000)                                    // the host is 2.5 periods late
+        fire()
+        #expect(lines.values == [LineEvent(20, true)], "one interrupt now, not a burst")
+        #expect(clock.armed == .some(nil), "nothing more until the guest clears the status bit")
+        write32(Self.status, 0x1)                            // the handler clears it at 3.5 ms
+        #expect(clock.armed == .some(Self.t0 + 35_000 * 100 + HPET.minimumPeriod),
+                "the missed 2 ms tick comes minimumPeriod after the clear")
+        at(ticks: 35_500)
+        fire()
+        #expect(read32(Self.status) == 0x1)
+        write32(Self.status, 0x1)
+        at(ticks: 36_000)
+        fire()
+        #expect(read32(Self.status) == 0x1, "the 3 ms tick: caught up")
+        write32(Self.status, 0x1)
+        #expect(clock.armed == .some(Self.t0 + 40_000 * 100), "back on phase: the 4 ms tick")
+        #expect(lines.values.filter(\.level).count == 3)
+    }
+
     @Test("level: halting the HPET drops the line; enabling it again raises it")
     func levelLineFollowsEnable() {
         write32(Self.configuration, 1)

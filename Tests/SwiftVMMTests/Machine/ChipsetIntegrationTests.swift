@@ -1,0 +1,60 @@
+import Foundation
+import SystemPackage
+import Testing
+import TestGuests
+@testable import SwiftVMM
+
+/// The legacy PC timers and interrupt controllers, as kernels use them to calibrate and tick.
+@Suite(.enabled(if: KVMHost.available, "\(KVMHost.unavailableReason ?? "")"))
+struct ChipsetIntegrationTests {
+    func run(_ guest: [UInt8], cpus: Int = 1, irqchip: InterruptController = .userspace,
+             input: [UInt8]? = nil) throws -> (Outcome, String) {
+        let sink = CollectingSink()
+        var inputPipe: (readEnd: FileDescriptorHandle, writeEnd: FileDescriptorHandle)?
+        if let input {
+            let pipe = try FileDescriptorHandle.pipe()
+            try pipe.writeEnd.write(input)
+            inputPipe = pipe
+        }
+        defer { inputPipe?.readEnd.close(); inputPipe?.writeEnd.close() }
+        let machine = try Machine(Machine.Configuration(
+            kernel: .image(name: "guest", bytes: guest), cpus: cpus, serialOutput: sink,
+            serialInput: inputPipe?.readEnd.fd, timeout: .seconds(60), interruptController: irqchip))
+        return (machine.run(), sink.text)
+    }
+
+    /// TSC calibration against PIT channel 2; IRQ0 ticks through the 8259 (edge) and then
+    /// through the I/O APIC (pin 2), each period within 1 % of 1 ms.
+    @Test(arguments: [1, 4])
+    func pitThroughThePICAndTheIOAPIC(_ cpus: Int) throws {
+        let (outcome, output) = try run(picPitGuest, cpus: cpus)
+        #expect(outcome == .debugExit(0), "\(output)")
+        #expect(output.contains("pic_ticks=50"))
+        #expect(output.contains("ioapic_ticks=50"))
+        #expect(output.contains("pic-pit: PASS"))
+    }
+
+    /// The Composite path: HPET legacy replacement, level-triggered periodic 1 ms timer 0,
+    /// the 8259 remapped and fully unmasked, IRQ0 through an unprogrammed LINT0 (virtual
+    /// wire); 64 ticks and the TSC rate within 1 % of CPUID's.
+    @Test(arguments: [1, 2, 4, 8])
+    func hpetThroughThePICAndVirtualWire(_ cpus: Int) throws {
+        let (outcome, output) = try run(hpetLegacyGuest, cpus: cpus)
+        #expect(outcome == .debugExit(0), "\(output)")
+        #expect(output.contains("hpet_ticks=64"))
+        #expect(output.contains("hpet-legacy: PASS"))
+    }
+}
+
+/// A pipe for feeding a guest's serial input.
+struct FileDescriptorHandle {
+    let fd: FileDescriptor
+
+    static func pipe() throws -> (readEnd: FileDescriptorHandle, writeEnd: FileDescriptorHandle) {
+        let (readEnd, writeEnd) = try FileDescriptor.pipe()
+        return (FileDescriptorHandle(fd: readEnd), FileDescriptorHandle(fd: writeEnd))
+    }
+
+    func write(_ bytes: [UInt8]) throws { _ = try fd.writeAll(bytes) }
+    func close() { try? fd.close() }
+}
