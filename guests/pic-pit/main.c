@@ -266,9 +266,13 @@ static struct result measure(const char *what, void (*start)(void), uint64_t exp
 }
 
 /* Re-initialising (ICW1 resets the edge-sense latches) drops an IRQ0 edge latched in IRR while
- * IRQ0 was masked after an earlier run, which would otherwise arrive at once as "tick 1". */
+ * IRQ0 was masked after an earlier run, which would otherwise arrive at once as "tick 1".
+ * IRQ0 is then unmasked by a separate OCW1, a masked -> unmasked change (KVM's in-kernel PIT
+ * resets its tick re-injection backlog only on such a change; without it the ticks it held
+ * back while IRQ0 was masked arrive as a burst). */
 static void start_pic(void) {
-    pic_init(PIC_VECTOR, PIC_VECTOR + 8, 0xFE, 0xFF); /* OCW1: only IRQ0 */
+    pic_init(PIC_VECTOR, PIC_VECTOR + 8, 0xFF, 0xFF);
+    outb(PIC1_DATA, 0xFE); /* OCW1: only IRQ0 */
 }
 
 static uint32_t ioapic_low;

@@ -46,6 +46,34 @@ struct ChipsetIntegrationTests {
     }
 }
 
+extension ChipsetIntegrationTests {
+    /// HPET timer 2 routed to an I/O APIC pin: one-shot comparators, 64- and 32-bit, never early.
+    @Test func hpetOneShotComparatorsThroughTheIOAPIC() throws {
+        let (outcome, output) = try run(hpetOneshotGuest, cpus: 2)
+        #expect(outcome == .debugExit(0), "\(output)")
+        #expect(output.contains("hpet_oneshot_fired=20 early=0"))
+        #expect(output.contains("hpet-oneshot: PASS"))
+    }
+
+    /// The ACPI PM timer at the FADT's port runs at 3.579545 MHz (within 1 % by the TSC).
+    @Test func pmTimerRate() throws {
+        let (outcome, output) = try run(pmtimerGuest)
+        #expect(outcome == .debugExit(0), "\(output)")
+        #expect(output.contains("pm_tmr_blk=0x608"))
+        #expect(output.contains("pmtimer: PASS"))
+    }
+
+    /// Interrupt-driven serial: receive interrupts through the I/O APIC echo the input,
+    /// then THR-empty interrupts drive output.
+    @Test func interruptDrivenSerial() throws {
+        let (outcome, output) = try run(uartIrqGuest, input: Array("hello q".utf8))
+        #expect(outcome == .debugExit(0), "\(output)")
+        #expect(output.contains("uart-irq: ready\nhello \n"))
+        #expect(output.contains("thre_iir=0x2"))
+        #expect(output.contains("uart-irq: PASS"))
+    }
+}
+
 /// A pipe for feeding a guest's serial input.
 struct FileDescriptorHandle {
     let fd: FileDescriptor
