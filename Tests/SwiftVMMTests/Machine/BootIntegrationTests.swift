@@ -128,6 +128,13 @@ struct BootIntegrationTests {
     }
 }
 
+/// No KVM is a host error (exit status 10) naming the device.
+@Test func missingKVMIsAHostError() {
+    #expect(throws: KVMError.open(path: "/nonexistent/kvm", .noSuchFileOrDirectory)) { try KVM(path: "/nonexistent/kvm") }
+    #expect(MachineError.host(.kvm(.open(path: "/dev/kvm", .noSuchFileOrDirectory))).exitStatus == 10)
+    #expect(MachineError.host(.kvm(.missingCapability("KVM_CAP_X86_MSR_FILTER"))).description.contains("KVM_CAP_X86_MSR_FILTER"))
+}
+
 /// FNV-1a, 32-bit, as the guests compute it.
 func fnv1a(_ bytes: [UInt8]) -> UInt32 {
     bytes.reduce(0x811C_9DC5 as UInt32) { ($0 ^ UInt32($1)) &* 0x0100_0193 }
