@@ -49,6 +49,7 @@
  * itself fails all three. */
 #include "guest.h"
 #include "idt.h"
+#include "lapic.h"
 #include "tsc.h"
 #include "../pic-pit/legacy_hw.h" /* shared with pic-pit, as the -x2apic guests share sources */
 
@@ -125,6 +126,48 @@ static void other_irq(struct isr_frame *f) {
     else
         outb(PIC1_DATA, (uint8_t)(inb(PIC1_DATA) | (1u << irq)));
     pic_eoi(irq);
+}
+
+/* Phase 2: after calibrating, the kernel moves to the I/O APIC, as a kernel routes its
+ * device interrupts once it is up: the 8259 fully masked, IRQ0 (the MADT says which pin)
+ * level-triggered to this CPU's local APIC, the HPET's level interrupt held until the
+ * handler clears its status bit, then a local APIC EOI, whose broadcast clears the I/O
+ * APIC's Remote IRR (82093AA §3.2.4; SDM Vol. 3A §11.8.5). */
+#define IOAPIC_VECTOR  0x31
+#define IOAPIC_TICKS   20
+static volatile uint32_t ioapic_ticks;
+
+static void ioapic_irq0(struct isr_frame *f) {
+    (void)f;
+    if (hpet_r32(hpet, HPET_GINTR_STA) & 1) {
+        hpet_w32(hpet, HPET_GINTR_STA, 1);
+        if (++ioapic_ticks == IOAPIC_TICKS) hpet_stop();
+    }
+    lapic_eoi();
+}
+
+static int route_through_ioapic(uint32_t t0_conf) {
+    pic_mask_all();
+    lapic_init(0);
+    struct isa_route route = madt_isa_route(0);
+    uint64_t ioapic = madt_ioapic_base();
+    idt_set_handler(IOAPIC_VECTOR, ioapic_irq0);
+    ioapic_set_entry(ioapic, route.gsi, IOAPIC_VECTOR | IORED_LEVEL, (uint8_t)lapic_id());
+    hpet_w32(hpet, HPET_GINTR_STA, 0xFFFFFFFFu);
+    hpet_w32(hpet, HPET_MAIN_CNT, 0);              /* halted since tick 64: restart from 0 */
+    hpet_w32(hpet, HPET_MAIN_CNT + 4, 0);
+    hpet_w32(hpet, HPET_TN_CONF(0), t0_conf);
+    hpet_w32(hpet, HPET_TN_CMP(0), ticks_per_ms);
+    hpet_w32(hpet, HPET_TN_CMP(0), ticks_per_ms);
+    hpet_w32(hpet, HPET_GEN_CONF, HPET_CONF_LEG_RT | HPET_CONF_ENABLE);
+    sti();
+    uint64_t end = rdtsc() + tsc_from_us(WAIT_US);
+    while (ioapic_ticks < IOAPIC_TICKS && rdtsc() < end) cpu_relax();
+    delay_us(SETTLE_US);
+    cli();
+    ioapic_mask(ioapic, route.gsi);
+    printf("ioapic_pin=%u ioapic_ticks=%u\n", route.gsi, ioapic_ticks);
+    return ioapic_ticks == IOAPIC_TICKS;
 }
 
 struct result {
@@ -264,6 +307,7 @@ int main(void) {
         snprintf(why, sizeof(why), "%u IRQ0s without HPET timer 0 status (8254 not cut off by LEG_RT_CNF?)", stray0);
         fail(why);
     }
+    if (!failed && !route_through_ioapic(conf)) fail("HPET ticks through the I/O APIC stopped or came extra");
     if (failed) {
         printf("hpet-legacy: FAIL %s\n", reason);
         return EXIT_TEST_FAIL;

@@ -2,24 +2,6 @@ import Synchronization
 import Testing
 @testable import SwiftVMM
 
-/// A settable host clock and a record of every deadline the device armed.
-private final class HPETClock: Sendable {
-    private let state = Mutex<(now: UInt64, arms: [UInt64?])>((1_000_000_000, []))
-
-    var now: UInt64 {
-        get { state.withLock { $0.now } }
-        set { state.withLock { $0.now = newValue } }
-    }
-
-    var arms: [UInt64?] { state.withLock { $0.arms } }
-    /// The last deadline armed: .none if never armed, .some(nil) if disarmed.
-    var armed: UInt64?? { arms.last }
-
-    var timer: DeviceTimer {
-        DeviceTimer(now: { [self] in now }, arm: { [self] deadline in state.withLock { $0.arms.append(deadline) } })
-    }
-}
-
 /// The HPET through 32- and 64-bit MMIO with a fake clock and recording lines.
 @Suite("HPET")
 struct HPETTests {
@@ -29,7 +11,7 @@ struct HPETTests {
         init(_ line: Int, _ level: Bool) { self.line = line; self.level = level }
     }
 
-    private let clock = HPETClock()
+    private let clock = FakeDeviceClock()
     let lines = Recorder<LineEvent>()
     let hpet: HPET
     static let t0: UInt64 = 1_000_000_000

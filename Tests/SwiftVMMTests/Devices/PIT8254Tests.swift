@@ -2,28 +2,10 @@ import Synchronization
 import Testing
 @testable import SwiftVMM
 
-/// A settable host clock and a record of every deadline the device armed.
-private final class PITClock: Sendable {
-    private let state = Mutex<(now: UInt64, arms: [UInt64?])>((1_000_000_000, []))
-
-    var now: UInt64 {
-        get { state.withLock { $0.now } }
-        set { state.withLock { $0.now = newValue } }
-    }
-
-    var arms: [UInt64?] { state.withLock { $0.arms } }
-    /// The last deadline armed: .none if never armed, .some(nil) if disarmed.
-    var armed: UInt64?? { arms.last }
-
-    var timer: DeviceTimer {
-        DeviceTimer(now: { [self] in now }, arm: { [self] deadline in state.withLock { $0.arms.append(deadline) } })
-    }
-}
-
 /// The 8254 driven through ports 0x40–0x43 and 0x61 with a fake clock.
 @Suite("PIT8254")
 struct PIT8254Tests {
-    private let clock = PITClock()
+    private let clock = FakeDeviceClock()
     let irq0 = RecordingLine()
     let pit: PIT8254
     let port61: any PortDevice

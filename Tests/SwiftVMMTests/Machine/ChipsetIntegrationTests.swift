@@ -36,12 +36,14 @@ struct ChipsetIntegrationTests {
 
     /// The Composite path: HPET legacy replacement, level-triggered periodic 1 ms timer 0,
     /// the 8259 remapped and fully unmasked, IRQ0 through an unprogrammed LINT0 (virtual
-    /// wire); 64 ticks and the TSC rate within 1 % of CPUID's.
+    /// wire); 64 ticks and the TSC rate within 1 % of CPUID's. Then the same timer through
+    /// the I/O APIC, level-triggered, with Remote IRR cleared by the local APIC's EOI.
     @Test(arguments: [1, 2, 4, 8])
     func hpetThroughThePICAndVirtualWire(_ cpus: Int) throws {
         let (outcome, output) = try run(hpetLegacyGuest, cpus: cpus)
         #expect(outcome == .debugExit(0), "\(output)")
         #expect(output.contains("hpet_ticks=64"))
+        #expect(output.contains("ioapic_pin=2 ioapic_ticks=20"))
         #expect(output.contains("hpet-legacy: PASS"))
     }
 }
