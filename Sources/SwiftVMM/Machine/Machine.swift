@@ -85,6 +85,14 @@ public final class Machine: Sendable {
             uart = Serial16550(sink: configuration.serialOutput, irq: com1IRQ)
             try ports.place(uart, at: UInt64(Layout.com1), count: 8)
             try ports.place(DebugExit { control.finish(.debugExit($0)) }, at: UInt64(Layout.debugExit), count: 1)
+            let powerManagement = ACPIPowerManagement { control.finish(.poweredOff) }
+            try ports.place(powerManagement.eventBlock, at: UInt64(Layout.pm1aEvent), count: 4)
+            try ports.place(powerManagement.control, at: UInt64(Layout.pm1aControl), count: 2)
+            try ports.place(powerManagement.control, at: UInt64(Layout.bochsPowerOff), count: 2)
+            try ports.place(ResetControl { control.finish(.reset) }, at: UInt64(Layout.resetControl), count: 1)
+            let keyboardController = I8042 { control.finish(.reset) }
+            try ports.place(keyboardController.data, at: UInt64(Layout.i8042Data), count: 1)
+            try ports.place(keyboardController.command, at: UInt64(Layout.i8042Command), count: 1)
             try chipset?.place(ports: ports, mmio: mmio)
 
             // Firmware tables, then the kernel.

@@ -124,7 +124,7 @@ struct ACPITables {
         gas.append(space)
         gas.append(bitWidth)
         gas.append(UInt8(0))                     // bit offset
-        gas.append(UInt8(bitWidth == 64 ? 4 : 3)) // access size: qword or dword
+        gas.append(UInt8(bitWidth.trailingZeroBitCount - 2)) // access size: 1 byte, 2 word, 3 dword, 4 qword
         gas.append(address)
         return gas.bytes
     }
@@ -137,6 +137,23 @@ struct ACPITables {
         var body = ByteBuffer()
         body.append([UInt8](repeating: 0, count: 276 - 36))
         body.set(UInt32(dsdt), at: 40 - 36)      // DSDT
+        body.set(UInt16(Layout.sciIRQ), at: 46 - 36)          // SCI_INT
+        body.set(UInt32(0), at: 48 - 36)                      // SMI_CMD 0: ACPI already enabled
+        body.set(UInt32(Layout.pm1aEvent), at: 56 - 36)       // PM1a_EVT_BLK
+        body.set(UInt32(Layout.pm1aControl), at: 64 - 36)     // PM1a_CNT_BLK
+        body.set(UInt8(4), at: 88 - 36)                       // PM1_EVT_LEN
+        body.set(UInt8(2), at: 89 - 36)                       // PM1_CNT_LEN
+        body.set(UInt16(1 << 0 | 1 << 1), at: 109 - 36)      // IAPC_BOOT_ARCH: legacy devices, 8042
+        body.set(UInt32(1 << 0 | 1 << 10), at: 112 - 36)     // flags: WBINVD, RESET_REG_SUP
+        for (i, byte) in Self.genericAddress(space: 1, bitWidth: 8, address: UInt64(Layout.resetControl)).enumerated() {
+            body.set(byte, at: 116 - 36 + i)                  // RESET_REG
+        }
+        body.set(UInt8(6), at: 128 - 36)                      // RESET_VALUE: reset CPU, hard
+        for (offset, port, width) in [(148, Layout.pm1aEvent, UInt8(32)), (172, Layout.pm1aControl, 16)] {
+            for (i, byte) in Self.genericAddress(space: 1, bitWidth: width, address: UInt64(port)).enumerated() {
+                body.set(byte, at: offset - 36 + i)           // X_PM1a_EVT_BLK, X_PM1a_CNT_BLK
+            }
+        }
         if hpetBlockID != nil {
             body.set(UInt32(Layout.pmTimer), at: 76 - 36)  // PM_TMR_BLK
             body.set(UInt8(4), at: 91 - 36)                // PM_TMR_LEN (24-bit: TMR_VAL_EXT clear)

@@ -43,6 +43,12 @@ public enum Layout {
     public static let pit: UInt16 = 0x40, systemControlPortB: UInt16 = 0x61
     /// ACPI PM1a event and control blocks and PM timer (as the FADT says; QEMU's values).
     public static let pm1aEvent: UInt16 = 0x600, pm1aControl: UInt16 = 0x604, pmTimer: UInt16 = 0x608
+    /// Old Bochs/QEMU power-off port (PIIX4 PM control at base 0xB000).
+    public static let bochsPowerOff: UInt16 = 0xB004
+    /// Reset control register (ICH/PCH), the FADT's RESET_REG.
+    public static let resetControl: UInt16 = 0xCF9
+    /// 8042 keyboard controller data and command/status ports.
+    public static let i8042Data: UInt16 = 0x60, i8042Command: UInt16 = 0x64
     /// COM1, 8 registers (PC/AT convention).
     public static let com1: UInt16 = 0x3F8
     /// QEMU's isa-debug-exit as SwiftVMM places it (QEMU: `-device isa-debug-exit,iobase=0xf4`).

@@ -110,6 +110,15 @@ struct BootIntegrationTests {
         #expect(outcome.exitStatus == 6)
     }
 
+    /// Power-off through ACPI PM1a control and the old Bochs port is status 0; reset through
+    /// 0xCF9 and the 8042 is status 8.
+    @Test(arguments: [("acpi", Outcome.poweredOff), ("bochs", .poweredOff), ("cf9", .reset), ("kbd", .reset)])
+    func powerOffAndReset(_ method: String, _ expected: Outcome) throws {
+        let (outcome, output) = try boot(powerGuest, cpus: 2, commandLine: method)
+        #expect(outcome == expected, "\(output)")
+        #expect(output == "power: \(method)\n")
+    }
+
     @Test func timeoutStopsASpinningGuestPromptly() throws {
         let start = ContinuousClock.now
         let (outcome, output) = try boot(spinGuest, cpus: 2, timeout: .milliseconds(300))

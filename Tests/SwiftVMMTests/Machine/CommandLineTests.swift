@@ -32,6 +32,12 @@ struct CommandLineTests {
         #expect(result.stderr.contains("CR3="))
     }
 
+    @Test(arguments: [("acpi", Int32(0)), ("cf9", Int32(8))])
+    func powerOffAndResetStatuses(_ method: String, _ status: Int32) throws {
+        let kernel = try temporaryFile(powerGuest, name: "power-\(method).elf")
+        #expect(try swiftvmm(["boot", kernel, "--cmdline", method]).status == status)
+    }
+
     @Test func deadlockStatus() throws {
         let kernel = try temporaryFile(haltGuest, name: "halt.elf")
         #expect(try swiftvmm(["boot", kernel, "--cpus", "2"]).status == 6)

@@ -1,0 +1,25 @@
+/* power: ends the machine the way the multiboot command line says, as kernels do without
+ * firmware: "acpi" writes SLP_EN with SLP_TYP 0 to PM1a control (port 0x604, ACPI 6.5
+ * §4.8.3.2.1), "bochs" writes 0x2000 to 0xB004 (old Bochs/QEMU), "cf9" writes 6 to the
+ * reset control register 0xCF9, "kbd" sends the 8042 command 0xFE (pulse reset). The VMM
+ * must end the run (status 0 for power-off, 8 for reset); if it does not, the guest says
+ * so and exits v=1. */
+#include "guest.h"
+#include "multiboot.h"
+
+static int is(const char *a, const char *b) {
+    while (*a && *a == *b) { a++; b++; }
+    return *a == 0 && (*b == 0 || *b == ' ');
+}
+
+int main(void) {
+    const struct mb1_info *info = (const struct mb1_info *)(uintptr_t)boot_info;
+    const char *cmdline = (info->flags & (1u << 2)) ? (const char *)(uintptr_t)info->cmdline : "";
+    printf("power: %s\n", cmdline);
+    if (is(cmdline, "acpi")) outw(0x604, 0x2000);
+    else if (is(cmdline, "bochs")) outw(0xB004, 0x2000);
+    else if (is(cmdline, "cf9")) outb(0xCF9, 0x06);
+    else if (is(cmdline, "kbd")) outb(0x64, 0xFE);
+    printf("power: still running\n");
+    return EXIT_FAIL;
+}
