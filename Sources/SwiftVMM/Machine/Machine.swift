@@ -24,6 +24,7 @@ public final class Machine: Sendable {
     /// The guest TSC rate KVM reports.
     public let tscKHz: UInt32
     let timers: TimerService
+    let apicBus: APICBus
     private let ran = Atomic<Bool>(false)
 
     public init(_ configuration: Configuration, logger: Logger = Logger(label: "swiftvmm")) throws(MachineError) {
@@ -69,6 +70,7 @@ public final class Machine: Sendable {
             let timers = TimerService(slots: 2 * cpus + 2)
             let apicBus = APICBus(cpuCount: cpus)
             self.timers = timers
+            self.apicBus = apicBus
 
             // Devices.
             let control = RunControl(cpuCount: cpus)
@@ -210,6 +212,15 @@ public final class Machine: Sendable {
         guard let (outcome, fault) = control.outcome else { return .hostError("no outcome") }
         if let fault { return .guestFault(faultReport(fault)) }
         return outcome
+    }
+
+    /// The vCPU runners, the APIC bus, the timer service and the run control refer to each
+    /// other while the machine runs; cutting those references here frees them all (and so
+    /// closes every vCPU fd) whether or not `run()` was called.
+    deinit {
+        control.wakeAll.withLock { $0 = nil }
+        apicBus.attach([])
+        timers.stop()
     }
 
     /// Ends the run (from any thread); `run()` returns `.stopped(signal:)`.

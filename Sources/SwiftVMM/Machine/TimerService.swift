@@ -44,6 +44,7 @@ final class TimerService: @unchecked Sendable {
         }
         thread?.join()
         thread = nil
+        handlers = []
     }
 
     private func serve() {
