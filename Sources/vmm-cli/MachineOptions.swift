@@ -39,6 +39,12 @@ struct MachineOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Turn CPUID features on or off by name, e.g. --cpu-features=-x2apic,+invtsc (names: \(CPUIDTable.features.keys.sorted().joined(separator: " "))).", valueName: "+NAME,-NAME"))
     var cpuFeatures: CPUFeatureChanges = CPUFeatureChanges(changes: [:])
 
+    @Option(name: .customLong("exit-on"), help: ArgumentHelp("End the run after a line of serial output matching REGEX (repeatable).", valueName: "REGEX"))
+    var exitOn: [String] = []
+
+    @Option(help: "The exit status when --exit-on matches.")
+    var exitOnStatus: Int32 = 0
+
     @Option(help: "Stop the guest after this many seconds (exit status 124).")
     var timeout: Double?
 
@@ -82,7 +88,8 @@ struct MachineOptions: ParsableArguments {
             timeout: timeout.map { .nanoseconds(Int64($0 * 1e9)) }, interruptController: irqchip.value,
             msrPolicy: msrPolicy.value,
             msrOverrides: Dictionary(msrOverrides.map { ($0.index, $0.value) }, uniquingKeysWith: { $1 }),
-            cpuVendor: cpuVendor.value, cpuFeatures: cpuFeatures.changes)
+            cpuVendor: cpuVendor.value, cpuFeatures: cpuFeatures.changes,
+            exitOn: exitOn, exitOnStatus: exitOnStatus)
         let machine: Machine
         do {
             machine = try Machine(configuration)
@@ -102,7 +109,7 @@ struct MachineOptions: ParsableArguments {
 
         switch outcome {
         case .guestFault(let report): printError("swiftvmm: \(report)")
-        case .debugExit, .poweredOff: break
+        case .debugExit, .poweredOff, .outputMatched: break
         default: printError("swiftvmm: \(outcome)")
         }
         if let success, outcome == success { throw ExitCode.success }

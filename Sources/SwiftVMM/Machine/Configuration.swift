@@ -39,6 +39,10 @@ extension Machine {
         public var cpuVendor: CPUIDTable.Vendor
         /// CPUID feature names (see `CPUIDTable.features`) to set (true) or clear (false).
         public var cpuFeatures: [String: Bool]
+        /// Regular expressions matched against each complete line of serial output; the
+        /// first match ends the run with `exitOnStatus`.
+        public var exitOn: [String]
+        public var exitOnStatus: Int32
 
         public init(kernel: Kernel, bootProtocol: BootProtocol? = nil, commandLine: String = "",
                     modules: [BootModule] = [], cpus: Int = 1, memorySize: UInt64 = 256 << 20,
@@ -46,7 +50,7 @@ extension Machine {
                     serialInput: FileDescriptor? = nil, pinning: CPUPinning = .auto, timeout: Duration? = nil,
                     interruptController: InterruptController = .userspace, msrPolicy: UnknownMSRPolicy = .log,
                     msrOverrides: [UInt32: UInt64] = [:], cpuVendor: CPUIDTable.Vendor = .host,
-                    cpuFeatures: [String: Bool] = [:]) {
+                    cpuFeatures: [String: Bool] = [:], exitOn: [String] = [], exitOnStatus: Int32 = 0) {
             self.kernel = kernel
             self.bootProtocol = bootProtocol
             self.commandLine = commandLine
@@ -62,6 +66,8 @@ extension Machine {
             self.msrOverrides = msrOverrides
             self.cpuVendor = cpuVendor
             self.cpuFeatures = cpuFeatures
+            self.exitOn = exitOn
+            self.exitOnStatus = exitOnStatus
         }
     }
 }

@@ -84,7 +84,18 @@ public final class Machine: Sendable {
                 apicBus: apicBus) : nil
             self.chipset = chipset
             let com1IRQ = chipset?.isaLine(Layout.com1IRQ) ?? KVMInterruptLine(vm: vm, gsi: UInt32(Layout.com1IRQ))
-            uart = Serial16550(sink: configuration.serialOutput, irq: com1IRQ)
+            var serialOutput = configuration.serialOutput
+            if !configuration.exitOn.isEmpty {
+                let status = configuration.exitOnStatus
+                do {
+                    serialOutput = try LineMatchingSink(output: serialOutput, patterns: configuration.exitOn) {
+                        control.finish(.outputMatched(pattern: $0, status: status))
+                    }
+                } catch {
+                    throw MachineError.invalidConfiguration("--exit-on: not a valid regular expression: \(error)")
+                }
+            }
+            uart = Serial16550(sink: serialOutput, irq: com1IRQ)
             try ports.place(uart, at: UInt64(Layout.com1), count: 8)
             try ports.place(DebugExit { control.finish(.debugExit($0)) }, at: UInt64(Layout.debugExit), count: 1)
             let powerManagement = ACPIPowerManagement { control.finish(.poweredOff) }

@@ -11,6 +11,9 @@ public enum Outcome: Equatable, Sendable, CustomStringConvertible {
     case deadlock
     /// The guest asked for a reset.
     case reset
+    /// A complete line of serial output matched an `exitOn` pattern; `status` is the exit
+    /// status asked for (`--exit-on-status`).
+    case outputMatched(pattern: String, status: Int32)
     /// The time limit passed.
     case timedOut
     /// The VMM was asked to stop (a signal, or `Machine.stop()`); the value is the signal
@@ -28,6 +31,7 @@ public enum Outcome: Equatable, Sendable, CustomStringConvertible {
         case .guestFault: ExitStatus.guestFault
         case .deadlock: ExitStatus.deadlock
         case .reset: ExitStatus.reset
+        case .outputMatched(_, let status): status
         case .timedOut: ExitStatus.timedOut
         case .stopped(let signal): signal == 0 ? ExitStatus.stopped : 128 + signal
         case .hostError: ExitStatus.hostError
@@ -41,6 +45,7 @@ public enum Outcome: Equatable, Sendable, CustomStringConvertible {
         case .guestFault(let report): "guest fault: \(report.summary)"
         case .deadlock: "deadlock: every vCPU is halted with interrupts disabled"
         case .reset: "guest requested a reset"
+        case .outputMatched(let pattern, _): "serial output matched \(pattern)"
         case .timedOut: "time limit reached"
         case .stopped(let signal): signal == 0 ? "stopped" : "stopped by signal \(signal)"
         case .hostError(let message): "host error: \(message)"
@@ -70,6 +75,7 @@ public enum ExitStatus {
           6          deadlock: every vCPU halted with interrupts disabled (userspace irqchip only)
           8          guest asked for a reset (port 0xCF9, 8042 command 0xFE)
           10         host or VMM error (no /dev/kvm, missing KVM capability, out of memory)
+          N          a serial line matched --exit-on (N from --exit-on-status, default 0)
           124        --timeout expired
           130, 143   stopped by SIGINT, SIGTERM
         """

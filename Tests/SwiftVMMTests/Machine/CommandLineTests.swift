@@ -38,6 +38,22 @@ struct CommandLineTests {
         #expect(try swiftvmm(["boot", kernel, "--cmdline", method]).status == status)
     }
 
+    /// A kernel that prints its last line and spins ends with --exit-on's status, after
+    /// that line was written.
+    @Test func exitOnMatchingLine() throws {
+        let kernel = try temporaryFile(spinGuest, name: "spin-exit-on.elf")
+        let matched = try swiftvmm(["boot", kernel, "--exit-on", "^nothing$", "--exit-on", "^spin+ing$", "--timeout", "20"])
+        #expect(matched.status == 0)
+        #expect(matched.stdout == "spinning\n")
+        let status = try swiftvmm(["boot", kernel, "--exit-on", "spin", "--exit-on-status", "42", "--timeout", "20"])
+        #expect(status.status == 42)
+        let partial = try swiftvmm(["boot", kernel, "--exit-on", "^spin$", "--timeout", "0.5"])
+        #expect(partial.status == 124, "a pattern must match the whole line when anchored")
+        let invalid = try swiftvmm(["boot", kernel, "--exit-on", "("])
+        #expect(invalid.status == 2)
+        #expect(invalid.stderr.contains("--exit-on"))
+    }
+
     @Test func deadlockStatus() throws {
         let kernel = try temporaryFile(haltGuest, name: "halt.elf")
         #expect(try swiftvmm(["boot", kernel, "--cpus", "2"]).status == 6)
