@@ -14,11 +14,6 @@ public final class VirtualMachine: Sendable {
 
     deinit { try? fd.close() }
 
-    /// `KVM_CHECK_EXTENSION` on the VM fd (some answers are per VM).
-    public func capability(_ capability: Int32) -> Int {
-        Int((try? IOCTL.call(fd, "KVM_CHECK_EXTENSION", CKVM_CHECK_EXTENSION, value: UInt(capability))) ?? 0)
-    }
-
     /// Maps `size` bytes of host memory at `host` into guest physical memory at `guestAddress`.
     func setMemoryRegion(slot: UInt32, guestAddress: UInt64, size: UInt64, host: UnsafeMutableRawPointer) throws(KVMError) {
         var region = kvm_userspace_memory_region(

@@ -26,7 +26,7 @@ public enum Outcome: Equatable, Sendable, CustomStringConvertible {
     /// are SwiftVMM's.
     public var exitStatus: Int32 {
         switch self {
-        case .poweredOff: 0
+        case .poweredOff: ExitStatus.poweredOff
         case .debugExit(let value): Int32((value << 1 | 1) & 0xFF)
         case .guestFault: ExitStatus.guestFault
         case .deadlock: ExitStatus.deadlock

@@ -144,8 +144,14 @@ final class VCPURunner: @unchecked Sendable {
         }
     }
 
+    /// The last status this thread published; only a change takes the lock, so the exit
+    /// loop does not lock on every pass.
+    private var publishedStatus = ""
+
     private func setStatus(_ text: String) {
-        status.withLock { if $0 != text { $0 = text } }
+        guard text != publishedStatus else { return }
+        publishedStatus = text
+        status.withLock { $0 = text }
     }
 
     /// Moves everything posted into the local APIC and the vCPU: INIT, then SIPI, NMI,
