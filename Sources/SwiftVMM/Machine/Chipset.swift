@@ -79,16 +79,19 @@ private struct ExternalInterruptWire: InterruptLine {
 private final class HPETTimers: Sendable {
     let router: ISARouter
     let ioapic: IOAPIC
-    private let hpet = Mutex<HPET?>(nil)
+    /// Weak: the HPET's interrupt closure holds this object (a strong reference both ways
+    /// kept every machine's chipset alive; found by the FuzzDevices leak check).
+    private struct WeakHPET: Sendable { weak var hpet: HPET? }
+    private let hpet = Mutex(WeakHPET())
 
     init(router: ISARouter, ioapic: IOAPIC) {
         self.router = router
         self.ioapic = ioapic
     }
 
-    func attach(_ hpet: HPET) { self.hpet.withLock { $0 = hpet } }
+    func attach(_ hpet: HPET) { self.hpet.withLock { $0.hpet = hpet } }
 
-    var legacyReplacement: Bool { hpet.withLock { $0 }?.legacyReplacement ?? false }
+    var legacyReplacement: Bool { hpet.withLock { $0.hpet }?.legacyReplacement ?? false }
 
     func set(_ route: Int, _ level: Bool) {
         if legacyReplacement { router.set(route, level) } else { ioapic.setPin(route, level: level) }
