@@ -1,5 +1,6 @@
 /// The ACPI tables SwiftVMM hands a kernel in place of firmware (ACPI 6.5, chapter 5):
-/// RSDP → RSDT and XSDT → MADT and FADT → DSDT. Built as bytes for one base address.
+/// RSDP → RSDT and XSDT → MADT, FADT (→ DSDT, FACS) and HPET. Built as bytes for one base
+/// address, all below 1 MiB.
 struct ACPITables {
     /// vCPUs, with ACPI processor UID = local APIC ID = 0...cpuCount-1.
     let cpuCount: Int
@@ -22,8 +23,10 @@ struct ACPITables {
             return address
         }
         image.append([UInt8](repeating: 0, count: 36))  // RSDP, filled in last
-        let dsdt = place(Self.table("DSDT", revision: 2, body: []))
-        let fadt = place(Self.table("FACP", revision: 6, body: fadtBody(dsdt: dsdt)))
+        let dsdt = place(Self.table("DSDT", revision: 2, body: Self.dsdtBody()))
+        image.align(to: 64)                      // §5.2.10: the FACS is 64-byte aligned
+        let facs = place(Self.facs())
+        let fadt = place(Self.table("FACP", revision: 6, body: fadtBody(dsdt: dsdt, facs: facs)))
         let madt = place(Self.table("APIC", revision: 5, body: madtBody()))
         let hpet = hpetBlockID.map { place(Self.table("HPET", revision: 1, body: Self.hpetBody(blockID: $0))) }
         var rsdtBody = ByteBuffer(), xsdtBody = ByteBuffer()
@@ -78,7 +81,9 @@ struct ACPITables {
     }
 
     /// §5.2.12 Multiple APIC Description Table: local APIC address, PCAT_COMPAT (dual
-    /// 8259s present), one Processor Local APIC per vCPU, one I/O APIC.
+    /// 8259s present), one Processor Local APIC per vCPU, one I/O APIC, the ISA overrides
+    /// (IRQ0 → GSI 2 with SwiftVMM's chipset; the SCI, level and active high) and LINT1 as
+    /// every processor's NMI input.
     func madtBody() -> [UInt8] {
         var body = ByteBuffer()
         body.append(UInt32(Layout.localAPICBase))
@@ -104,6 +109,17 @@ struct ACPITables {
             body.append(UInt32(2))               // global system interrupt 2
             body.append(UInt16(0))               // flags: conforms to the bus (edge, high)
         }
+        body.append(UInt8(2))                    // §5.2.12.5 Interrupt Source Override
+        body.append(UInt8(10))
+        body.append(UInt8(0))                    // bus: ISA
+        body.append(UInt8(Layout.sciIRQ))        // source: the SCI's IRQ
+        body.append(UInt32(Layout.sciIRQ))       // global system interrupt: the same pin
+        body.append(UInt16(0b11 << 2 | 0b01))    // flags: level-triggered, active high (Table 5.50)
+        body.append(UInt8(4))                    // §5.2.12.7 Local APIC NMI
+        body.append(UInt8(6))
+        body.append(UInt8(0xFF))                 // ACPI processor UID: all processors
+        body.append(UInt16(0))                   // flags: conforms to the bus
+        body.append(UInt8(1))                    // LINT1
         return body.bytes
     }
 
@@ -129,13 +145,41 @@ struct ACPITables {
         return gas.bytes
     }
 
+    /// The DSDT's AML (ACPI 6.5 §20, "ACPI Machine Language Specification") declares only
+    /// `Name (\_S5_, Package (4) { Zero, Zero, Zero, Zero })`: sleep state S5 (soft off)
+    /// has SLP_TYPa = SLP_TYPb = 0, as in QEMU's DSDT. Kernels without an AML interpreter
+    /// find it by scanning the DSDT for "_S5_" followed by PackageOp.
+    static func dsdtBody() -> [UInt8] {
+        let nameOp: UInt8 = 0x08, rootPrefix: UInt8 = 0x5C, packageOp: UInt8 = 0x12, zeroOp: UInt8 = 0x00
+        let elements: [UInt8] = [zeroOp, zeroOp, zeroOp, zeroOp]
+        // PkgLength (one byte, §20.2.4) counts itself, NumElements and the elements.
+        return [nameOp, rootPrefix] + Array("_S5_".utf8)
+            + [packageOp, UInt8(2 + elements.count), UInt8(elements.count)] + elements
+    }
+
+    /// §5.2.10 Firmware ACPI Control Structure, version 2 (64 bytes, no checksum): no
+    /// hardware signature, no waking vector, no global lock (FADT flags do not claim S4BIOS).
+    static func facs() -> [UInt8] {
+        var facs = ByteBuffer()
+        facs.append(ascii: "FACS", width: 4)
+        facs.append(UInt32(64))                  // length
+        facs.append([UInt8](repeating: 0, count: 24)) // hardware signature, waking vectors, global lock, flags
+        facs.append(UInt8(2))                    // version
+        facs.append([UInt8](repeating: 0, count: 64 - 33))
+        return facs.bytes
+    }
+
     /// The I/O APIC's ID follows the local APIC IDs.
     var ioAPICID: Int { cpuCount }
 
     /// §5.2.9 Fixed ACPI Description Table (revision 6, 276 bytes): points at the DSDT.
-    func fadtBody(dsdt: UInt64) -> [UInt8] {
+    /// FIRMWARE_CTRL and X_FIRMWARE_CTRL both hold the FACS address (as QEMU's 32-bit field;
+    /// equal, so kernels that read either agree).
+    func fadtBody(dsdt: UInt64, facs: UInt64) -> [UInt8] {
         var body = ByteBuffer()
         body.append([UInt8](repeating: 0, count: 276 - 36))
+        body.set(UInt32(facs), at: 36 - 36)      // FIRMWARE_CTRL
+        body.set(facs, at: 132 - 36)             // X_FIRMWARE_CTRL
         body.set(UInt32(dsdt), at: 40 - 36)      // DSDT
         body.set(UInt16(Layout.sciIRQ), at: 46 - 36)          // SCI_INT
         body.set(UInt32(0), at: 48 - 36)                      // SMI_CMD 0: ACPI already enabled

@@ -13,6 +13,20 @@ struct ACPITablesTests {
         init(cpus: Int) {
             (bytes, rsdp) = ACPITables(cpuCount: cpus).build(at: ACPITablesTests.base)
         }
+        init(bytes: [UInt8]) {
+            self.bytes = bytes
+            rsdp = Array(bytes.prefix(36))
+        }
+
+        /// The MADT's interrupt controller structures (type, length, ...), after the 44-byte header.
+        static func madtEntries(_ table: [UInt8]) -> [[UInt8]] {
+            var entries: [[UInt8]] = [], offset = 44
+            while offset + 2 <= table.count, table[offset + 1] >= 2 {
+                entries.append(Array(table[offset..<offset + Int(table[offset + 1])]))
+                offset += Int(table[offset + 1])
+            }
+            return entries
+        }
 
         func offset(_ address: UInt64) -> Int { Int(address - ACPITablesTests.base) }
         func signature(_ address: UInt64) -> String {
@@ -70,12 +84,12 @@ struct ACPITablesTests {
         }
     }
 
-    @Test("MADT: PCAT_COMPAT, one enabled local APIC per CPU, then the I/O APIC", arguments: [1, 4, 254])
+    @Test("MADT: PCAT_COMPAT, one enabled local APIC per CPU, the I/O APIC, the SCI override, LINT1 NMI", arguments: [1, 4, 254])
     func madt(cpus: Int) throws {
         let image = Image(cpus: cpus)
         let madt = try #require(image.find("APIC"))
         let table = image.table(madt)
-        #expect(table.count == 44 + 8 * cpus + 12)
+        #expect(table.count == 44 + 8 * cpus + 12 + 10 + 6)
         #expect(table.le(UInt32.self, at: 36) == 0xFEE0_0000)
         #expect(table.le(UInt32.self, at: 40) == 1)
         var offset = 44
@@ -91,7 +105,54 @@ struct ACPITablesTests {
         #expect(table[offset + 3] == 0)
         #expect(table.le(UInt32.self, at: offset + 4) == 0xFEC0_0000)
         #expect(table.le(UInt32.self, at: offset + 8) == 0)
-        #expect(offset + 12 == table.count)
+        offset += 12
+        #expect(Array(table[offset..<offset + 4]) == [2, 10, 0, 9], "ISA IRQ 9 (SCI) override")
+        #expect(table.le(UInt32.self, at: offset + 4) == 9)
+        #expect(table.le(UInt16.self, at: offset + 8) == 0x000D, "level, active high")
+        offset += 10
+        #expect(Array(table[offset..<offset + 6]) == [4, 6, 0xFF, 0, 0, 1], "LINT1 is NMI on every processor")
+        #expect(offset + 6 == table.count)
+    }
+
+    @Test("MADT with SwiftVMM's chipset adds the IRQ0 → GSI 2 override")
+    func madtTimerOverride() throws {
+        let (bytes, _) = ACPITables(cpuCount: 2, hpetBlockID: 0x8086_A201).build(at: Self.base)
+        let image = Image(bytes: bytes)
+        let table = image.table(try #require(image.find("APIC")))
+        let entries = Image.madtEntries(table)
+        #expect(entries.contains([2, 10, 0, 0, 2, 0, 0, 0, 0, 0]))
+        #expect(Set(image.xsdtEntries.map(image.signature)) == ["FACP", "APIC", "HPET"])
+    }
+
+    @Test("DSDT: AML Name(\\_S5_, Package(4){0,0,0,0}) found by the byte scan kernels use")
+    func dsdtSleepState() throws {
+        let image = Image(cpus: 1)
+        let dsdt = UInt64(image.u32(try #require(image.find("FACP")), 40))
+        let table = image.table(dsdt)
+        #expect(table.byteSum == 0)
+        // The OSDev/early-Linux scan: "_S5_", preceded by NameOp (optionally with a root prefix),
+        // followed by PackageOp, PkgLength, NumElements, then SLP_TYPa (BytePrefix optional).
+        let at = try #require(table.indices.first { Array(table[$0..<min($0 + 4, table.count)]) == Array("_S5_".utf8) })
+        #expect(table[at - 2] == 0x08 && table[at - 1] == 0x5C)
+        #expect(table[at + 4] == 0x12)
+        let pkgLengthBytes = Int(table[at + 5] >> 6) + 1
+        #expect(pkgLengthBytes == 1)
+        #expect(Int(table[at + 5]) == table.count - (at + 5), "PkgLength spans to the end of the package")
+        #expect(table[at + 6] == 4, "four elements")
+        #expect(table[at + 7] == 0, "SLP_TYPa = 0")
+    }
+
+    @Test("FACS: 64 bytes, 64-byte aligned, version 2; FIRMWARE_CTRL and X_FIRMWARE_CTRL agree")
+    func facs() throws {
+        let image = Image(cpus: 4)
+        let fadt = try #require(image.find("FACP"))
+        let facs = UInt64(image.u32(fadt, 36))
+        #expect(image.u64(fadt, 132) == facs)
+        #expect(facs % 64 == 0)
+        #expect(image.signature(facs) == "FACS")
+        #expect(image.length(facs) == 64)
+        #expect(image.bytes[image.offset(facs) + 32] == 2)
+        #expect(image.u32(facs, 24) == 0, "no waking vector")
     }
 
     @Test("FADT: 276 bytes, revision 6, DSDT and X_DSDT point at the DSDT")
