@@ -5,7 +5,7 @@
 #include "../pic-pit/legacy_hw.h" /* 8259A, 8254, HPET registers, shared with pic-pit */
 
 #define IRQ0_VECTOR 0x20
-#define WAIT_MS     2000
+#define WAIT_MS     5000
 #define ATTEMPTS    3
 
 /* LVT delivery modes (SDM Vol. 3A §11.5.1, bits 10:8). */
@@ -125,7 +125,7 @@ int calibrate_tsc(uint64_t hpet_base, struct calibration *out, char *why, int wh
         uint64_t dcount = (uint32_t)(counters[CALIBRATION_TICKS + 1] - counters[1]);
         /* picoseconds of HPET time: counts * period_fs / 1000 */
         out->tsc_per_ms = dtsc * 1000000000ull / (dcount * period_fs / 1000);
-        out->irq_tsc_per_ms = dtsc * 1000000000ull / ((uint64_t)CALIBRATION_TICKS * ticks_per_ms * period_fs / 1000);
+        out->span_us = dcount * period_fs / 1000000000ull;
         long ppm = deviation_ppm(out->tsc_per_ms, cpuid_khz);
         if (!cpuid_khz || (ppm > -20000 && ppm < 20000)) return 0; /* within 2 % */
         if (out->attempts == ATTEMPTS) {

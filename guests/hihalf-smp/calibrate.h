@@ -8,8 +8,9 @@
 
 struct calibration {
     uint64_t tsc_per_ms;     /* TSC cycles per ms of HPET main-counter time, read at ticks */
-    uint64_t irq_tsc_per_ms; /* the same from interrupt arrival times alone */
-    uint32_t ticks;          /* IRQ0 ticks that arrived in the measured run */
+    uint32_t ticks;          /* IRQ0 periods measured (first to last tick) */
+    uint64_t span_us;        /* HPET time they took: more than ticks ms when the host
+                                delays interrupt delivery (late ticks merge) */
     uint32_t period_fs;      /* HPET counter period */
     int attempts;
 };

@@ -15,7 +15,7 @@
  *   higher half: main at 0x<addr>, multiboot 2 magic ok
  *   RSDP 0x<a> rev <r>, RSDT 0x<a> with <n> tables (XSDT not read)
  *   MADT: <n> CPUs, APIC IDs <ids>
- *   TSC <khz> kHz from <n> HPET ticks via 8259A IRQ0 -> LINT0 ExtINT (interrupt times: <khz> kHz, attempts <n>)
+ *   TSC <khz> kHz against the HPET over <n> IRQ0 ticks via 8259A -> LINT0 ExtINT (<us> us, attempts <n>)
  *   MSR_PLATFORM_INFO 0x<v>: ratio <r> (<r>00 MHz)
  *   AP <i> (APIC ID <id>) up: long mode on, rip 0x<high>, cr3 0x<cr3>      (each AP)
  *   AP <i> checked in after <n> SIPI(s)                                      (the BSP)
@@ -80,9 +80,8 @@ int main(void) {
     lapic_init(0);
     struct calibration cal;
     if (calibrate_tsc(hpet_base(hpet), &cal, why, sizeof(why)) != 0) return fail(why);
-    printf("hihalf-smp: TSC %lu kHz from %u HPET ticks via 8259A IRQ0 -> LINT0 ExtINT "
-           "(interrupt times: %lu kHz, attempts %d)\n",
-           cal.tsc_per_ms, cal.ticks, cal.irq_tsc_per_ms, cal.attempts);
+    printf("hihalf-smp: TSC %lu kHz against the HPET over %u IRQ0 ticks via 8259A -> LINT0 ExtINT "
+           "(%lu us, attempts %d)\n", cal.tsc_per_ms, cal.ticks, cal.span_us, cal.attempts);
 
     uint64_t platform_info = rdmsr(MSR_PLATFORM_INFO);
     uint32_t ratio = (uint32_t)(platform_info >> 8) & 0xFF;
