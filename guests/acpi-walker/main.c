@@ -157,11 +157,13 @@ static const struct acpi_fadt *check_fadt(const struct acpi_sdt *t, struct acpi_
                 f->reset_reg.address);
     uint16_t pm1_cnt = f->pm1a_cnt_blk ? inw((uint16_t)f->pm1a_cnt_blk) : 0;
     int sci_en = pm1_cnt & PM1_SCI_EN;
-    if (f->smi_cmd == 0 && !sci_en) problem("SMI_CMD is 0 (ACPI enabled) but PM1a control 0x%x has SCI_EN clear", pm1_cnt);
+    if (f->smi_cmd == 0 && !sci_en)
+        problem("SMI_CMD is 0 (ACPI enabled) but PM1a control 0x%x has SCI_EN clear", pm1_cnt);
 
     char details[200];
     snprintf(details, sizeof(details),
-             "PM1a_EVT 0x%x/%u, PM1a_CNT 0x%x/%u, PM_TMR 0x%x, SCI %u, SMI_CMD 0x%x, SCI_EN %d, reset %s 0x%lx <- 0x%x, "
+             "PM1a_EVT 0x%x/%u, PM1a_CNT 0x%x/%u, PM_TMR 0x%x, SCI %u, SMI_CMD 0x%x, SCI_EN %d, "
+             "reset %s 0x%lx <- 0x%x, "
              "DSDT 0x%lx, FACS 0x%lx",
              f->pm1a_evt_blk, f->pm1_evt_len, f->pm1a_cnt_blk, f->pm1_cnt_len, f->pm_tmr_blk, f->sci_int, f->smi_cmd,
              sci_en, f->reset_reg.space_id == 1 ? "port" : "mmio", f->reset_reg.address, f->reset_value, dsdt, facs);
@@ -207,7 +209,8 @@ static void check_madt(const struct acpi_sdt *t) {
             return;
         }
         int want = madt_entry_length(e[0]);
-        if (want && e[1] != want) problem("MADT entry type %u at offset %u has length %u (must be %d)", e[0], offset, e[1], want);
+        if (want && e[1] != want)
+            problem("MADT entry type %u at offset %u has length %u (must be %d)", e[0], offset, e[1], want);
         uint32_t u32;
         switch (e[0]) {
         case 0:
@@ -241,7 +244,8 @@ static void check_madt(const struct acpi_sdt *t) {
     if (!ioapics) problem("MADT has no I/O APIC");
     char details[160];
     snprintf(details, sizeof(details),
-             "local APIC 0x%x, flags 0x%x%s, %u local APICs (%u enabled), %u I/O APIC, %u overrides, %u local APIC NMI, %u other",
+             "local APIC 0x%x, flags 0x%x%s, %u local APICs (%u enabled), %u I/O APIC, %u overrides, "
+             "%u local APIC NMI, %u other",
              lapic_addr, flags, (flags & 1) ? " (PCAT_COMPAT)" : "", lapics, enabled, ioapics, overrides, nmis, others);
     print_header(t, details);
 }
@@ -328,7 +332,8 @@ done:
         printf("acpi-walker: FAIL %d problems\n", problems);
         return EXIT_TEST_FAIL;
     }
-    printf("acpi-walker: PASS %d structures valid%s; powering off via ACPI S5 (PM1a_CNT 0x%x <- SLP_TYPa %u | SLP_EN)\n",
+    printf("acpi-walker: PASS %d structures valid%s; "
+           "powering off via ACPI S5 (PM1a_CNT 0x%x <- SLP_TYPa %u | SLP_EN)\n",
            structures, hpets ? "" : " (no HPET table)", fadt->pm1a_cnt_blk, s5.slp_typa);
     acpi_enter_s5(fadt, &s5);
     delay_us(1000000);

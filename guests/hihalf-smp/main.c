@@ -35,7 +35,7 @@
 #define EXIT_TIMEOUT   4
 #define KERNEL_VMA     0xFFFFFFFF80000000ull
 #define MB2_BOOT_MAGIC 0x36D76289u
-#define AP_WAIT_MS     3000
+#define AP_WAIT_MS     5000
 
 static int fail(const char *reason) {
     printf("hihalf-smp: FAIL %s\n", reason);
