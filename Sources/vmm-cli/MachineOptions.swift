@@ -39,6 +39,9 @@ struct MachineOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Turn CPUID features on or off by name, e.g. --cpu-features=-x2apic,+invtsc (names: \(CPUIDTable.features.keys.sorted().joined(separator: " "))).", valueName: "+NAME,-NAME"))
     var cpuFeatures: CPUFeatureChanges = CPUFeatureChanges(changes: [:])
 
+    @Flag(inversion: .prefixedNo, help: "Advertise VMX/SVM so the guest can run its own hypervisor (default: where the host KVM offers nesting; --nested on a host without it is an error).")
+    var nested: Bool?
+
     @Option(name: .customLong("exit-on"), help: ArgumentHelp("End the run after a line of serial output matching REGEX (repeatable).", valueName: "REGEX"))
     var exitOn: [String] = []
 
@@ -88,7 +91,7 @@ struct MachineOptions: ParsableArguments {
             timeout: timeout.map { .nanoseconds(Int64($0 * 1e9)) }, interruptController: irqchip.value,
             msrPolicy: msrPolicy.value,
             msrOverrides: Dictionary(msrOverrides.map { ($0.index, $0.value) }, uniquingKeysWith: { $1 }),
-            cpuVendor: cpuVendor.value, cpuFeatures: cpuFeatures.changes,
+            cpuVendor: cpuVendor.value, cpuFeatures: cpuFeatures.changes, nested: nested,
             exitOn: exitOn, exitOnStatus: exitOnStatus)
         let machine: Machine
         do {

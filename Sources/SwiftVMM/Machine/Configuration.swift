@@ -39,6 +39,9 @@ extension Machine {
         public var cpuVendor: CPUIDTable.Vendor
         /// CPUID feature names (see `CPUIDTable.features`) to set (true) or clear (false).
         public var cpuFeatures: [String: Bool]
+        /// Nested virtualization (VMX/SVM advertised to the guest): nil where the host KVM
+        /// offers it, false never, true required (an error on a host without it).
+        public var nested: Bool?
         /// Regular expressions matched against each complete line of serial output; the
         /// first match ends the run with `exitOnStatus`.
         public var exitOn: [String]
@@ -50,7 +53,7 @@ extension Machine {
                     serialInput: FileDescriptor? = nil, pinning: CPUPinning = .auto, timeout: Duration? = nil,
                     interruptController: InterruptController = .userspace, msrPolicy: UnknownMSRPolicy = .log,
                     msrOverrides: [UInt32: UInt64] = [:], cpuVendor: CPUIDTable.Vendor = .host,
-                    cpuFeatures: [String: Bool] = [:], exitOn: [String] = [], exitOnStatus: Int32 = 0) {
+                    cpuFeatures: [String: Bool] = [:], nested: Bool? = nil, exitOn: [String] = [], exitOnStatus: Int32 = 0) {
             self.kernel = kernel
             self.bootProtocol = bootProtocol
             self.commandLine = commandLine
@@ -66,6 +69,7 @@ extension Machine {
             self.msrOverrides = msrOverrides
             self.cpuVendor = cpuVendor
             self.cpuFeatures = cpuFeatures
+            self.nested = nested
             self.exitOn = exitOn
             self.exitOnStatus = exitOnStatus
         }

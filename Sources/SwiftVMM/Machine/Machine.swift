@@ -63,7 +63,10 @@ public final class Machine: Sendable {
             // those SwiftVMM answers itself.
             try vm.enable(KVM_CAP_X86_USER_SPACE_MSR, "KVM_CAP_X86_USER_SPACE_MSR",
                           argument: UInt64(KVM_MSR_EXIT_REASON_INVAL | KVM_MSR_EXIT_REASON_UNKNOWN | KVM_MSR_EXIT_REASON_FILTER))
-            try vm.setMSRFilter(MSRPolicy.filter(kernelAPIC: !userspaceAPIC, overrides: configuration.msrOverrides))
+            let supportedCPUID = try kvm.supportedCPUID()
+            let nested = try NestedVirtualization.choose(requested: configuration.nested, supported: supportedCPUID)
+            try vm.setMSRFilter(MSRPolicy.filter(kernelAPIC: !userspaceAPIC, nestedVMX: nested == .vmx,
+                                                 overrides: configuration.msrOverrides))
 
             // Timers and the APIC bus, which devices and vCPUs share. Timer slots: one per
             // local APIC timer, one per vCPU for the interrupt-window poll, the PIT, the HPET.
@@ -118,7 +121,6 @@ public final class Machine: Sendable {
                                             rsdp: acpi.rsdp, memory: memory)
 
             // vCPUs, their TSCs started together at 0 (KVM synchronises host writes of 0).
-            let supportedCPUID = try kvm.supportedCPUID()
             let hostCPUs = configuration.pinning.hostCPUs(count: cpus)
             for name in configuration.cpuFeatures.keys where CPUIDTable.features[name] == nil {
                 throw MachineError.invalidConfiguration("unknown CPU feature \(name); known: \(CPUIDTable.features.keys.sorted().joined(separator: ", "))")
@@ -127,15 +129,19 @@ public final class Machine: Sendable {
             for id in 0..<cpus {
                 let vcpu = try vm.createVCPU(id: id)
                 try vcpu.setMSR(VCPURunner.timeStampCounter, 0)
+                if nested == .vmx {
+                    // KVM checks its own copy before it lets the guest execute VMXON.
+                    try vcpu.setMSR(MSRPolicy.Index.featureControl, MSRPolicy.featureControl(nestedVMX: true))
+                }
                 vcpus.append(vcpu)
             }
             tscKHz = try vcpus[0].tscKHz()
             let cpuid = CPUIDTable(cpuCount: cpus, tscKHz: tscKHz, vendor: configuration.cpuVendor,
-                                   featureChanges: configuration.cpuFeatures, supported: supportedCPUID)
+                                   featureChanges: configuration.cpuFeatures, nested: nested, supported: supportedCPUID)
             for (id, vcpu) in vcpus.enumerated() { try vcpu.setCPUID(cpuid.entries(for: id)) }
             try vcpus[0].enter(entry)
             let msrs = MSRPolicy(tscKHz: tscKHz, cpuCount: cpus, unknown: configuration.msrPolicy,
-                                 overrides: configuration.msrOverrides, logger: logger)
+                                 overrides: configuration.msrOverrides, nestedVMX: nested == .vmx, logger: logger)
 
             var runners: [VCPURunner] = []
             for (id, vcpu) in vcpus.enumerated() {

@@ -58,7 +58,11 @@ public struct CPUIDTable: Sendable {
     public let vendor: Vendor
     /// Feature names to set (true) or clear (false), applied last.
     public let featureChanges: [String: Bool]
+    /// VMX or SVM stays advertised (when KVM supports it) only for nested virtualization.
+    public let nested: NestedVirtualization
     let supported: [CPUIDEntry]
+
+    static let vmxBit: UInt32 = 1 << 5, svmBit: UInt32 = 1 << 2
 
     /// The hypervisor leaves (Intel SDM Vol. 3C / Linux's hypervisor CPUID interface).
     static let hypervisorSignature = "SwiftVMM\0\0\0\0"
@@ -67,7 +71,9 @@ public struct CPUIDTable: Sendable {
     /// Bits needed for N APIC IDs at the core level (leaf 0xB shift).
     var coreShift: UInt32 { cpuCount <= 1 ? 0 : UInt32(Int.bitWidth - (cpuCount - 1).leadingZeroBitCount) }
 
-    init(cpuCount: Int, tscKHz: UInt32, vendor: Vendor, featureChanges: [String: Bool], supported: [CPUIDEntry]) {
+    init(cpuCount: Int, tscKHz: UInt32, vendor: Vendor, featureChanges: [String: Bool],
+         nested: NestedVirtualization = .none, supported: [CPUIDEntry]) {
+        self.nested = nested
         self.cpuCount = cpuCount
         self.tscKHz = tscKHz
         self.vendor = vendor
@@ -105,6 +111,9 @@ public struct CPUIDTable: Sendable {
                 entry.ebx = entry.ebx & 0x0000_FFFF | id << 24 | max(addressable, n) << 16
                 entry.edx |= 1 << 28
                 entry.ecx |= 1 << 31 | 1 << 21 | 1 << 24
+                if nested != .vmx { entry.ecx &= ~Self.vmxBit }
+            case 0x8000_0001:
+                if nested != .svm { entry.ecx &= ~Self.svmBit }
             case 4:
                 // Deterministic cache parameters (Intel): EAX[31:26] cores per package - 1;
                 // EAX[25:14] threads sharing this cache - 1 (the L3, level 3, is shared by all).

@@ -23,10 +23,15 @@ final class MSRPolicy: Sendable {
     let cpuCount: Int
     let unknown: UnknownMSRPolicy
     let overrides: [UInt32: UInt64]
+    /// With nested VMX, IA32_FEATURE_CONTROL allows VMXON (and KVM answers the VMX
+    /// capability MSRs); otherwise VMX reads as disabled by firmware.
+    let nestedVMX: Bool
     private let logger: Logger
     private let warned = Mutex<Set<UInt32>>([])
 
-    init(tscKHz: UInt32, cpuCount: Int, unknown: UnknownMSRPolicy, overrides: [UInt32: UInt64], logger: Logger) {
+    init(tscKHz: UInt32, cpuCount: Int, unknown: UnknownMSRPolicy, overrides: [UInt32: UInt64],
+         nestedVMX: Bool = false, logger: Logger) {
+        self.nestedVMX = nestedVMX
         self.tscKHz = tscKHz
         self.cpuCount = cpuCount
         self.unknown = unknown
@@ -43,9 +48,11 @@ final class MSRPolicy: Sendable {
         /// ratio, bits 47:40 maximum efficiency ratio; TSC = ratio × 100 MHz. KVM #GPs or
         /// reads ratio 0 here, and kernels (Composite) compute the TSC rate from it.
         static let platformInfo: UInt32 = 0xCE
-        /// IA32_FEATURE_CONTROL: locked (bit 0) with VMX disabled, so kernels neither try
-        /// to enable VMX nor to write it.
+        /// IA32_FEATURE_CONTROL (Vol. 3C §24.7): locked (bit 0), as firmware leaves it, so
+        /// kernels do not write it; VMXON outside SMX (bit 2) only with nested VMX.
         static let featureControl: UInt32 = 0x3A
+        /// IA32_VMX_BASIC … IA32_VMX_PROCBASED_CTLS3 (Vol. 4 Table 2-2): KVM's, with nested VMX.
+        static let vmxCapabilities: ClosedRange<UInt32> = 0x480...0x492
         /// IA32_PLATFORM_ID: platform ID 0.
         static let platformID: UInt32 = 0x17
         /// IA32_BIOS_SIGN_ID: microcode revision (bits 63:32) 1.
@@ -69,6 +76,9 @@ final class MSRPolicy: Sendable {
         static let pp0Energy: UInt32 = 0x639, pp1Energy: UInt32 = 0x641
     }
 
+    /// IA32_FEATURE_CONTROL's value: lock bit, plus "enable VMX outside SMX" for nested VMX.
+    static func featureControl(nestedVMX: Bool) -> UInt64 { nestedVMX ? 1 | 1 << 2 : 1 }
+
     /// The TSC ratio: TSC MHz / 100, rounded to nearest.
     var ratio: UInt64 { (UInt64(tscKHz) + 50_000) / 100_000 & 0xFF }
 
@@ -76,7 +86,7 @@ final class MSRPolicy: Sendable {
     func tableValue(_ index: UInt32, tsc: () -> UInt64?) -> UInt64? {
         switch index {
         case Index.platformInfo: ratio << 8 | ratio << 40
-        case Index.featureControl: 1
+        case Index.featureControl: Self.featureControl(nestedVMX: nestedVMX)
         case Index.platformID: 0
         case Index.microcodeRevision: 1 << 32
         case Index.smiCount: 0
@@ -150,11 +160,12 @@ final class MSRPolicy: Sendable {
         0xC000_0100...0xC000_0103,      // FS_BASE, GS_BASE, KERNEL_GS_BASE, TSC_AUX
     ]
 
-    /// Deny by default; allow what KVM handles (and, with KVM's irqchip, its APIC MSRs),
-    /// except MSRs the user overrides.
-    static func filter(kernelAPIC: Bool, overrides: [UInt32: UInt64]) -> MSRFilter {
+    /// Deny by default; allow what KVM handles (with KVM's irqchip, its APIC MSRs; with
+    /// nested VMX, the VMX capability MSRs), except MSRs the user overrides.
+    static func filter(kernelAPIC: Bool, nestedVMX: Bool = false, overrides: [UInt32: UInt64]) -> MSRFilter {
         var allowed = Self.kvmHandled.flatMap { Array($0) }
         if kernelAPIC { allowed += [LocalAPIC.MSR.apicBase, LocalAPIC.MSR.tscDeadline] }
+        if nestedVMX { allowed += Array(Index.vmxCapabilities) }
         allowed.removeAll { overrides[$0] != nil }
         return MSRFilter(defaultAllow: false, ranges: MSRFilter.allow(allowed))
     }

@@ -32,7 +32,8 @@ struct PlatformIntegrationTests {
         #expect(outcome == .debugExit(0))
         let ratio = (UInt64(machine.tscKHz) + 50_000) / 100_000
         let expected: [String: UInt64] = [
-            "0xce": ratio << 8 | ratio << 40, "0x1b": 0xFEE0_0900, "0x6e0": 0, "0x3a": 1, "0x17": 0,
+            "0xce": ratio << 8 | ratio << 40, "0x1b": 0xFEE0_0900, "0x6e0": 0, "0x17": 0,
+            "0x3a": MSRPolicy.featureControl(nestedVMX: NestedVirtualization.offered(by: try KVM().supportedCPUID()) == .vmx),
             "0x8b": 1 << 32, "0x34": 0, "0x1a0": 0x1801, "0x198": ratio << 8, "0x199": ratio << 8,
             "0x19c": 0x8028_0000, "0x1a2": 0x64_0000, "0x606": 0, "0x611": 0, "0x639": 0, "0x641": 0,
             "0x35": 2 << 16 | 2,

@@ -75,6 +75,19 @@ struct MSRPolicyTests {
         #expect(filter.ranges.count <= 16, "KVM takes at most 16 ranges")
         let kernel = MSRPolicy.filter(kernelAPIC: true, overrides: [:])
         #expect(kernel.ranges.contains { $0.base <= 0x1B && 0x6E0 < $0.base + UInt32($0.count) })
+        #expect(!allowed(0x480), "no nested VMX: IA32_VMX_BASIC is not KVM's to answer")
+        let nested = MSRPolicy.filter(kernelAPIC: false, nestedVMX: true, overrides: [:])
+        #expect(nested.ranges.contains { $0.base <= 0x480 && 0x492 < $0.base + UInt32($0.count) },
+                "nested VMX: KVM answers the VMX capability MSRs")
+        #expect(nested.ranges.count <= 16)
+    }
+
+    @Test func featureControlAllowsVMXONOnlyWithNestedVMX() {
+        let plain = MSRPolicy(tscKHz: 2_000_000, cpuCount: 1, unknown: .strict, overrides: [:], logger: Logger(label: "test"))
+        let nested = MSRPolicy(tscKHz: 2_000_000, cpuCount: 1, unknown: .strict, overrides: [:], nestedVMX: true, logger: Logger(label: "test"))
+        #expect(plain.read(0x3A, tsc: { 0 }) == 1)
+        #expect(nested.read(0x3A, tsc: { 0 }) == 0b101, "locked, VMXON outside SMX")
+        #expect(!nested.write(0x3A, 0b101), "still locked")
     }
 }
 
@@ -90,8 +103,33 @@ struct CPUIDTableTests {
         CPUIDEntry(function: 0x8000_0007),
     ]
 
-    func table(cpus: Int = 4, vendor: CPUIDTable.Vendor = .host, changes: [String: Bool] = [:]) -> CPUIDTable {
-        CPUIDTable(cpuCount: cpus, tscKHz: 2_596_000, vendor: vendor, featureChanges: changes, supported: Self.supported)
+    func table(cpus: Int = 4, vendor: CPUIDTable.Vendor = .host, changes: [String: Bool] = [:],
+               nested: NestedVirtualization = .none, supported: [CPUIDEntry] = supported) -> CPUIDTable {
+        CPUIDTable(cpuCount: cpus, tscKHz: 2_596_000, vendor: vendor, featureChanges: changes, nested: nested, supported: supported)
+    }
+
+    /// The supported set with VMX (leaf 1 ECX 5) and SVM (0x80000001 ECX 2) as a nesting host lists them.
+    static let nestingHost = supported.map { entry in
+        var entry = entry
+        if entry.function == 1 { entry.ecx |= 1 << 5 }
+        if entry.function == 0x8000_0001 { entry.ecx |= 1 << 2 }
+        return entry
+    }
+
+    @Test func nestedVirtualizationIsAdvertisedOnlyWhenChosen() throws {
+        #expect(NestedVirtualization.offered(by: Self.supported) == .none)
+        #expect(NestedVirtualization.offered(by: Self.nestingHost) == .vmx)
+        #expect(try NestedVirtualization.choose(requested: nil, supported: Self.nestingHost) == .vmx)
+        #expect(try NestedVirtualization.choose(requested: false, supported: Self.nestingHost) == .none)
+        #expect(try NestedVirtualization.choose(requested: nil, supported: Self.supported) == .none)
+        #expect(throws: MachineError.self) { try NestedVirtualization.choose(requested: true, supported: Self.supported) }
+
+        let off = table(supported: Self.nestingHost).entries(for: 0)
+        #expect(try #require(leaf(off, 1)).ecx & 1 << 5 == 0, "VMX hidden")
+        #expect(try #require(leaf(off, 0x8000_0001)).ecx & 1 << 2 == 0, "SVM hidden")
+        let vmx = table(nested: .vmx, supported: Self.nestingHost).entries(for: 0)
+        #expect(try #require(leaf(vmx, 1)).ecx & 1 << 5 != 0, "VMX advertised")
+        #expect(try #require(leaf(vmx, 0x8000_0001)).ecx & 1 << 2 == 0)
     }
 
     func leaf(_ entries: [CPUIDEntry], _ function: UInt32, _ index: UInt32 = 0) -> CPUIDEntry? {
