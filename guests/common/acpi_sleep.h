@@ -1,7 +1,7 @@
 /* The FADT (ACPI 6.5 §5.2.9), the FACS (§5.2.10) and entering S5 ("soft off") without an
  * AML interpreter: SLP_TYP from a byte scan of the DSDT for the \_S5_ package (§7.4.2 \_Sx
  * system states; the same scan OSDev's "Shutdown" article and early Linux/Xen code use),
- * then SLP_TYP | SLP_EN into PM1a (and PM1b) control (§4.8.3.2.1, table 4.13). */
+ * then SLP_TYP | SLP_EN into PM1a (and PM1b) control (§4.8.3.2.1). */
 #ifndef GUEST_ACPI_SLEEP_H
 #define GUEST_ACPI_SLEEP_H
 
@@ -17,7 +17,7 @@ struct __attribute__((packed)) acpi_gas {
     uint64_t address;
 };
 
-/* §5.2.9 table 5.9, FADT format (revision 6: 276 bytes). Older, shorter FADTs end early:
+/* §5.2.9 FADT format (revision 6: 276 bytes). Older, shorter FADTs end early:
  * check the header's length before reading a field past it. */
 struct __attribute__((packed)) acpi_fadt {
     struct acpi_sdt header;
@@ -59,7 +59,7 @@ struct __attribute__((packed)) acpi_fadt {
 #define FADT_X_DSDT_END     148u /* X_FIRMWARE_CTRL and X_DSDT present */
 #define FADT_RESET_REG_SUP  (1u << 10)
 
-/* §5.2.10 table 5.13: signature "FACS", length (>= 64), 64-byte aligned; no checksum. */
+/* §5.2.10: signature "FACS", length (>= 64), 64-byte aligned; no checksum. */
 struct __attribute__((packed)) acpi_facs {
     char signature[4];
     uint32_t length;
@@ -71,7 +71,7 @@ struct __attribute__((packed)) acpi_facs {
     uint8_t version;
 };
 
-/* PM1 control register bits (§4.8.3.2.1 table 4.13). */
+/* PM1 control register bits (§4.8.3.2.1). */
 #define PM1_SCI_EN       (1u << 0)
 #define PM1_SLP_TYP_SHIFT 10        /* bits 12:10 */
 #define PM1_SLP_TYP_MASK (7u << 10)
@@ -85,7 +85,8 @@ struct acpi_s5 {
 
 /* Scans the DSDT's AML for `Name (_S5_, Package () {a, b, ...})` (NameOp 0x08, optionally
  * a root prefix '\', the name, PackageOp 0x12, PkgLength, NumElements, then each element
- * ZeroOp/OneOp or BytePrefix 0x0A + byte; ACPI 6.5 §20.2.5.2, §20.2.3, §20.2.4).
+ * ZeroOp/OneOp or BytePrefix 0x0A + byte; ACPI 6.5 §20.2.5.1 DefName, §20.2.5.4
+ * DefPackage, §20.2.4 PkgLength, §20.2.3 data objects).
  * Returns 0 and fills s5, or -1 if no such package is found. */
 int acpi_find_s5(const struct acpi_sdt *dsdt, struct acpi_s5 *s5);
 

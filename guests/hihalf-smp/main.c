@@ -5,7 +5,7 @@
  *      RSDT (never the XSDT), as kernels written for ACPI 1.0 do: MADT (the CPU list:
  *      enabled Processor Local APIC entries), FADT and HPET;
  *   2. calibrates the TSC with the HPET through the 8259A and LINT0 (calibrate.c);
- *   3. reads MSR_PLATFORM_INFO (0xCE, SDM Vol. 4 §2.17: maximum non-turbo ratio in bits
+ *   3. reads MSR_PLATFORM_INFO (0xCE, SDM Vol. 4 chapter 2: maximum non-turbo ratio in bits
  *      15:8, in 100 MHz units) and checks it against the calibration;
  *   4. starts the APs one at a time through the trampoline at 0x70000 with the CMOS
  *      warm-reset sequence, each printing its own line from the higher half (ap_boot.c);
