@@ -88,23 +88,26 @@ public enum InterruptController: String, Sendable, CaseIterable {
 
 /// Which host CPU each vCPU thread runs on.
 public enum CPUPinning: Equatable, Sendable {
-    /// vCPU i on the i-th CPU this process may use, round robin.
+    /// Spread over the CPUs this process may use: each vCPU on the CPU with the fewest
+    /// vCPUs of this process's live machines (one machine alone: vCPU i on the i-th CPU).
     case auto
     /// Let the host scheduler decide.
     case none
     /// vCPU i on `cpus[i % cpus.count]`.
     case cpus([Int])
 
-    /// The host CPU per vCPU, or nil when not pinned.
-    func hostCPUs(count: Int) -> [Int]? {
-        let cpus: [Int]
+    /// The host CPU per vCPU (nil when not pinned), and for `.auto` the lease that
+    /// holds them in the process-wide pool until the machine is freed.
+    func hostCPUs(count: Int) -> (cpus: [Int]?, lease: HostCPUPool.Lease?) {
         switch self {
-        case .none: return nil
-        case .auto: cpus = CPUAffinity.allowedCPUs()
-        case .cpus(let list): cpus = list
+        case .none: return (nil, nil)
+        case .auto:
+            let lease = HostCPUPool.shared.lease(count: count)
+            return (lease.cpus, lease)
+        case .cpus(let list):
+            guard !list.isEmpty else { return (nil, nil) }
+            return ((0..<count).map { list[$0 % list.count] }, nil)
         }
-        guard !cpus.isEmpty else { return nil }
-        return (0..<count).map { cpus[$0 % cpus.count] }
     }
 }
 

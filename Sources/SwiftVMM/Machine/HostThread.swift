@@ -26,6 +26,13 @@ final class HostThread: @unchecked Sendable {
 
     deinit { join() }
 
+    /// Starts a thread nobody joins: it releases its own resources when `body` returns.
+    static func detached(name: String, _ body: @escaping @Sendable () -> Void) throws(HostError) {
+        let thread = try HostThread(name: name, body)
+        thread.joined = true
+        pthread_detach(thread.thread)
+    }
+
     /// The thread's id, for `pthread_kill`.
     var id: pthread_t { thread }
 

@@ -25,7 +25,14 @@ public final class Machine: Sendable {
     public let tscKHz: UInt32
     let timers: TimerService
     let apicBus: APICBus
+    /// Every byte COM1 transmits passes here (for `expect` and the serial streams).
+    let serialMonitor: SerialMonitor
+    /// The host CPUs the vCPUs are pinned to, when SwiftVMM chose them.
+    private let cpuLease: HostCPUPool.Lease?
+    /// The line after the last one `expect` matched.
+    let expectCursor = Mutex(0)
     private let ran = Atomic<Bool>(false)
+    private let wallTime = Mutex<Duration>(.zero)
 
     public init(_ configuration: Configuration, logger: Logger = Logger(label: "swiftvmm")) throws(MachineError) {
         self.configuration = configuration
@@ -98,7 +105,8 @@ public final class Machine: Sendable {
                     throw MachineError.invalidConfiguration("--exit-on: not a valid regular expression: \(error)")
                 }
             }
-            uart = Serial16550(sink: serialOutput, irq: com1IRQ)
+            serialMonitor = SerialMonitor(output: serialOutput)
+            uart = Serial16550(sink: serialMonitor, irq: com1IRQ)
             try ports.place(uart, at: UInt64(Layout.com1), count: 8)
             try ports.place(DebugExit { control.finish(.debugExit($0)) }, at: UInt64(Layout.debugExit), count: 1)
             let powerManagement = ACPIPowerManagement { control.finish(.poweredOff) }
@@ -121,7 +129,8 @@ public final class Machine: Sendable {
                                             rsdp: acpi.rsdp, memory: memory)
 
             // vCPUs, their TSCs started together at 0 (KVM synchronises host writes of 0).
-            let hostCPUs = configuration.pinning.hostCPUs(count: cpus)
+            let (hostCPUs, cpuLease) = configuration.pinning.hostCPUs(count: cpus)
+            self.cpuLease = cpuLease
             for name in configuration.cpuFeatures.keys where CPUIDTable.features[name] == nil {
                 throw MachineError.invalidConfiguration("unknown CPU feature \(name); known: \(CPUIDTable.features.keys.sorted().joined(separator: ", "))")
             }
@@ -198,6 +207,11 @@ public final class Machine: Sendable {
         guard !ran.exchange(true, ordering: .acquiringAndReleasing) else {
             return .hostError("a Machine runs once; create a new one")
         }
+        let started = ContinuousClock.now
+        defer {
+            wallTime.withLock { $0 = ContinuousClock.now - started }
+            serialMonitor.close()
+        }
         let deadline = configuration.timeout.map { monotonicNanoseconds() + $0.nanoseconds }
         var threads: [HostThread] = []
         var input: SerialInputPump?
@@ -238,6 +252,11 @@ public final class Machine: Sendable {
         control.wakeAll.withLock { $0 = nil }
         apicBus.attach([])
         timers.stop()
+    }
+
+    /// Wall time and VM exits per vCPU, so far (complete once `run()` has returned).
+    public var statistics: RunStatistics {
+        RunStatistics(wallTime: wallTime.withLock { $0 }, exits: runners.map(\.exits.snapshot))
     }
 
     /// Ends the run (from any thread); `run()` returns `.stopped(signal:)`.

@@ -19,6 +19,8 @@ public enum Outcome: Equatable, Sendable, CustomStringConvertible {
     /// The VMM was asked to stop (a signal, or `Machine.stop()`); the value is the signal
     /// number, or 0 when stopped through the API.
     case stopped(signal: Int32)
+    /// The task running `await machine.run()` was cancelled.
+    case cancelled
     /// SwiftVMM or the host failed while the guest ran.
     case hostError(String)
 
@@ -34,6 +36,7 @@ public enum Outcome: Equatable, Sendable, CustomStringConvertible {
         case .outputMatched(_, let status): status
         case .timedOut: ExitStatus.timedOut
         case .stopped(let signal): signal == 0 ? ExitStatus.stopped : 128 + signal
+        case .cancelled: ExitStatus.stopped
         case .hostError: ExitStatus.hostError
         }
     }
@@ -48,6 +51,7 @@ public enum Outcome: Equatable, Sendable, CustomStringConvertible {
         case .outputMatched(let pattern, _): "serial output matched \(pattern)"
         case .timedOut: "time limit reached"
         case .stopped(let signal): signal == 0 ? "stopped" : "stopped by signal \(signal)"
+        case .cancelled: "cancelled"
         case .hostError(let message): "host error: \(message)"
         }
     }

@@ -33,6 +33,8 @@ final class VCPURunner: @unchecked Sendable {
     private var sleeping = false
     /// Counted in `control.blockedCount`: asleep where no maskable interrupt can wake it.
     private var blocked = false
+    /// Exits by kind (`Machine.statistics`).
+    let exits = ExitCounters()
     /// What the thread is doing, for fault reports.
     let status = Mutex("not started")
     /// The thread id once running, for kicks (0 before).
@@ -128,6 +130,7 @@ final class VCPURunner: @unchecked Sendable {
                 setStatus("running")
                 try injectPendingInterrupt()
                 let exit = try vcpu.runOnce()
+                exits.record(exit)
                 if case .interrupted = exit { KickSignal.consumePending() }
                 switch handler.handle(exit) {
                 case .resume:

@@ -1,0 +1,41 @@
+import Synchronization
+
+/// Spreads the vCPU threads of every machine in this process over the host CPUs it may
+/// use (`CPUPinning.auto`): each vCPU goes to the CPU with the fewest vCPUs of live
+/// machines on it, so concurrent machines do not all put their vCPU 0 on CPU 0. A single
+/// machine still gets vCPU i on the i-th CPU. A lease gives its CPUs back when freed.
+final class HostCPUPool: Sendable {
+    static let shared = HostCPUPool()
+
+    /// vCPU threads of live machines per host CPU.
+    private let load = Mutex<[Int: Int]>([:])
+
+    func lease(count: Int, from cpus: [Int] = CPUAffinity.allowedCPUs()) -> Lease {
+        let chosen = load.withLock { load in
+            (0..<count).map { _ in
+                // The first of the least-loaded CPUs, in the order the process may use them.
+                let cpu = cpus.min { load[$0, default: 0] < load[$1, default: 0] } ?? 0
+                load[cpu, default: 0] += 1
+                return cpu
+            }
+        }
+        return Lease(pool: self, cpus: chosen)
+    }
+
+    fileprivate func release(_ cpus: [Int]) {
+        load.withLock { load in
+            for cpu in cpus { load[cpu, default: 1] -= 1 }
+        }
+    }
+
+    /// Host CPUs for one machine's vCPUs, held until the machine is freed.
+    final class Lease: Sendable {
+        private let pool: HostCPUPool
+        let cpus: [Int]
+        fileprivate init(pool: HostCPUPool, cpus: [Int]) {
+            self.pool = pool
+            self.cpus = cpus
+        }
+        deinit { pool.release(cpus) }
+    }
+}
