@@ -2,7 +2,8 @@
 # Builds test guests exactly as the SwiftPM GuestBuilder plugin does.
 #   guests/build.sh [-o OUTDIR] NAME...      (default OUTDIR: /tmp/guests-work)
 # A guest NAME = every top-level .c/.S in guests/common/ plus every top-level .c/.S in
-# guests/NAME/, linked with guests/NAME/guest.ld if present, else guests/common/guest.ld.
+# guests/NAME/, compiled with the extra flags in guests/NAME/cflags if present, linked with
+# guests/NAME/guest.ld if present, else guests/common/guest.ld.
 # Writes OUTDIR/NAME.elf (and OUTDIR/NAME32.elf, an ELF32 copy that QEMU's -kernel accepts
 # for multiboot-1 guests).
 set -euo pipefail
@@ -26,6 +27,8 @@ for name in "$@"; do
     objdir="$out/obj-$name"
     rm -rf "$objdir"; mkdir -p "$objdir"
     objects=()
+    own_flags=()
+    if [[ -f "$own/cflags" ]]; then read -r -d '' -a own_flags < "$own/cflags" || true; fi
     shopt -s nullglob
     # The plugin names objects NAME-<file name>.o in one folder: a file name used in both
     # common/ and NAME/ would collide there, so refuse it here too.
@@ -33,7 +36,7 @@ for name in "$@"; do
     [[ -z "$dups" ]] || { echo "$name: file names in both common/ and $name/: $dups" >&2; exit 1; }
     for src in "$common"/*.c "$common"/*.S "$own"/*.c "$own"/*.S; do
         obj="$objdir/$name-$(basename "$src").o"
-        clang "${cflags[@]}" -I "$common" -I "$own" -c "$src" -o "$obj"
+        clang "${cflags[@]}" "${own_flags[@]}" -I "$common" -I "$own" -c "$src" -o "$obj"
         objects+=("$obj")
     done
     shopt -u nullglob

@@ -6,8 +6,9 @@
 //
 // A guest is every top-level .c and .S file in guests/common and guests/NAME, compiled
 // for x86_64-unknown-none-elf integer-only (the host KVM cannot run FPU/SIMD
-// instructions, see PLATFORM-NOTES) and linked with guests/NAME/guest.ld if present,
-// else guests/common/guest.ld.
+// instructions, see PLATFORM-NOTES) plus the flags in guests/NAME/cflags if present
+// (whitespace-separated, e.g. `-mcmodel=kernel` for a higher-half guest), and linked with
+// guests/NAME/guest.ld if present, else guests/common/guest.ld.
 import Foundation
 
 let cflags = [
@@ -43,10 +44,12 @@ let output = URL(fileURLWithPath: arguments[6])
 let common = guests.appending(path: "common"), own = guests.appending(path: name)
 try? FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
 
+let ownFlags = ((try? String(contentsOf: own.appending(path: "cflags"), encoding: .utf8)) ?? "")
+    .split(whereSeparator: \.isWhitespace).map(String.init)
 var objects: [String] = []
 for source in sources(in: common) + sources(in: own) {
     let object = work.appending(path: source.lastPathComponent + ".o").path
-    run(clang, cflags + ["-I", common.path, "-I", own.path, "-c", source.path, "-o", object])
+    run(clang, cflags + ownFlags + ["-I", common.path, "-I", own.path, "-c", source.path, "-o", object])
     objects.append(object)
 }
 let ownScript = own.appending(path: "guest.ld").path

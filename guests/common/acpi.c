@@ -22,7 +22,7 @@ const struct acpi_rsdp *acpi_find_rsdp(void) {
     return 0;
 }
 
-static const struct acpi_sdt *valid_table(uint64_t addr) {
+const struct acpi_sdt *acpi_table_at(uint64_t addr) {
     if (addr == 0 || addr + sizeof(struct acpi_sdt) > MAPPED_LIMIT) return 0;
     const struct acpi_sdt *t = (const struct acpi_sdt *)addr;
     if (t->length < sizeof(struct acpi_sdt) || addr + t->length > MAPPED_LIMIT) return 0;
@@ -30,31 +30,36 @@ static const struct acpi_sdt *valid_table(uint64_t addr) {
     return t;
 }
 
+uint32_t acpi_root_count(const struct acpi_sdt *root) {
+    return (root->length - sizeof(struct acpi_sdt)) / acpi_root_entry_size(root);
+}
+
+/* RSDT entries are 32-bit, XSDT entries 64-bit; both start after the header and are not
+ * necessarily naturally aligned (XSDT entries sit at offset 36). */
+uint64_t acpi_root_entry(const struct acpi_sdt *root, uint32_t i) {
+    uint64_t addr = 0;
+    int size = acpi_root_entry_size(root);
+    memcpy(&addr, (const uint8_t *)root + sizeof(struct acpi_sdt) + i * size, size);
+    return addr;
+}
+
+const struct acpi_sdt *acpi_root_find(const struct acpi_sdt *root, const char signature[4]) {
+    uint32_t n = acpi_root_count(root);
+    for (uint32_t i = 0; i < n; i++) {
+        const struct acpi_sdt *t = acpi_table_at(acpi_root_entry(root, i));
+        if (t && memcmp(t->signature, signature, 4) == 0) return t;
+    }
+    return 0;
+}
+
 const struct acpi_sdt *acpi_find_table(const char signature[4]) {
     const struct acpi_rsdp *r = acpi_find_rsdp();
     if (!r) return 0;
     const struct acpi_sdt *root = 0;
-    int entry_size = 4;
-    if (r->revision >= 2) {
-        root = valid_table(r->xsdt_address);
-        entry_size = 8;
-    }
-    if (!root) {
-        root = valid_table(r->rsdt_address);
-        entry_size = 4;
-    }
+    if (r->revision >= 2) root = acpi_table_at(r->xsdt_address);
+    if (!root) root = acpi_table_at(r->rsdt_address);
     if (!root) return 0;
-    /* RSDT entries are 32-bit, XSDT entries 64-bit; both start after the header and are
-     * not necessarily naturally aligned (XSDT entries sit at offset 36). */
-    const uint8_t *entries = (const uint8_t *)root + sizeof(struct acpi_sdt);
-    uint32_t n = (root->length - sizeof(struct acpi_sdt)) / entry_size;
-    for (uint32_t i = 0; i < n; i++) {
-        uint64_t addr = 0;
-        memcpy(&addr, entries + i * entry_size, entry_size);
-        const struct acpi_sdt *t = valid_table(addr);
-        if (t && memcmp(t->signature, signature, 4) == 0) return t;
-    }
-    return 0;
+    return acpi_root_find(root, signature);
 }
 
 /* MADT (ACPI 6.5 §5.2.12): header, local APIC address (4), flags (4), then
@@ -66,6 +71,10 @@ const struct acpi_sdt *acpi_find_table(const char signature[4]) {
 int acpi_madt_cpus(uint32_t *ids, int max) {
     const struct acpi_sdt *madt = acpi_find_table("APIC");
     if (!madt) return -1;
+    return acpi_madt_cpus_in(madt, ids, max);
+}
+
+int acpi_madt_cpus_in(const struct acpi_sdt *madt, uint32_t *ids, int max) {
     const uint8_t *p = (const uint8_t *)madt + sizeof(struct acpi_sdt) + 8;
     const uint8_t *end = (const uint8_t *)madt + madt->length;
     int count = 0;

@@ -37,10 +37,26 @@ const struct acpi_rsdp *acpi_find_rsdp(void);
  * Checksums are verified; NULL if absent or invalid. */
 const struct acpi_sdt *acpi_find_table(const char signature[4]);
 
+/* The table at a physical address if its length is sane, it lies below 4 GiB (the
+ * identity map) and its checksum is valid; else NULL. The signature is not checked. */
+const struct acpi_sdt *acpi_table_at(uint64_t addr);
+
+/* One root table's entries (ACPI 6.5 §5.2.7 RSDT: 32-bit addresses, §5.2.8 XSDT: 64-bit),
+ * for a kernel that reads only one of them. The root must be valid (acpi_table_at). */
+static inline int acpi_root_entry_size(const struct acpi_sdt *root) {
+    return root->signature[0] == 'X' ? 8 : 4;
+}
+uint32_t acpi_root_count(const struct acpi_sdt *root);
+uint64_t acpi_root_entry(const struct acpi_sdt *root, uint32_t i);
+/* The first valid table with this signature listed in root; NULL if none. */
+const struct acpi_sdt *acpi_root_find(const struct acpi_sdt *root, const char signature[4]);
+
 /* Enabled processors in the MADT (ACPI 6.5 §5.2.12): Processor Local APIC (type 0) and
  * Processor Local x2APIC (type 9) entries with flags bit 0 (Enabled) set. Stores up to max
  * APIC IDs in ids (may be NULL) and returns the count; -1 if there is no valid MADT. */
 int acpi_madt_cpus(uint32_t *ids, int max);
+/* The same for a given MADT (which the caller found and validated). */
+int acpi_madt_cpus_in(const struct acpi_sdt *madt, uint32_t *ids, int max);
 
 int acpi_checksum_ok(const void *p, uint32_t len);
 

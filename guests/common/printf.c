@@ -43,9 +43,14 @@ static void format(struct sink *s, const char *fmt, va_list ap) {
         }
         fmt++;
         char pad = ' ';
-        int width = 0, longs = 0;
+        int width = 0, longs = 0, precision = -1;
         if (*fmt == '0') { pad = '0'; fmt++; }
         while (*fmt >= '0' && *fmt <= '9') width = width * 10 + (*fmt++ - '0');
+        if (*fmt == '.') {
+            fmt++;
+            precision = 0;
+            while (*fmt >= '0' && *fmt <= '9') precision = precision * 10 + (*fmt++ - '0');
+        }
         while (*fmt == 'l') { longs++; fmt++; }
         if (*fmt == 'z') { longs = 1; fmt++; }
         switch (*fmt) {
@@ -74,10 +79,10 @@ static void format(struct sink *s, const char *fmt, va_list ap) {
         case 's': {
             const char *str = va_arg(ap, const char *);
             if (!str) str = "(null)";
-            int n = 0;
-            while (str[n]) n++;
-            for (; n < width; n++) emit(s, ' ');
-            while (*str) emit(s, *str++);
+            int len = 0;
+            while (str[len] && (precision < 0 || len < precision)) len++;
+            for (int n = len; n < width; n++) emit(s, ' ');
+            for (int i = 0; i < len; i++) emit(s, str[i]);
             break;
         }
         case '%':

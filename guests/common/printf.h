@@ -1,5 +1,5 @@
-/* A tiny printf to the serial port: %s %c %d %i %u %x %p %%, length l/ll/z, flag 0 and
- * a field width (e.g. %08x, %16lx). Output of one call is never interleaved with another
+/* A tiny printf to the serial port: %s %c %d %i %u %x %p %%, length l/ll/z, flag 0,
+ * a field width (e.g. %08x, %16lx) and a precision for %s (%.4s: at most 4 characters). Output of one call is never interleaved with another
  * CPU's: the whole call runs under a spinlock with interrupts off. */
 #ifndef GUEST_PRINTF_H
 #define GUEST_PRINTF_H

@@ -169,6 +169,21 @@ struct KernelLoaderTests {
         #expect(try load(bytes) == LoadedKernel(bootProtocol: .multiboot2, entry: 0x10_0004, ranges: [0x10_0000..<0x10_0100]))
     }
 
+    /// The shape of guests/hihalf-smp: only the END tag; a low identity-linked segment
+    /// holding the 32-bit entry, and the kernel linked at 0xFFFFFFFF80000000 + physical.
+    @Test("multiboot 2 higher-half ELF64 kernel with only the END tag loads at p_paddr")
+    func multiboot2HigherHalfELF64() throws {
+        let low = Segment(paddr: 0x10_0000, vaddr: 0x10_0000, bytes: Self.pattern(0x200))
+        let high = Segment(paddr: 0x10_1000, vaddr: 0xFFFF_FFFF_8010_1000, bytes: Self.pattern(0x300, seed: 9), memsz: 0x2000)
+        let elf = TestImages.elf64(entry: 0x10_0018, segments: [low, high])
+        let bytes = TestImages.placing(TestImages.multiboot2Header(tags: []), at: 0x100, in: elf)
+        let loaded = try load(bytes)
+        #expect(loaded == LoadedKernel(bootProtocol: .multiboot2, entry: 0x10_0018,
+                                       ranges: [0x10_0000..<0x10_0200, 0x10_1000..<0x10_3000]))
+        #expect(try memory.read(at: 0x10_1000, count: 0x300) == high.bytes)
+        #expect(try memory.read(at: 0x10_1300, count: 0x1D00) == [UInt8](repeating: 0, count: 0x1D00))
+    }
+
     @Test("multiboot 2 non-ELF image without address or entry tags")
     func multiboot2NotELF() {
         let noAddress = TestImages.placing(TestImages.multiboot2Header(tags: [Tag.entry(0x20_0000)]), at: 0, in: Self.pattern(0x1000))

@@ -1,0 +1,1 @@
+#include "boot/mb2.S"
