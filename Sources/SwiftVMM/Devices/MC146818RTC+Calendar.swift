@@ -76,7 +76,7 @@ extension MC146818RTC {
 
         func encode(_ value: Int) -> UInt8 {
             let value = value.floorModulo(100)
-            return binary ? UInt8(value) : UInt8(value / 10 << 4 | value % 10)
+            return binary ? UInt8(value) : UInt8((value / 10) << 4 | value % 10)
         }
 
         func decode(_ byte: UInt8) -> Int {
