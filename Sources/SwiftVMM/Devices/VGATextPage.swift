@@ -29,18 +29,35 @@ struct VGATextPage: Equatable {
 
     static let blank = VGATextPage(bytes: [])
 
-    /// The rows worth printing after the page changed from `old` to `self`: the new rows
-    /// at the bottom when the page scrolled up (the rest moved unchanged), else every row
-    /// that changed. Rows that became blank are not printed.
+    /// The rows worth printing after the page changed from `old` to `self`: the non-blank
+    /// rows that are not `old`'s rows still on the page in the same order (the longest
+    /// common subsequence of the two pages' non-blank rows). A scrolled console prints
+    /// just its new bottom rows, a row rewritten in place its new text, a repeated line
+    /// each time it is written. A look that lands in the middle of a scroll (the guest
+    /// was copying the rows up) sees one row twice, and prints that row again.
     func changedLines(since old: VGATextPage) -> [String] {
         guard self != old else { return [] }
-        let rows = Self.rows
-        for shift in 1..<rows {
-            let kept = lines[0..<rows - shift]
-            if kept.contains(where: { !$0.isEmpty }), kept.elementsEqual(old.lines[shift..<rows]) {
-                return lines[(rows - shift)...].filter { !$0.isEmpty }
+        let before = old.lines.filter { !$0.isEmpty }, after = lines.filter { !$0.isEmpty }
+        // common[i][j]: length of the longest common subsequence of before[i...], after[j...].
+        var common = Array(repeating: Array(repeating: 0, count: after.count + 1), count: before.count + 1)
+        for i in before.indices.reversed() {
+            for j in after.indices.reversed() {
+                common[i][j] = before[i] == after[j] ? common[i + 1][j + 1] + 1 : max(common[i + 1][j], common[i][j + 1])
             }
         }
-        return zip(lines, old.lines).compactMap { new, old in new != old && !new.isEmpty ? new : nil }
+        var printed: [String] = []
+        var i = 0, j = 0
+        while j < after.count {
+            if i < before.count, before[i] == after[j] {
+                i += 1
+                j += 1
+            } else if i < before.count, common[i + 1][j] >= common[i][j + 1] {
+                i += 1
+            } else {
+                printed.append(after[j])
+                j += 1
+            }
+        }
+        return printed
     }
 }

@@ -44,4 +44,20 @@ struct VGATextPageTests {
         let scrolledWithBlankBottom = page((1..<25).map { "line \($0)" })
         #expect(scrolledWithBlankBottom.changedLines(since: full) == [])
     }
+
+    @Test func repeatedLinesPrintEachTime() {
+        let first = page(["ok"] + (1..<25).map { "line \($0)" })
+        let scrolled = page((1..<25).map { "line \($0)" } + ["ok"])
+        #expect(scrolled.changedLines(since: first) == ["ok"], "the old ok scrolled away; this one is new")
+        #expect(page(["ok", "ok"]).changedLines(since: page(["ok"])) == ["ok"])
+    }
+
+    /// Rows 0–9 already moved up, the rest not yet: row 10's line shows twice.
+    @Test func aLookInTheMiddleOfAScrollRepeatsOneRowAtMost() {
+        let full = page((0..<25).map { "line \($0)" })
+        let torn = page((1..<11).map { "line \($0)" } + (10..<25).map { "line \($0)" })
+        #expect(torn.changedLines(since: full) == ["line 10"])
+        let done = page((1..<25).map { "line \($0)" } + ["line 25"])
+        #expect(done.changedLines(since: torn) == ["line 25"])
+    }
 }
