@@ -34,7 +34,8 @@ struct VGATextPage: Equatable {
     /// common subsequence of the two pages' non-blank rows). A scrolled console prints
     /// just its new bottom rows, a row rewritten in place its new text, a repeated line
     /// each time it is written. A look that lands in the middle of a scroll (the guest
-    /// was copying the rows up) sees one row twice, and prints that row again.
+    /// was copying the rows up, or was preempted while it did) sees one row twice, and
+    /// prints that row again.
     func changedLines(since old: VGATextPage) -> [String] {
         guard self != old else { return [] }
         let before = old.lines.filter { !$0.isEmpty }, after = lines.filter { !$0.isEmpty }
