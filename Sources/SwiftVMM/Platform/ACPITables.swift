@@ -143,6 +143,7 @@ struct ACPITables {
         body.set(UInt32(Layout.pm1aControl), at: 64 - 36)     // PM1a_CNT_BLK
         body.set(UInt8(4), at: 88 - 36)                       // PM1_EVT_LEN
         body.set(UInt8(2), at: 89 - 36)                       // PM1_CNT_LEN
+        body.set(UInt8(0x32), at: 108 - 36)                   // CENTURY: the RTC's century byte (MC146818RTC)
         body.set(UInt16(1 << 0 | 1 << 1), at: 109 - 36)      // IAPC_BOOT_ARCH: legacy devices, 8042
         body.set(UInt32(1 << 0 | 1 << 10), at: 112 - 36)     // flags: WBINVD, RESET_REG_SUP
         for (i, byte) in Self.genericAddress(space: 1, bitWidth: 8, address: UInt64(Layout.resetControl)).enumerated() {

@@ -105,6 +105,7 @@ struct ACPITablesTests {
         #expect(image.signature(dsdt) == "DSDT")
         #expect(image.length(dsdt) >= 36)
         #expect(image.table(fadt)[131] == 5)   // FADT minor version
+        #expect(image.table(fadt)[108] == 0x32, "CENTURY: the CMOS century byte")
     }
 
     @Test("the checksum byte makes a sequence sum to zero")
