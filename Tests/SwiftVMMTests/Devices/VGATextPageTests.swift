@@ -15,6 +15,16 @@ struct VGATextPageTests {
         return VGATextPage(bytes: bytes)
     }
 
+    /// VGA memory is guest RAM (text-mode kernels write it without exits) and reserved in
+    /// the memory map, as on a PC.
+    @Test func vgaMemoryIsRAMAndReserved() {
+        let layout = RAMLayout(size: 256 << 20)
+        #expect(layout.ranges.contains { $0.contains(Layout.vgaMemory.lowerBound) && $0.contains(Layout.vgaMemory.upperBound - 1) })
+        let entry = layout.memoryMap.first { $0.base <= Layout.vgaMemory.lowerBound && Layout.vgaMemory.upperBound <= $0.end }
+        #expect(entry?.kind == .reserved)
+        #expect(Layout.vgaMemory.contains(Layout.vgaTextPage + UInt64(VGATextPage.byteCount) - 1))
+    }
+
     @Test func rowsAreTrimmedAndOddGlyphsShown() {
         var bytes = [UInt8](repeating: 0, count: VGATextPage.byteCount)
         for (column, byte) in [UInt8(ascii: "o"), UInt8(ascii: "k"), 0xDB, 0x20, 0x20].enumerated() {
