@@ -17,6 +17,15 @@ struct MachineOptions: ParsableArguments {
     @Option(help: "Where COM1 goes: stdio, file:PATH or none.")
     var serial: SerialOption = .stdio
 
+    @Option(help: "COM2 (0x2F8, IRQ 3): stdio (output only), file:PATH, or none (default: no COM2, as in QEMU).")
+    var serial2: SerialOption = .none
+
+    @Flag(help: "Print the rows of the VGA text page (0xB8000) that change, as plain text, where COM1's output goes.")
+    var vgaText = false
+
+    @Flag(help: "Boot the kernel again when the guest asks for a reset, instead of exiting with status 8 (CMOS RAM is kept).")
+    var reboot = false
+
     @Option(help: "Pin vCPU threads: auto (round robin over allowed CPUs), none, or a list like 0,1.")
     var pin: PinOption = PinOption(value: .auto)
 
@@ -66,23 +75,10 @@ struct MachineOptions: ParsableArguments {
         }
         if let timeout, !(timeout > 0) { throw ValidationError("--timeout must be a positive number of seconds") }
 
-        let output: any SerialSink
-        var outputFile: FileDescriptor?
-        switch serial {
-        case .stdio: output = FileDescriptorSink(.standardOutput)
-        case .none: output = NullSink()
-        case .file(let path):
-            do {
-                let fd = try FileDescriptor.open(path, .writeOnly, options: [.create, .truncate, .closeOnExec],
-                                                 permissions: [.ownerReadWrite, .groupRead, .otherRead])
-                outputFile = fd
-                output = FileDescriptorSink(fd)
-            } catch {
-                printError("swiftvmm: \(path): cannot open for serial output: \(error)")
-                throw ExitCode(ExitStatus.usage)
-            }
-        }
+        let (output, outputFile) = try serial.open()
         defer { try? outputFile?.close() }
+        let (output2, outputFile2) = try serial2.open()
+        defer { try? outputFile2?.close() }
 
         let configuration = Machine.Configuration(
             kernel: kernel, bootProtocol: bootProtocol, commandLine: commandLine, modules: modules,
@@ -92,10 +88,12 @@ struct MachineOptions: ParsableArguments {
             msrPolicy: msrPolicy.value,
             msrOverrides: Dictionary(msrOverrides.map { ($0.index, $0.value) }, uniquingKeysWith: { $1 }),
             cpuVendor: cpuVendor.value, cpuFeatures: cpuFeatures.changes, nested: nested,
-            exitOn: exitOn, exitOnStatus: exitOnStatus)
-        let machine: Machine
+            exitOn: exitOn, exitOnStatus: exitOnStatus,
+            serial2Output: serial2 == .none ? nil : output2, vgaTextOutput: vgaText ? output : nil,
+            rebootOnReset: reboot)
+        let machine: MachineSession
         do {
-            machine = try Machine(configuration)
+            machine = try MachineSession(configuration)
         } catch {
             printError("swiftvmm: \(error)")
             throw ExitCode(error.exitStatus)
@@ -155,6 +153,25 @@ enum SerialOption: ExpressibleByArgument, Equatable {
         case "none": self = .none
         case let text where text.hasPrefix("file:") && text.count > 5: self = .file(String(text.dropFirst(5)))
         default: return nil
+        }
+    }
+}
+
+extension SerialOption {
+    /// The sink for this choice, and the file it opened (for the caller to close).
+    func open() throws -> (any SerialSink, FileDescriptor?) {
+        switch self {
+        case .stdio: return (FileDescriptorSink(.standardOutput), nil)
+        case .none: return (NullSink(), nil)
+        case .file(let path):
+            do {
+                let fd = try FileDescriptor.open(path, .writeOnly, options: [.create, .truncate, .closeOnExec],
+                                                 permissions: [.ownerReadWrite, .groupRead, .otherRead])
+                return (FileDescriptorSink(fd), fd)
+            } catch {
+                printError("swiftvmm: \(path): cannot open for serial output: \(error)")
+                throw ExitCode(ExitStatus.usage)
+            }
         }
     }
 }

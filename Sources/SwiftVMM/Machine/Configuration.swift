@@ -46,6 +46,12 @@ extension Machine {
         /// first match ends the run with `exitOnStatus`.
         public var exitOn: [String]
         public var exitOnStatus: Int32
+        /// COM2's output (0x2F8, IRQ 3); nil: no COM2, as QEMU without a second `-serial`.
+        public var serial2Output: (any SerialSink)?
+        /// Where the VGA text page's changed rows go (`--vga-text`); nil: not watched.
+        public var vgaTextOutput: (any SerialSink)?
+        /// A reset request boots the kernel again (`MachineSession`) instead of ending the run.
+        public var rebootOnReset: Bool
 
         public init(kernel: Kernel, bootProtocol: BootProtocol? = nil, commandLine: String = "",
                     modules: [BootModule] = [], cpus: Int = 1, memorySize: UInt64 = 256 << 20,
@@ -53,7 +59,9 @@ extension Machine {
                     serialInput: FileDescriptor? = nil, pinning: CPUPinning = .auto, timeout: Duration? = nil,
                     interruptController: InterruptController = .userspace, msrPolicy: UnknownMSRPolicy = .log,
                     msrOverrides: [UInt32: UInt64] = [:], cpuVendor: CPUIDTable.Vendor = .host,
-                    cpuFeatures: [String: Bool] = [:], nested: Bool? = nil, exitOn: [String] = [], exitOnStatus: Int32 = 0) {
+                    cpuFeatures: [String: Bool] = [:], nested: Bool? = nil, exitOn: [String] = [], exitOnStatus: Int32 = 0,
+                    serial2Output: (any SerialSink)? = nil, vgaTextOutput: (any SerialSink)? = nil,
+                    rebootOnReset: Bool = false) {
             self.kernel = kernel
             self.bootProtocol = bootProtocol
             self.commandLine = commandLine
@@ -72,6 +80,9 @@ extension Machine {
             self.nested = nested
             self.exitOn = exitOn
             self.exitOnStatus = exitOnStatus
+            self.serial2Output = serial2Output
+            self.vgaTextOutput = vgaTextOutput
+            self.rebootOnReset = rebootOnReset
         }
     }
 }

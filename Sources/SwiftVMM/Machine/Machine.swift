@@ -16,6 +16,11 @@ public final class Machine: Sendable {
     let ports: PortBus
     let mmio: MMIOBus
     let uart: Serial16550
+    /// COM2, when the configuration gives it an output.
+    let com2: Serial16550?
+    /// The RTC and CMOS RAM; its battery-backed part outlives a reset (`MachineSession`).
+    let rtc: MC146818RTC
+    let vgaText: VGATextMirror?
     /// The 8259s, PIT, I/O APIC, HPET and PM timer (userspace irqchip only).
     let chipset: Chipset?
     let runners: [VCPURunner]
@@ -34,7 +39,9 @@ public final class Machine: Sendable {
     private let ran = Atomic<Bool>(false)
     private let wallTime = Mutex<Duration>(.zero)
 
-    public init(_ configuration: Configuration, logger: Logger = Logger(label: "swiftvmm")) throws(MachineError) {
+    /// `cmos` is what the RTC's battery kept from an earlier machine (after a reset).
+    public init(_ configuration: Configuration, logger: Logger = Logger(label: "swiftvmm"),
+                cmos: MC146818RTC.Backup = .poweredOn) throws(MachineError) {
         self.configuration = configuration
         self.logger = logger
         let cpus = configuration.cpus
@@ -94,20 +101,37 @@ public final class Machine: Sendable {
                 apicBus: apicBus) : nil
             self.chipset = chipset
             let com1IRQ = chipset?.isaLine(Layout.com1IRQ) ?? KVMInterruptLine(vm: vm, gsi: UInt32(Layout.com1IRQ))
-            var serialOutput = configuration.serialOutput
-            if !configuration.exitOn.isEmpty {
+            // --exit-on watches COM1 and the VGA text mirror, each with its own line buffer.
+            func watched(_ output: any SerialSink) throws(MachineError) -> any SerialSink {
+                guard !configuration.exitOn.isEmpty else { return output }
                 let status = configuration.exitOnStatus
                 do {
-                    serialOutput = try LineMatchingSink(output: serialOutput, patterns: configuration.exitOn) {
+                    return try LineMatchingSink(output: output, patterns: configuration.exitOn) {
                         control.finish(.outputMatched(pattern: $0, status: status))
                     }
                 } catch {
                     throw MachineError.invalidConfiguration("--exit-on: not a valid regular expression: \(error)")
                 }
             }
-            serialMonitor = SerialMonitor(output: serialOutput)
+            serialMonitor = SerialMonitor(output: try watched(configuration.serialOutput))
             uart = Serial16550(sink: serialMonitor, irq: com1IRQ)
             try ports.place(uart, at: UInt64(Layout.com1), count: 8)
+            if let output = configuration.serial2Output {
+                let com2IRQ = chipset?.isaLine(Layout.com2IRQ) ?? KVMInterruptLine(vm: vm, gsi: UInt32(Layout.com2IRQ))
+                let com2 = Serial16550(sink: output, irq: com2IRQ)
+                try ports.place(com2, at: UInt64(Layout.com2), count: 8)
+                self.com2 = com2
+            } else {
+                com2 = nil
+            }
+            if let output = configuration.vgaTextOutput {
+                vgaText = VGATextMirror(memory: memory, sink: try watched(output))
+            } else {
+                vgaText = nil
+            }
+            rtc = MC146818RTC(backup: cmos)
+            rtc.store(FirmwareCMOS.bytes(ram: memory.layout, cpus: cpus))
+            try ports.place(rtc, at: UInt64(Layout.cmos), count: 2)
             try ports.place(DebugExit { control.finish(.debugExit($0)) }, at: UInt64(Layout.debugExit), count: 1)
             let powerManagement = ACPIPowerManagement { control.finish(.poweredOff) }
             try ports.place(powerManagement.eventBlock, at: UInt64(Layout.pm1aEvent), count: 4)
@@ -224,6 +248,7 @@ public final class Machine: Sendable {
                 { [chipset] in chipset?.hpet.timerFired(now: monotonicNanoseconds()) },
             ]
             try timers.start(handlers: timerExpiry + windowPoll + deviceTimers)
+            try vgaText?.start()
             for runner in runners {
                 threads.append(try HostThread(name: "vcpu\(runner.vcpu.id)") { runner.run() })
             }
@@ -240,6 +265,7 @@ public final class Machine: Sendable {
         input?.stop()
         for thread in threads { thread.join() }
         timers.stop()
+        vgaText?.stop()
         guard let (outcome, fault) = control.outcome else { return .hostError("no outcome") }
         if let fault { return .guestFault(faultReport(fault)) }
         return outcome

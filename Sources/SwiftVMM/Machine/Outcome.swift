@@ -77,7 +77,7 @@ public enum ExitStatus {
           2          bad command line or unloadable kernel
           4          guest fault: triple fault, KVM internal error, failed entry (report on stderr)
           6          deadlock: every vCPU halted with interrupts disabled (userspace irqchip only)
-          8          guest asked for a reset (port 0xCF9, 8042 command 0xFE)
+          8          guest asked for a reset (port 0xCF9, 8042 command 0xFE); --reboot boots again
           10         host or VMM error (no /dev/kvm, missing KVM capability, out of memory)
           N          a serial line matched --exit-on (N from --exit-on-status, default 0)
           124        --timeout expired

@@ -2,7 +2,7 @@
 import Glibc
 #endif
 
-/// Stops a machine when the process receives SIGINT or SIGTERM, so the run ends through
+/// Stops a machine session when the process receives SIGINT or SIGTERM, so the run ends through
 /// the normal path (threads joined, terminal restored, status 130 or 143).
 ///
 /// Create it before the machine's threads start: it blocks the signals in the calling
@@ -12,7 +12,7 @@ public final class SignalStop: @unchecked Sendable {
     private var thread: HostThread?
     private static let cancelSignal = SIGUSR2
 
-    public init(stopping machine: Machine, on signals: [Int32] = [SIGINT, SIGTERM]) throws(HostError) {
+    public init(stopping session: MachineSession, on signals: [Int32] = [SIGINT, SIGTERM]) throws(HostError) {
         var set = sigset_t()
         sigemptyset(&set)
         for signal in signals + [Self.cancelSignal] { sigaddset(&set, signal) }
@@ -23,7 +23,7 @@ public final class SignalStop: @unchecked Sendable {
             var received: Int32 = 0
             while sigwait(&set, &received) == 0 {
                 if received == Self.cancelSignal { return }
-                machine.stop(signal: received)
+                session.stop(signal: received)
             }
         }
     }

@@ -173,13 +173,12 @@ struct ACPITables {
     var ioAPICID: Int { cpuCount }
 
     /// §5.2.9 Fixed ACPI Description Table (revision 6, 276 bytes): points at the DSDT.
-    /// FIRMWARE_CTRL and X_FIRMWARE_CTRL both hold the FACS address (as QEMU's 32-bit field;
-    /// equal, so kernels that read either agree).
+    /// FIRMWARE_CTRL holds the FACS address; X_FIRMWARE_CTRL stays 0, as §5.2.9 (Table 5.9)
+    /// requires when FIRMWARE_CTRL is set (the FACS is below 4 GiB).
     func fadtBody(dsdt: UInt64, facs: UInt64) -> [UInt8] {
         var body = ByteBuffer()
         body.append([UInt8](repeating: 0, count: 276 - 36))
         body.set(UInt32(facs), at: 36 - 36)      // FIRMWARE_CTRL
-        body.set(facs, at: 132 - 36)             // X_FIRMWARE_CTRL
         body.set(UInt32(dsdt), at: 40 - 36)      // DSDT
         body.set(UInt16(Layout.sciIRQ), at: 46 - 36)          // SCI_INT
         body.set(UInt32(0), at: 48 - 36)                      // SMI_CMD 0: ACPI already enabled
@@ -187,6 +186,7 @@ struct ACPITables {
         body.set(UInt32(Layout.pm1aControl), at: 64 - 36)     // PM1a_CNT_BLK
         body.set(UInt8(4), at: 88 - 36)                       // PM1_EVT_LEN
         body.set(UInt8(2), at: 89 - 36)                       // PM1_CNT_LEN
+        body.set(UInt8(0x32), at: 108 - 36)                   // CENTURY: the RTC's century byte (MC146818RTC)
         body.set(UInt16(1 << 0 | 1 << 1), at: 109 - 36)      // IAPC_BOOT_ARCH: legacy devices, 8042
         body.set(UInt32(1 << 0 | 1 << 10), at: 112 - 36)     // flags: WBINVD, RESET_REG_SUP
         for (i, byte) in Self.genericAddress(space: 1, bitWidth: 8, address: UInt64(Layout.resetControl)).enumerated() {

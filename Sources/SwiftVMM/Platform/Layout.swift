@@ -11,6 +11,10 @@ public enum Layout {
     /// The VMM writes nothing in this range, where kernels put SMP trampolines
     /// (0x8000, 0x70000, ...) and the BIOS data area lives (0x400–0x4FF).
     public static let kernelOwnedLowMemory: Range<UInt64> = 0x500..<0x9_FC00
+    /// VGA memory (IBM VGA Technical Reference): plain guest RAM here, reserved in the
+    /// memory map. The colour text page (80×25 cells of character + attribute) is at 0xB8000.
+    public static let vgaMemory: Range<UInt64> = 0xA_0000..<0xC_0000
+    public static let vgaTextPage: UInt64 = 0xB_8000
     /// ACPI tables and the RSDP: the BIOS read-only area an OS scans for "RSD PTR "
     /// (ACPI 6.5 §5.2.5.1, "Finding the RSDP on IA-PC systems").
     public static let acpiArea: Range<UInt64> = 0xE_0000..<0x10_0000
@@ -51,6 +55,10 @@ public enum Layout {
     public static let i8042Data: UInt16 = 0x60, i8042Command: UInt16 = 0x64
     /// COM1, 8 registers (PC/AT convention).
     public static let com1: UInt16 = 0x3F8
+    /// COM2, 8 registers (PC/AT convention), present only when asked for (`--serial2`).
+    public static let com2: UInt16 = 0x2F8
+    /// MC146818 RTC/CMOS index and data ports (PC/AT).
+    public static let cmos: UInt16 = 0x70
     /// QEMU's isa-debug-exit as SwiftVMM places it (QEMU: `-device isa-debug-exit,iobase=0xf4`).
     public static let debugExit: UInt16 = 0xF4
 
@@ -58,6 +66,8 @@ public enum Layout {
 
     /// COM1's ISA IRQ.
     public static let com1IRQ: Int = 4
+    /// COM2's ISA IRQ.
+    public static let com2IRQ: Int = 3
     /// The ACPI SCI (FADT SCI_INT).
     public static let sciIRQ: Int = 9
 }

@@ -1,0 +1,293 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Synchronization
+
+/// The PC's real-time clock and CMOS RAM: a Motorola MC146818A (MC146818A datasheet; the
+/// same register set lives on in every PC chipset), at ports 0x70 (index) and 0x71 (data).
+///
+/// - Port 0x70, write: bits 6:0 select one of 128 bytes; bit 7 set masks NMIs (recorded in
+///   `nmiDisabled`; nothing in this machine raises a chipset NMI). Reads return 0xFF: on
+///   the PC the index port is write-only, and QEMU answers 0xFF too.
+/// - The time and date (registers 0x00–0x09, century at 0x32) follow the host's UTC clock
+///   plus an offset the guest changes by setting the time. They read in BCD or binary and
+///   12- or 24-hour format as register B says; a format change does not convert the time
+///   registers while updates are halted, as on the chip.
+/// - Register A: UIP (bit 7) reads 1 during the 244 µs before each second's update and
+///   never longer (the update itself is instantaneous here, as in QEMU); the divider
+///   (bits 6:4) must be 010 for the clock to run; bits 3:0 choose the periodic rate.
+/// - Register B bit 7 (SET) halts updates so the guest can set the time; clearing it
+///   restarts the clock from the registers. DSE (bit 0) is stored, never applied: UTC.
+/// - Register C: IRQF/PF/AF/UF, cleared by reading. UF and PF are worked out when C is
+///   read (was there an update, a periodic edge, since the last read?). The alarm and the
+///   interrupt on IRQ8 are not modelled: AF never sets and IRQ8 is never raised.
+/// - Register D: VRT (bit 7) always 1, the battery is good.
+/// - Every other byte is plain CMOS RAM, including the shutdown status byte 0x0F.
+///
+/// Registers A and B, the alarm bytes and CMOS RAM are battery-backed: `backup` returns
+/// them with the clock offset, and a machine built from it after a reset keeps them
+/// (register B's interrupt enables cleared, as the chip's RESET pin does).
+public final class MC146818RTC: PortDevice {
+    enum Register {
+        static let seconds = 0x00, secondsAlarm = 0x01, minutes = 0x02, minutesAlarm = 0x03
+        static let hours = 0x04, hoursAlarm = 0x05, dayOfWeek = 0x06, dayOfMonth = 0x07
+        static let month = 0x08, year = 0x09
+        static let statusA = 0x0A, statusB = 0x0B, statusC = 0x0C, statusD = 0x0D
+        /// What the BIOS does after a reset (0x0A: jump through the warm-reset vector at
+        /// 0x467). SMP start-up code writes it; plain RAM here.
+        static let shutdownStatus = 0x0F
+        /// The century, in the time registers' format (ACPI FADT CENTURY field; IBM PC/AT).
+        static let century = 0x32
+    }
+
+    /// Register A (datasheet "Register A"): UIP, divider DV2–DV0, rate select RS3–RS0.
+    enum StatusA {
+        static let updateInProgress: UInt8 = 0x80
+        static let dividerMask: UInt8 = 0x70
+        /// DV = 010: 32.768 kHz time base, oscillator on, clock running.
+        static let dividerRunning: UInt8 = 0x20
+        static let rateMask: UInt8 = 0x0F
+        /// What firmware leaves: running, 1024 Hz periodic rate.
+        static let poweredOn: UInt8 = 0x26
+    }
+
+    /// Register B (datasheet "Register B").
+    struct StatusB: OptionSet {
+        let rawValue: UInt8
+        static let set = StatusB(rawValue: 0x80)
+        static let periodicInterruptEnable = StatusB(rawValue: 0x40)
+        static let alarmInterruptEnable = StatusB(rawValue: 0x20)
+        static let updateEndedInterruptEnable = StatusB(rawValue: 0x10)
+        static let squareWaveEnable = StatusB(rawValue: 0x08)
+        static let binary = StatusB(rawValue: 0x04)        // DM: binary, not BCD
+        static let hour24 = StatusB(rawValue: 0x02)
+        static let daylightSaving = StatusB(rawValue: 0x01)
+        /// Cleared by the chip's RESET (a machine reset).
+        static let clearedByReset: StatusB = [.periodicInterruptEnable, .alarmInterruptEnable,
+                                              .updateEndedInterruptEnable, .squareWaveEnable]
+        /// What firmware leaves: 24-hour, BCD.
+        static let poweredOn: StatusB = [.hour24]
+    }
+
+    /// Register C flags (datasheet "Register C").
+    enum StatusC {
+        static let interruptRequest: UInt8 = 0x80, periodic: UInt8 = 0x40
+        static let alarm: UInt8 = 0x20, updateEnded: UInt8 = 0x10
+    }
+
+    /// Register D bit 7: valid RAM and time (the battery is good).
+    static let validRAMAndTime: UInt8 = 0x80
+    /// tBUC: UIP rises this long before the update (datasheet, "Update Cycle").
+    static let updateInProgressNanoseconds: Int64 = 244_000
+    /// The time base: 32.768 kHz.
+    static let timeBaseHertz: Int64 = 32_768
+    static let nanosecondsPerSecond: Int64 = 1_000_000_000
+
+    /// What survives a machine reset, as the battery keeps it on a PC.
+    public struct Backup: Sendable, Equatable {
+        /// The 128 bytes (time registers hold the time only while updates are halted).
+        public var ram: [UInt8]
+        /// Guest time minus host time, nanoseconds.
+        public var clockOffset: Int64
+
+        /// A battery just put in: registers A and B as firmware leaves them, RAM zero,
+        /// the time the host's.
+        public static var poweredOn: Backup {
+            var ram = [UInt8](repeating: 0, count: 128)
+            ram[Register.statusA] = StatusA.poweredOn
+            ram[Register.statusB] = StatusB.poweredOn.rawValue
+            return Backup(ram: ram, clockOffset: 0)
+        }
+    }
+
+    struct State {
+        var ram: [UInt8]
+        var clockOffset: Int64
+        var index = 0
+        var nmiDisabled = false
+        /// Guest time at the last read of register C, for UF and PF.
+        var lastStatusCRead: Int64 = 0
+
+        var statusB: StatusB { StatusB(rawValue: ram[Register.statusB]) }
+        var encoding: Encoding {
+            Encoding(binary: statusB.contains(.binary), hour24: statusB.contains(.hour24))
+        }
+        /// The divider is in normal operation: the periodic rate and UIP tick.
+        var dividerRunning: Bool { ram[Register.statusA] & StatusA.dividerMask == StatusA.dividerRunning }
+        /// Updates run: divider running and SET clear.
+        var running: Bool { dividerRunning && !statusB.contains(.set) }
+    }
+
+    private let state: Mutex<State>
+    /// Host wall-clock time: nanoseconds since 1970-01-01 UTC.
+    private let now: @Sendable () -> Int64
+
+    /// `now` is the host's UTC clock in nanoseconds since the Unix epoch (injectable for
+    /// tests); `backup` is what the battery kept.
+    public init(backup: Backup = .poweredOn, now: @escaping @Sendable () -> Int64 = MC146818RTC.hostClock) {
+        var ram = backup.ram + [UInt8](repeating: 0, count: max(0, 128 - backup.ram.count))
+        ram[Register.statusB] &= ~StatusB.clearedByReset.rawValue
+        state = Mutex(State(ram: Array(ram.prefix(128)), clockOffset: backup.clockOffset,
+                            lastStatusCRead: now() + backup.clockOffset))
+        self.now = now
+    }
+
+    /// CLOCK_REALTIME in nanoseconds.
+    public static let hostClock: @Sendable () -> Int64 = {
+        var time = timespec()
+        clock_gettime(CLOCK_REALTIME, &time)
+        return Int64(time.tv_sec) * 1_000_000_000 + Int64(time.tv_nsec)
+    }
+
+    /// The battery-backed state, for the machine that follows a reset.
+    public var backup: Backup {
+        let now = now()
+        return state.withLock { state in
+            var ram = state.ram
+            if state.running { Self.storeTime(at: state.clockOffset + now, in: &ram, encoding: state.encoding) }
+            return Backup(ram: ram, clockOffset: state.clockOffset)
+        }
+    }
+
+    /// Bit 7 of the last index written: NMIs masked.
+    public var nmiDisabled: Bool { state.withLock { $0.nmiDisabled } }
+
+    /// Writes CMOS bytes as firmware does at power-on (memory sizes, CPU count).
+    func store(_ bytes: [Int: UInt8]) {
+        state.withLock { state in for (index, byte) in bytes { state.ram[index & 0x7F] = byte } }
+    }
+
+    public func read(offset: UInt16, size: Int) -> UInt32 {
+        guard offset == 1 else { return 0xFF }
+        let now = now()
+        return UInt32(state.withLock { Self.readData(&$0, guestTime: $0.clockOffset + now) })
+    }
+
+    public func write(offset: UInt16, size: Int, value: UInt32) {
+        let byte = UInt8(truncatingIfNeeded: value)
+        let now = now()
+        state.withLock { state in
+            if offset == 0 {
+                state.index = Int(byte & 0x7F)
+                state.nmiDisabled = byte & 0x80 != 0
+            } else {
+                Self.writeData(&state, byte, hostTime: now)
+            }
+        }
+    }
+
+    // MARK: Register access (under the lock)
+
+    private static func readData(_ state: inout State, guestTime: Int64) -> UInt8 {
+        let index = state.index
+        switch index {
+        case Register.seconds, Register.minutes, Register.hours, Register.dayOfWeek, Register.dayOfMonth,
+             Register.month, Register.year, Register.century:
+            guard state.running else { return state.ram[index] }
+            var ram = state.ram
+            storeTime(at: guestTime, in: &ram, encoding: state.encoding)
+            return ram[index]
+        case Register.statusA:
+            let fraction = guestTime.floorModulo(nanosecondsPerSecond)
+            let updating = state.running && fraction >= nanosecondsPerSecond - updateInProgressNanoseconds
+            return state.ram[index] & ~StatusA.updateInProgress | (updating ? StatusA.updateInProgress : 0)
+        case Register.statusC:
+            defer { state.lastStatusCRead = guestTime }
+            return statusC(state, since: state.lastStatusCRead, until: guestTime)
+        case Register.statusD:
+            return validRAMAndTime
+        default:
+            return state.ram[index]
+        }
+    }
+
+    private static func writeData(_ state: inout State, _ byte: UInt8, hostTime: Int64) {
+        let index = state.index
+        let wasRunning = state.running
+        let guestTime = state.clockOffset + hostTime
+        switch index {
+        case Register.seconds, Register.minutes, Register.hours, Register.dayOfWeek, Register.dayOfMonth,
+             Register.month, Register.year, Register.century:
+            // While the clock runs, a write sets that field of the current time at once.
+            if wasRunning { storeTime(at: guestTime, in: &state.ram, encoding: state.encoding) }
+            state.ram[index] = byte
+            if wasRunning { restart(&state, hostTime: hostTime, keepingFraction: guestTime) }
+            return
+        case Register.statusA:
+            state.ram[index] = byte & ~StatusA.updateInProgress
+        case Register.statusB:
+            var value = StatusB(rawValue: byte)
+            if value.contains(.set) { value.remove(.updateEndedInterruptEnable) }   // SET clears UIE
+            state.ram[index] = value.rawValue
+        case Register.statusC, Register.statusD:
+            return                                                                   // read-only
+        default:
+            state.ram[index] = byte
+        }
+        // Halting updates latches the time into the registers; restarting runs the clock
+        // on from what they then hold, the next update one second later.
+        if wasRunning, !state.running {
+            storeTime(at: guestTime, in: &state.ram, encoding: state.encoding)
+        } else if !wasRunning, state.running {
+            restart(&state, hostTime: hostTime, keepingFraction: nil)
+        }
+    }
+
+    /// Sets the clock offset so that guest time is the time in the registers (plus the
+    /// sub-second part of `keepingFraction`, if given).
+    private static func restart(_ state: inout State, hostTime: Int64, keepingFraction: Int64?) {
+        let encoding = state.encoding, ram = state.ram
+        let time = CalendarTime(
+            year: encoding.decode(ram[Register.century]) * 100 + encoding.decode(ram[Register.year]),
+            month: encoding.decode(ram[Register.month]), day: encoding.decode(ram[Register.dayOfMonth]),
+            hour: encoding.decodeHour(ram[Register.hours]), minute: encoding.decode(ram[Register.minutes]),
+            second: encoding.decode(ram[Register.seconds]))
+        let fraction = keepingFraction?.floorModulo(nanosecondsPerSecond) ?? 0
+        let guestTime = time.unixSeconds * nanosecondsPerSecond + fraction
+        state.clockOffset = guestTime - hostTime
+        state.lastStatusCRead = guestTime
+    }
+
+    /// Writes the time and date at `guestTime` into the time registers.
+    private static func storeTime(at guestTime: Int64, in ram: inout [UInt8], encoding: Encoding) {
+        let time = CalendarTime(unixSeconds: guestTime.floorDivided(by: nanosecondsPerSecond))
+        ram[Register.seconds] = encoding.encode(time.second)
+        ram[Register.minutes] = encoding.encode(time.minute)
+        ram[Register.hours] = encoding.encodeHour(time.hour)
+        ram[Register.dayOfWeek] = encoding.encode(time.dayOfWeek)
+        ram[Register.dayOfMonth] = encoding.encode(time.day)
+        ram[Register.month] = encoding.encode(time.month)
+        ram[Register.year] = encoding.encode(time.year % 100)
+        ram[Register.century] = encoding.encode(time.year / 100)
+    }
+
+    /// Register C: UF if an update happened in (`since`, `until`], PF if an edge of the
+    /// periodic rate did; IRQF if a raised flag's interrupt is enabled (datasheet
+    /// "Register C"). Updates stop while SET is on; the periodic rate only with the divider.
+    private static func statusC(_ state: State, since: Int64, until: Int64) -> UInt8 {
+        guard state.dividerRunning, until > since else { return 0 }
+        var flags: UInt8 = 0
+        if state.running, until.floorDivided(by: nanosecondsPerSecond) != since.floorDivided(by: nanosecondsPerSecond) {
+            flags |= StatusC.updateEnded
+        }
+        let rate = Int(state.ram[Register.statusA] & StatusA.rateMask)
+        if rate != 0 {
+            // RS 1 and 2 give 256 and 128 Hz; RS n ≥ 3 gives 32768 >> (n - 1) Hz (Table 5).
+            let periodTicks = Int64(1) << (rate <= 2 ? rate + 6 : rate - 1)
+            if timeBaseTicks(until) / periodTicks != timeBaseTicks(since) / periodTicks { flags |= StatusC.periodic }
+        }
+        let b = state.statusB
+        if (flags & StatusC.updateEnded != 0 && b.contains(.updateEndedInterruptEnable))
+            || (flags & StatusC.periodic != 0 && b.contains(.periodicInterruptEnable)) {
+            flags |= StatusC.interruptRequest
+        }
+        return flags
+    }
+
+    /// 32.768 kHz time-base edges since the epoch at guest time `nanoseconds`.
+    private static func timeBaseTicks(_ nanoseconds: Int64) -> Int64 {
+        let seconds = nanoseconds.floorDivided(by: nanosecondsPerSecond)
+        let fraction = nanoseconds - seconds * nanosecondsPerSecond
+        return seconds * timeBaseHertz + fraction * timeBaseHertz / nanosecondsPerSecond
+    }
+}

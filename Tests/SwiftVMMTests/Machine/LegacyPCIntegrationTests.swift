@@ -1,0 +1,139 @@
+import Foundation
+import Testing
+import TestGuests
+@testable import SwiftVMM
+
+/// The PC parts firmware-free kernels touch: CMOS/RTC, COM2, VGA text memory, the 8042,
+/// and rebooting after a reset request.
+@Suite(.enabled(if: KVMHost.available, "\(KVMHost.unavailableReason ?? "")"))
+struct LegacyPCIntegrationTests {
+    func configuration(_ guest: [UInt8], _ sink: CollectingSink, commandLine: String = "") -> Machine.Configuration {
+        Machine.Configuration(kernel: .image(name: "guest", bytes: guest), commandLine: commandLine,
+                              serialOutput: sink, timeout: .seconds(20))
+    }
+
+    @Test func cmosTimeFormatsAndShutdownByte() throws {
+        let now = Int(Date().timeIntervalSince1970)
+        let (outcome, output) = try boot(cmosGuest, commandLine: "now=\(now)")
+        #expect(outcome == .debugExit(0), "\(output)")
+        #expect(output.contains("cmos: PASS"))
+        #expect(output.contains("agree=1"))
+        #expect(output.contains("shutdown=0x0a"))
+        #expect(output.contains("ext16_64k=3840"), "256 MiB: (256 - 16) MiB in 64 KiB units, as QEMU")
+    }
+
+    @Test func com2IsThereOnlyWhenAskedFor() throws {
+        let sink = CollectingSink(), com2 = CollectingSink()
+        var withCOM2 = configuration(serial2Guest, sink)
+        withCOM2.serial2Output = com2
+        #expect(try Machine(withCOM2).run() == .debugExit(0))
+        #expect(sink.text.contains("com2 present=1 lsr=0x60"), "\(sink.text)")
+        #expect(com2.text == "Hello from COM2!\n")
+
+        let (outcome, output) = try boot(serial2Guest)
+        #expect(outcome == .debugExit(0))
+        #expect(output.contains("com2 present=0 lsr=0xff"), "no COM2 by default, as QEMU: \(output)")
+    }
+
+    /// The guest writes rows 100 ms and 10 ms apart; each appears in order, even while the
+    /// page scrolls between two looks (a look in the middle of a scroll may repeat a row).
+    @Test func vgaTextRowsAreMirrored() throws {
+        let sink = CollectingSink(), vga = CollectingSink()
+        var configuration = configuration(vgaTextGuest, sink)
+        configuration.vgaTextOutput = vga
+        #expect(try Machine(configuration).run() == .debugExit(0))
+        #expect(sink.text == "vga_ram=1\n", "0xA0000-0xBFFFF is RAM")
+        let lines = vga.text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        #expect(Array(lines.prefix(2)) == ["SwiftVMM VGA text page", "second row"], "\(lines)")
+        #expect(lines.suffix(2) == ["vga-text: done", ""], "the last row, flushed when the run ended")
+        let numbers = lines.compactMap { $0.hasPrefix("line ") ? Int($0.dropFirst(5)) : nil }
+        var firstSeen: [Int] = []
+        for number in numbers where !firstSeen.contains(number) { firstSeen.append(number) }
+        #expect(firstSeen == Array(0..<30), "every row, first seen in order: \(numbers)")
+        #expect(numbers.count <= 35, "few repeats: \(numbers)")
+    }
+
+    @Test func vgaTextLinesEndTheRunWithExitOn() throws {
+        let sink = CollectingSink(), vga = CollectingSink()
+        var configuration = configuration(vgaTextGuest, sink, commandLine: "spin")
+        configuration.vgaTextOutput = vga
+        configuration.exitOn = ["^vga-text: done$"]
+        #expect(try Machine(configuration).run() == .outputMatched(pattern: "^vga-text: done$", status: 0))
+        #expect(vga.text.hasSuffix("vga-text: done\n"))
+    }
+
+    /// Each reset path ends the run with a reset; with `rebootOnReset` the kernel boots
+    /// again, finds its CMOS boot count and powers off.
+    @Test(arguments: ["cf9", "kbd", "fadt"])
+    func resetRebootsOnlyWhenAsked(_ method: String) throws {
+        let once = CollectingSink()
+        let single = try MachineSession(configuration(rebootGuest, once, commandLine: method))
+        #expect(single.run() == .reset)
+        #expect(once.text.hasPrefix("reboot: boot 1 \(method)\n"))
+        #expect(!once.text.contains("boot 2"))
+        #expect(single.boots == 1)
+
+        let twice = CollectingSink()
+        var rebooting = configuration(rebootGuest, twice, commandLine: method)
+        rebooting.rebootOnReset = true
+        let session = try MachineSession(rebooting)
+        #expect(session.run() == .poweredOff, "\(twice.text)")
+        #expect(twice.text.contains("reboot: boot 1 \(method)\n"))
+        #expect(twice.text.contains("reboot: boot 2 \(method)\n"))
+        #expect(!twice.text.contains("still running"))
+        #expect(session.boots == 2)
+        if method == "fadt" { #expect(twice.text.contains("reset_reg_sup=1 space=1 address=0xcf9 value=0x06")) }
+    }
+
+    @Test func sessionsThatRebootLeaveNoDescriptors() throws {
+        func descriptors() -> Int { (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd").count) ?? -1 }
+        var configuration = configuration(rebootGuest, CollectingSink(), commandLine: "cf9")
+        configuration.rebootOnReset = true
+        #expect(try MachineSession(configuration).run() == .poweredOff)
+        let before = descriptors()
+        for _ in 0..<5 { #expect(try MachineSession(configuration).run() == .poweredOff) }
+        #expect(descriptors() == before)
+    }
+
+    @Test func stoppedSessionDoesNotReboot() throws {
+        var configuration = configuration(rebootGuest, CollectingSink(), commandLine: "cf9")
+        configuration.rebootOnReset = true
+        let session = try MachineSession(configuration)
+        session.stop(signal: 15)
+        #expect(session.run() == .stopped(signal: 15))
+        #expect(session.boots == 1)
+    }
+
+    /// Linux's keyboard-controller reset: status reads 0, so the wait never spins, and
+    /// command 0xFE resets.
+    @Test func i8042ProbeAndReset() throws {
+        let (outcome, output) = try boot(powerGuest, commandLine: "kbd")
+        #expect(outcome == .reset)
+        #expect(output.contains("i8042 status=0x00\n"))
+        #expect(!output.contains("busy"))
+        #expect(!output.contains("still running"))
+    }
+
+    @Test func commandLineFlags() throws {
+        let reboot = try temporaryFile(rebootGuest, name: "reboot.elf")
+        #expect(try swiftvmm(["boot", reboot, "--cmdline", "kbd"]).status == 8)
+        let rebooted = try swiftvmm(["boot", reboot, "--cmdline", "kbd", "--reboot", "--timeout", "20"])
+        #expect(rebooted.status == 0, "\(rebooted.stderr)")
+        #expect(rebooted.stdout == "reboot: boot 1 kbd\nreboot: boot 2 kbd\n")
+
+        let serial2 = try temporaryFile(serial2Guest, name: "serial2.elf")
+        let log = FileManager.default.temporaryDirectory.appending(path: "swiftvmm-com2-\(getpid()).log").path
+        let com2 = try swiftvmm(["boot", serial2, "--serial2", "file:\(log)"])
+        #expect(com2.status == 1)
+        #expect(com2.stdout.contains("com2 present=1"))
+        #expect(try String(contentsOfFile: log, encoding: .utf8) == "Hello from COM2!\n")
+        #expect(try swiftvmm(["boot", serial2, "--serial2", "bogus"]).status == 2)
+
+        let vga = try temporaryFile(vgaTextGuest, name: "vga-text.elf")
+        let text = try swiftvmm(["boot", vga, "--vga-text", "--cmdline", "spin", "--exit-on", "^vga-text: done$", "--timeout", "20"])
+        #expect(text.status == 0)
+        #expect(text.stdout.hasPrefix("vga_ram=1\nSwiftVMM VGA text page\nsecond row\n"))
+        #expect(text.stdout.hasSuffix("vga-text: done\n"))
+        #expect(try swiftvmm(["boot", vga]).stdout == "vga_ram=1\n", "no mirror without --vga-text")
+    }
+}
