@@ -45,6 +45,12 @@ struct MachineOptions: ParsableArguments {
     @Option(help: "The exit status when --exit-on matches.")
     var exitOnStatus: Int32 = 0
 
+    @Option(name: .customLong("fw-cfg"), help: ArgumentHelp("A file in fw_cfg's directory (repeatable), as QEMU's -fw_cfg.", valueName: "name=NAME,file=PATH|string=STRING"))
+    var firmwareConfigFiles: [FirmwareConfigOption] = []
+
+    @Option(name: .customLong("debug-exit"), help: ArgumentHelp("More debug-exit ports besides 0xF4 (repeatable), as QEMU's isa-debug-exit iobase and iosize.", valueName: "PORT[,SIZE]"))
+    var debugExitPorts: [DebugExitOption] = []
+
     @Option(help: "Stop the guest after this many seconds (exit status 124).")
     var timeout: Double?
 
@@ -81,7 +87,7 @@ struct MachineOptions: ParsableArguments {
         }
         defer { try? outputFile?.close() }
 
-        let configuration = Machine.Configuration(
+        var configuration = Machine.Configuration(
             kernel: kernel, bootProtocol: bootProtocol, commandLine: commandLine, modules: modules,
             cpus: cpus, memorySize: memory.bytes, serialOutput: output,
             serialInput: serial == .stdio ? .standardInput : nil, pinning: pin.value,
@@ -90,6 +96,8 @@ struct MachineOptions: ParsableArguments {
             msrOverrides: Dictionary(msrOverrides.map { ($0.index, $0.value) }, uniquingKeysWith: { $1 }),
             cpuVendor: cpuVendor.value, cpuFeatures: cpuFeatures.changes,
             exitOn: exitOn, exitOnStatus: exitOnStatus)
+        configuration.firmwareConfigFiles = try firmwareConfigFiles.map { try $0.file() }
+        configuration.debugExitPorts = debugExitPorts.map(\.ports)
         let machine: Machine
         do {
             machine = try Machine(configuration)

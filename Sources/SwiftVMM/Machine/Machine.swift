@@ -97,7 +97,6 @@ public final class Machine: Sendable {
             }
             uart = Serial16550(sink: serialOutput, irq: com1IRQ)
             try ports.place(uart, at: UInt64(Layout.com1), count: 8)
-            try ports.place(DebugExit { control.finish(.debugExit($0)) }, at: UInt64(Layout.debugExit), count: 1)
             let powerManagement = ACPIPowerManagement { control.finish(.poweredOff) }
             try ports.place(powerManagement.eventBlock, at: UInt64(Layout.pm1aEvent), count: 4)
             try ports.place(powerManagement.control, at: UInt64(Layout.pm1aControl), count: 2)
@@ -107,6 +106,8 @@ public final class Machine: Sendable {
             try ports.place(keyboardController.data, at: UInt64(Layout.i8042Data), count: 1)
             try ports.place(keyboardController.command, at: UInt64(Layout.i8042Command), count: 1)
             try chipset?.place(ports: ports, mmio: mmio)
+            try Machine.placeQEMUPorts(on: ports, configuration: configuration, memory: memory,
+                                       serialOutput: serialOutput, control: control)
 
             // Firmware tables, then the kernel.
             let acpi = ACPITables(cpuCount: cpus, hpetBlockID: chipset.map { UInt32(truncatingIfNeeded: $0.hpet.read(offset: 0, size: 4)) })
