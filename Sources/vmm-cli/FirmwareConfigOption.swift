@@ -25,8 +25,11 @@ struct FirmwareConfigOption: ExpressibleByArgument {
         self.source = source
     }
 
-    /// The file's contents; a file that cannot be read is a usage error naming it.
-    func file() throws(ValidationError) -> FirmwareConfigItems.File {
+    /// A file that cannot be read, named in the message.
+    struct ReadError: Error, CustomStringConvertible { let description: String }
+
+    /// The file's contents.
+    func file() throws(ReadError) -> FirmwareConfigItems.File {
         switch source {
         case .string(let text): return .init(name: name, data: Array(text.utf8))
         case .file(let path):
@@ -42,7 +45,7 @@ struct FirmwareConfigOption: ExpressibleByArgument {
                 }
                 return .init(name: name, data: data)
             } catch {
-                throw ValidationError("--fw-cfg \(name): \(path): cannot read: \(error)")
+                throw ReadError(description: "--fw-cfg \(name): \(path): cannot read: \(error)")
             }
         }
     }

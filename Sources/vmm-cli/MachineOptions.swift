@@ -96,7 +96,12 @@ struct MachineOptions: ParsableArguments {
             msrOverrides: Dictionary(msrOverrides.map { ($0.index, $0.value) }, uniquingKeysWith: { $1 }),
             cpuVendor: cpuVendor.value, cpuFeatures: cpuFeatures.changes,
             exitOn: exitOn, exitOnStatus: exitOnStatus)
-        configuration.firmwareConfigFiles = try firmwareConfigFiles.map { try $0.file() }
+        do {
+            configuration.firmwareConfigFiles = try firmwareConfigFiles.map { try $0.file() }
+        } catch {
+            printError("swiftvmm: \(error)")
+            throw ExitCode(ExitStatus.usage)
+        }
         configuration.debugExitPorts = debugExitPorts.map(\.ports)
         let machine: Machine
         do {

@@ -163,6 +163,12 @@ struct QEMUSpellingIntegrationTests {
         let bios = try swiftvmm(["-kernel", kernel, "-bios", "/usr/share/qemu/qboot.rom"], executable: Self.qemuSymlink)
         #expect(bios.status == 2)
         #expect(bios.stderr.contains("no firmware"))
+        let missing = try swiftvmm(["-kernel", kernel, "-fw_cfg", "name=opt/x,file=/nonexistent/item"], executable: Self.qemuSymlink)
+        #expect(missing.status == 2)
+        #expect(missing.stderr == "swiftvmm: --fw-cfg opt/x: /nonexistent/item: cannot read: No such file or directory\n")
+        let duplicate = try swiftvmm(["-kernel", kernel, "-fw_cfg", "name=etc/e820,string=x"], executable: Self.qemuSymlink)
+        #expect(duplicate.status == 2)
+        #expect(duplicate.stderr.contains("etc/e820"))
         let help = try swiftvmm(["-h"], executable: Self.qemuSymlink)
         #expect(help.status == 0 && help.stdout.contains("-kernel PATH"))
     }
