@@ -27,6 +27,14 @@ struct QEMUComparisonTests {
         return elf32
     }
 
+    /// The same QEMU-style run script passes with QEMU itself (SeaBIOS: a few seconds).
+    @Test func qemuStyleRunScriptPassesWithQEMU() throws {
+        let kernel = try elf32(fwcfgGuest, name: "run-script")
+        let result = try runScript(qemu: installedQEMU!, kernel: kernel)
+        #expect(result.status == 0, "\(result.stdout.suffix(800))\(result.stderr)")
+        #expect(result.stdout.hasSuffix("run-qemu-style: PASS\n"))
+    }
+
     @Test(arguments: [("fwcfg", ["-smp", "2", "-m", "256", "-append", "cpus=2 mem=256"]),
                       ("smp-broadcast", ["-smp", "2"]), ("hello", [])])
     func samePassFailAsQEMU(_ name: String, _ arguments: [String]) throws {

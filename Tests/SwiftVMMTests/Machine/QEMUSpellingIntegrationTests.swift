@@ -155,6 +155,16 @@ struct QEMUSpellingIntegrationTests {
         #expect(qemu.stdout.contains("string=[\(module) a=1,b]"))
     }
 
+    /// scripts/examples/run-qemu-style.sh, a run script written for QEMU, passes unchanged
+    /// with swiftvmm in QEMU's place.
+    @Test func qemuStyleRunScript() throws {
+        let kernel = try temporaryFile(fwcfgGuest, name: "fwcfg-run-script.elf")
+        let result = try runScript(qemu: Self.qemuSymlink.path, kernel: kernel)
+        #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+        #expect(result.stdout.hasSuffix("run-qemu-style: PASS\n"))
+        #expect(result.stdout.contains("file opt/run-script key=0x21 size=10 [qemu-style]"))
+    }
+
     @Test func warningsAndRefusals() throws {
         let kernel = try temporaryFile(helloGuest, name: "hello-warn.elf")
         let warned = try swiftvmm(["-kernel", kernel, "-smp", "2,threads=2", "-accel", "tcg"], executable: Self.qemuSymlink)
@@ -172,4 +182,26 @@ struct QEMUSpellingIntegrationTests {
         let help = try swiftvmm(["-h"], executable: Self.qemuSymlink)
         #expect(help.status == 0 && help.stdout.contains("-kernel PATH"))
     }
+}
+
+/// Runs scripts/examples/run-qemu-style.sh with QEMU=`qemu` on `kernel`.
+func runScript(qemu: String, kernel: String) throws -> CommandResult {
+    let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .appending(path: "../../../scripts/examples/run-qemu-style.sh").standardized
+    var environment = ProcessInfo.processInfo.environment
+    environment["QEMU"] = qemu
+    let process = Process()
+    process.executableURL = script
+    process.arguments = [kernel]
+    process.environment = environment
+    let stdout = Pipe(), stderr = Pipe()
+    process.standardOutput = stdout
+    process.standardError = stderr
+    process.standardInput = FileHandle.nullDevice
+    try process.run()
+    let out = stdout.fileHandleForReading.readDataToEndOfFile()
+    let err = stderr.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return CommandResult(status: process.terminationStatus, stdout: String(decoding: out, as: UTF8.self),
+                         stderr: String(decoding: err, as: UTF8.self))
 }
