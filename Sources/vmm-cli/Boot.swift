@@ -10,6 +10,9 @@ struct Boot: ParsableCommand {
             pass unchanged. A plain ELF64 kernel (no multiboot header) starts in 64-bit mode \
             with 0-4 GiB identity-mapped, RDI = multiboot 2 information, RSI = 0x36d76289.
 
+            QEMU's spelling is accepted too (swiftvmm boot -kernel KERNEL -smp N -m SIZE -append \
+            STRING ..., or swiftvmm run as qemu-system-x86_64); `swiftvmm boot -kernel x -h` lists it.
+
             """ + ExitStatus.table
     )
 

@@ -57,6 +57,12 @@ struct MachineOptions: ParsableArguments {
     @Option(help: "The exit status when --exit-on matches.")
     var exitOnStatus: Int32 = 0
 
+    @Option(name: .customLong("fw-cfg"), help: ArgumentHelp("A file in fw_cfg's directory (repeatable), as QEMU's -fw_cfg.", valueName: "name=NAME,file=PATH|string=STRING"))
+    var firmwareConfigFiles: [FirmwareConfigOption] = []
+
+    @Option(name: .customLong("debug-exit"), help: ArgumentHelp("More debug-exit ports besides 0xF4 (repeatable), as QEMU's isa-debug-exit iobase and iosize.", valueName: "PORT[,SIZE]"))
+    var debugExitPorts: [DebugExitOption] = []
+
     @Option(help: "Stop the guest after this many seconds (exit status 124).")
     var timeout: Double?
 
@@ -80,7 +86,7 @@ struct MachineOptions: ParsableArguments {
         let (output2, outputFile2) = try serial2.open()
         defer { try? outputFile2?.close() }
 
-        let configuration = Machine.Configuration(
+        var configuration = Machine.Configuration(
             kernel: kernel, bootProtocol: bootProtocol, commandLine: commandLine, modules: modules,
             cpus: cpus, memorySize: memory.bytes, serialOutput: output,
             serialInput: serial == .stdio ? .standardInput : nil, pinning: pin.value,
@@ -91,6 +97,13 @@ struct MachineOptions: ParsableArguments {
             exitOn: exitOn, exitOnStatus: exitOnStatus,
             serial2Output: serial2 == .none ? nil : output2, vgaTextOutput: vgaText ? output : nil,
             rebootOnReset: reboot)
+        do {
+            configuration.firmwareConfigFiles = try firmwareConfigFiles.map { try $0.file() }
+        } catch {
+            printError("swiftvmm: \(error)")
+            throw ExitCode(ExitStatus.usage)
+        }
+        configuration.debugExitPorts = debugExitPorts.map(\.ports)
         let machine: MachineSession
         do {
             machine = try MachineSession(configuration)

@@ -5,9 +5,31 @@ import Glibc
 #endif
 
 /// `swiftvmm`: parse, run, exit with the documented status. ArgumentParser's own error
-/// statuses (64 for usage) are replaced by 2, as the exit-status table says.
+/// statuses (64 for usage) are replaced by 2, as the exit-status table says. In QEMU's
+/// spelling (invoked as qemu-system-x86_64, or `boot -kernel ...`) the arguments are first
+/// translated into swiftvmm's.
+var arguments = Array(CommandLine.arguments.dropFirst())
+if QEMUSpelling.applies(program: CommandLine.arguments[0], arguments: arguments) {
+    do {
+        switch try QEMUSpelling.translate(arguments.first == "boot" ? Array(arguments.dropFirst()) : arguments) {
+        case .help:
+            print(QEMUSpelling.usage)
+            exit(0)
+        case .version:
+            print("swiftvmm, accepting qemu-system-x86_64's -kernel spelling (swiftvmm boot --help)")
+            exit(0)
+        case .boot(let translation):
+            for warning in translation.warnings { printError("swiftvmm: warning: \(warning)") }
+            arguments = translation.arguments
+        }
+    } catch {
+        printError("swiftvmm: \(error)")
+        exit(ExitStatus.usage)
+    }
+}
+
 do {
-    var command = try SwiftVMMCommand.parseAsRoot()
+    var command = try SwiftVMMCommand.parseAsRoot(arguments)
     try command.run()
 } catch let code as ExitCode {
     exit(code.rawValue)

@@ -1,11 +1,12 @@
-/* power: ends the machine the way the multiboot command line says, as kernels do without
- * firmware: "acpi" writes SLP_EN with SLP_TYP 0 to PM1a control (port 0x604, ACPI 6.5
- * §4.8.3.2.1), "bochs" writes 0x2000 to 0xB004 (old Bochs/QEMU), "cf9" writes 6 to the
- * reset control register 0xCF9, "kbd" probes the 8042 as Linux's keyboard reset does
- * (prints "i8042 status=0x.."; waits, bounded, for the input buffer to be empty, then
- * sends command 0xFE, pulse reset, up to ten times). The VMM
- * must end the run (status 0 for power-off, 8 for reset); if it does not, the guest says
- * so and exits v=1. */
+/* power: ends the machine the way the last word of the multiboot command line says (QEMU
+ * puts the kernel path first), as kernels do without firmware: "acpi" writes SLP_EN with
+ * SLP_TYP 0 to PM1a control (port 0x604, ACPI 6.5 §4.8.3.2.1), "bochs" writes 0x2000 to
+ * 0xB004 (old Bochs/QEMU), "shutdown" writes the string "Shutdown" to Bochs's port 0x8900,
+ * "cf9" writes 6 to the reset control register 0xCF9, "kbd" probes the 8042 as Linux's
+ * keyboard reset does (prints "i8042 status=0x.."; waits, bounded, for the input buffer to
+ * be empty, then sends command 0xFE, pulse reset, up to ten times), "port92" sets the
+ * fast-reset bit of port 0x92. The VMM must end the run (status 0 for power-off, 8 for
+ * reset); if it does not, the guest says so and exits v=1. */
 #include "guest.h"
 #include "multiboot.h"
 
@@ -37,10 +38,15 @@ int main(void) {
     const struct mb1_info *info = (const struct mb1_info *)(uintptr_t)boot_info;
     const char *cmdline = (info->flags & (1u << 2)) ? (const char *)(uintptr_t)info->cmdline : "";
     printf("power: %s\n", cmdline);
-    if (is(cmdline, "acpi")) outw(0x604, 0x2000);
-    else if (is(cmdline, "bochs")) outw(0xB004, 0x2000);
-    else if (is(cmdline, "cf9")) outb(0xCF9, 0x06);
-    else if (is(cmdline, "kbd")) i8042_reset();
+    const char *method = cmdline;
+    for (const char *p = cmdline; *p; p++)
+        if (*p == ' ' && p[1] && p[1] != ' ') method = p + 1;
+    if (is(method, "acpi")) outw(0x604, 0x2000);
+    else if (is(method, "bochs")) outw(0xB004, 0x2000);
+    else if (is(method, "shutdown")) { for (const char *p = "Shutdown"; *p; p++) outb(0x8900, (uint8_t)*p); }
+    else if (is(method, "cf9")) outb(0xCF9, 0x06);
+    else if (is(method, "kbd")) i8042_reset();
+    else if (is(method, "port92")) outb(0x92, inb(0x92) | 1);
     printf("power: still running\n");
     return EXIT_FAIL;
 }

@@ -1,7 +1,8 @@
 /* smp-broadcast: the AP start-up many kernels use, one broadcast INIT then at once one
  * broadcast STARTUP, with no delay and no second SIPI (compare the INIT-10ms-SIPI-200us-SIPI
  * sequence of SDM Vol. 3A §9.4.4.1, §8.4.4.1 in older editions), then a re-INIT of one AP.
- *   phase 1  the boot CPU reads N from the MADT; ICR (§11.6.1): shorthand 11b (all excluding
+ *   phase 1  the boot CPU reads N from QEMU's fw_cfg (NB_CPUS; the MADT when fw_cfg is
+ *            absent; both must agree when both are there); ICR (§11.6.1): shorthand 11b (all excluding
  *            self), INIT level assert; then shorthand 11b, STARTUP, vector 0x08 (0x8000).
  *            Each AP runs the common trampoline and ap_entry (smp.c), prints "ap <id> up",
  *            counts itself and halts. Within ~3 s of TSC: "<k> of <N-1> APs started",
@@ -11,6 +12,7 @@
  * v=0 if both phases pass, else v=3; the ~12 s watchdog prints "smp-broadcast: TIMEOUT"
  * (v=4). xAPIC mode throughout. */
 #include "acpi.h"
+#include "fw_cfg.h"
 #include "guest.h"
 #include "lapic.h"
 #include "smp.h"
@@ -84,10 +86,19 @@ static int restart_ap(uint32_t aps) {
 int main(void) {
     lapic_init(0); /* xAPIC: MMIO at the base from IA32_APIC_BASE */
     watchdog_arm(12, EXIT_TIMEOUT, "smp-broadcast: TIMEOUT");
-    int n = acpi_madt_cpus(NULL, 0);
-    if (n < 1) n = 1; /* no MADT: just this CPU */
+    /* The CPU count: QEMU's fw_cfg NB_CPUS when fw_cfg is there (as firmware written for
+     * QEMU reads it), else the MADT; when both are there they must agree. */
+    int madt = acpi_madt_cpus(NULL, 0);
+    int fw = fw_cfg_present() ? fw_cfg_u16(FW_CFG_NB_CPUS) : -1;
+    int n = fw > 0 ? fw : madt;
+    if (n < 1) n = 1; /* neither: just this CPU */
     uint32_t aps = (uint32_t)n - 1;
-    printf("smp-broadcast: BSP APIC ID %u, %d CPUs in the MADT\n", lapic_id(), n);
+    printf("smp-broadcast: BSP APIC ID %u, %d CPUs from %s (fw_cfg %d, MADT %d)\n", lapic_id(), n,
+           fw > 0 ? "fw_cfg" : "the MADT", fw, madt);
+    if (fw > 0 && madt > 0 && fw != madt) {
+        printf("smp-broadcast: fw_cfg and MADT disagree\nsmp-broadcast: FAIL\n");
+        return EXIT_TEST_FAIL;
+    }
 
     /* With no APIC IDs, smp_start_aps only installs the trampoline (copy at 0x8000, CR3,
      * stacks, ticket 0) and ap_entry -> ap_main; it sends nothing. Check it did install. */

@@ -52,6 +52,10 @@ extension Machine {
         public var vgaTextOutput: (any SerialSink)?
         /// A reset request boots the kernel again (`MachineSession`) instead of ending the run.
         public var rebootOnReset: Bool
+        /// Files served by fw_cfg besides `etc/e820` (QEMU's `-fw_cfg name=…`).
+        public var firmwareConfigFiles: [FirmwareConfigItems.File] = []
+        /// More debug-exit port ranges besides 0xF4 (QEMU's `-device isa-debug-exit,iobase=,iosize=`).
+        public var debugExitPorts: [Range<UInt16>] = []
 
         public init(kernel: Kernel, bootProtocol: BootProtocol? = nil, commandLine: String = "",
                     modules: [BootModule] = [], cpus: Int = 1, memorySize: UInt64 = 256 << 20,

@@ -132,7 +132,6 @@ public final class Machine: Sendable {
             rtc = MC146818RTC(backup: cmos)
             rtc.store(FirmwareCMOS.bytes(ram: memory.layout, cpus: cpus))
             try ports.place(rtc, at: UInt64(Layout.cmos), count: 2)
-            try ports.place(DebugExit { control.finish(.debugExit($0)) }, at: UInt64(Layout.debugExit), count: 1)
             let powerManagement = ACPIPowerManagement { control.finish(.poweredOff) }
             try ports.place(powerManagement.eventBlock, at: UInt64(Layout.pm1aEvent), count: 4)
             try ports.place(powerManagement.control, at: UInt64(Layout.pm1aControl), count: 2)
@@ -142,6 +141,8 @@ public final class Machine: Sendable {
             try ports.place(keyboardController.data, at: UInt64(Layout.i8042Data), count: 1)
             try ports.place(keyboardController.command, at: UInt64(Layout.i8042Command), count: 1)
             try chipset?.place(ports: ports, mmio: mmio)
+            try Machine.placeQEMUPorts(on: ports, configuration: configuration, memory: memory,
+                                       serialOutput: serialOutput, control: control)
 
             // Firmware tables, then the kernel.
             let acpi = ACPITables(cpuCount: cpus, hpetBlockID: chipset.map { UInt32(truncatingIfNeeded: $0.hpet.read(offset: 0, size: 4)) })

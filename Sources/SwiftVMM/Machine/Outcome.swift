@@ -72,12 +72,12 @@ public enum ExitStatus {
     /// The table printed by `--help` and the README.
     public static let table = """
         EXIT STATUS
-          0          guest powered off (ACPI S5 via port 0x604, or 0xB004)
+          0          guest powered off (ACPI S5 via port 0x604, 0xB004, or "Shutdown" to 0x8900)
           (v<<1)|1   guest wrote v to the debug-exit port 0xf4 (QEMU isa-debug-exit), mod 256
           2          bad command line or unloadable kernel
           4          guest fault: triple fault, KVM internal error, failed entry (report on stderr)
           6          deadlock: every vCPU halted with interrupts disabled (userspace irqchip only)
-          8          guest asked for a reset (port 0xCF9, 8042 command 0xFE); --reboot boots again
+          8          guest asked for a reset (port 0xCF9, 8042 command 0xFE, port 0x92); --reboot boots again
           10         host or VMM error (no /dev/kvm, missing KVM capability, out of memory)
           N          a serial line matched --exit-on (N from --exit-on-status, default 0)
           124        --timeout expired

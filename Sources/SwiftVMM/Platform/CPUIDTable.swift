@@ -46,6 +46,7 @@ public struct CPUIDTable: Sendable {
         "avx": Feature(leaf: 1, register: .ecx, bit: 28),
         "hypervisor": Feature(leaf: 1, register: .ecx, bit: 31),
         "fsgsbase": Feature(leaf: 7, register: .ebx, bit: 0),
+        "arch-capabilities": Feature(leaf: 7, register: .edx, bit: 29),
         "invtsc": Feature(leaf: 0x8000_0007, register: .edx, bit: 8),
         "nx": Feature(leaf: 0x8000_0001, register: .edx, bit: 20),
         "pdpe1gb": Feature(leaf: 0x8000_0001, register: .edx, bit: 26),

@@ -61,6 +61,14 @@ public enum Layout {
     public static let cmos: UInt16 = 0x70
     /// QEMU's isa-debug-exit as SwiftVMM places it (QEMU: `-device isa-debug-exit,iobase=0xf4`).
     public static let debugExit: UInt16 = 0xF4
+    /// Ports test kernels written for QEMU and Bochs poke: the debug console (Bochs "E9
+    /// hack", QEMU isa-debugcon), Bochs's shutdown port, the POST code port and system
+    /// control port A (fast A20 and reset, PS/2).
+    public static let bochsDebugConsole: UInt16 = 0xE9, bochsShutdown: UInt16 = 0x8900
+    public static let postCode: UInt16 = 0x80, systemControlPortA: UInt16 = 0x92
+    /// QEMU's fw_cfg on x86: selector 0x510, data 0x511, DMA address 0x514–0x51B
+    /// (QEMU docs/specs/fw_cfg.rst, FW_CFG_IO_BASE).
+    public static let firmwareConfig: UInt16 = 0x510, firmwareConfigDMA: UInt16 = 0x514
 
     // MARK: Interrupt lines
 

@@ -110,9 +110,10 @@ struct BootIntegrationTests {
         #expect(outcome.exitStatus == 6)
     }
 
-    /// Power-off through ACPI PM1a control and the old Bochs port is status 0; reset through
-    /// 0xCF9 and the 8042 is status 8.
-    @Test(arguments: [("acpi", Outcome.poweredOff), ("bochs", .poweredOff), ("cf9", .reset), ("kbd", .reset)])
+    /// Power-off through ACPI PM1a control, the old Bochs port 0xB004 and Bochs's "Shutdown"
+    /// port 0x8900 is status 0; reset through 0xCF9, the 8042 and port 0x92 is status 8.
+    @Test(arguments: [("acpi", Outcome.poweredOff), ("bochs", .poweredOff), ("shutdown", .poweredOff),
+                      ("cf9", .reset), ("kbd", .reset), ("port92", .reset)])
     func powerOffAndReset(_ method: String, _ expected: Outcome) throws {
         let (outcome, output) = try boot(powerGuest, cpus: 2, commandLine: method)
         #expect(outcome == expected, "\(output)")

@@ -55,11 +55,12 @@ struct CommandResult {
     var stderr: String
 }
 
-/// Runs `swiftvmm` with `arguments`, stdin from /dev/null; `signal` is sent after
-/// `signalAfter` when given.
-func swiftvmm(_ arguments: [String], signal: Int32? = nil, signalAfter: Duration = .milliseconds(500)) throws -> CommandResult {
+/// Runs `swiftvmm` (or `executable`) with `arguments`, stdin from /dev/null; `signal` is
+/// sent after `signalAfter` when given.
+func swiftvmm(_ arguments: [String], signal: Int32? = nil, signalAfter: Duration = .milliseconds(500),
+              executable: URL = swiftvmmExecutable) throws -> CommandResult {
     let process = Process()
-    process.executableURL = swiftvmmExecutable
+    process.executableURL = executable
     process.arguments = arguments
     let stdout = Pipe(), stderr = Pipe()
     process.standardOutput = stdout

@@ -1,0 +1,52 @@
+/// The devices kernels written for QEMU expect beyond the PC: fw_cfg, the Bochs debug
+/// console and shutdown ports, the POST port, fast A20/reset, and the debug-exit port
+/// (0xF4, and wherever QEMU's `-device isa-debug-exit,iobase=,iosize=` put more). Placed
+/// after the PC's devices, so a debug-exit range on one of their ports is refused (status 2).
+extension Machine {
+    static func placeQEMUPorts(on ports: PortBus, configuration: Configuration, memory: GuestMemory,
+                               serialOutput: any SerialSink, control: RunControl) throws {
+        let items: FirmwareConfigItems
+        do {
+            items = try FirmwareConfigItems(
+                cpuCount: configuration.cpus, ramSize: configuration.memorySize, commandLine: configuration.commandLine,
+                memoryMap: memory.layout.memoryMap, files: configuration.firmwareConfigFiles)
+        } catch {
+            throw MachineError.invalidConfiguration("\(error)")
+        }
+        let firmwareConfig = FirmwareConfig(items: items, memory: GuestDMAMemory(memory: memory))
+        try ports.place(firmwareConfig.selectorAndData, at: UInt64(Layout.firmwareConfig), count: 2)
+        try ports.place(firmwareConfig.dma, at: UInt64(Layout.firmwareConfigDMA), count: 8)
+        try ports.place(BochsDebugConsole(sink: serialOutput), at: UInt64(Layout.bochsDebugConsole), count: 1)
+        try ports.place(BochsShutdown { control.finish(.poweredOff) }, at: UInt64(Layout.bochsShutdown), count: 1)
+        try ports.place(POSTPort(), at: UInt64(Layout.postCode), count: 1)
+        try ports.place(SystemControlPortA { control.finish(.reset) }, at: UInt64(Layout.systemControlPortA), count: 1)
+        for range in debugExitRanges(configuration.debugExitPorts) {
+            do {
+                try ports.place(DebugExit { control.finish(.debugExit($0)) }, at: UInt64(range.lowerBound), count: UInt64(range.count))
+            } catch {
+                throw MachineError.invalidConfiguration("debug-exit ports: \(error)")
+            }
+        }
+    }
+
+    /// SwiftVMM's own debug-exit port 0xF4 and the `extra` ranges, overlapping or touching
+    /// ranges merged (QEMU scripts often say `iobase=0xf4,iosize=4`).
+    static func debugExitRanges(_ extra: [Range<UInt16>]) -> [Range<UInt16>] {
+        var merged: [Range<UInt16>] = []
+        for range in ([Layout.debugExit..<Layout.debugExit + 1] + extra).filter({ !$0.isEmpty }).sorted(by: { $0.lowerBound < $1.lowerBound }) {
+            if let last = merged.last, range.lowerBound <= last.upperBound {
+                merged[merged.count - 1] = last.lowerBound..<max(last.upperBound, range.upperBound)
+            } else {
+                merged.append(range)
+            }
+        }
+        return merged
+    }
+}
+
+/// Guest RAM for fw_cfg's DMA transfers.
+private struct GuestDMAMemory: DMAMemory {
+    let memory: GuestMemory
+    func read(at address: UInt64, count: Int) throws -> [UInt8] { try memory.read(at: address, count: count) }
+    func write(_ bytes: [UInt8], at address: UInt64) throws { try memory.write(bytes, at: address) }
+}

@@ -1,0 +1,294 @@
+import SwiftVMM
+
+/// QEMU's command-line spelling of a `-kernel` boot, translated into `swiftvmm boot`
+/// arguments, so a run script written for `qemu-system-x86_64` runs unchanged with
+/// swiftvmm in its place. Used when swiftvmm is invoked as `qemu-system-x86_64` (a
+/// symlink) or when `swiftvmm boot` is given QEMU's single-dash options.
+///
+/// Options QEMU also spells with two dashes (`--kernel`) are QEMU's; any other `--option`
+/// is swiftvmm's own and passes through with its value, so `--timeout 30` can be mixed in.
+struct QEMUSpelling: Equatable {
+    /// The native arguments, starting with "boot".
+    var arguments: [String]
+    /// One line each, for options accepted but not honoured.
+    var warnings: [String]
+
+    /// How an invocation in QEMU spelling is to be handled.
+    enum Invocation: Equatable {
+        case boot(QEMUSpelling)
+        case help
+        case version
+    }
+
+    /// QEMU's defaults that differ from swiftvmm's: `-m` is 128 MiB; isa-debug-exit sits at
+    /// 0x501, two ports wide (QEMU hw/misc/debugexit.c).
+    static let defaultMemory = "128M"
+    static let defaultDebugExitBase: UInt64 = 0x501, defaultDebugExitSize: UInt64 = 2
+    /// `-s` is `-gdb tcp::1234`.
+    static let defaultGDBDevice = "tcp::1234"
+
+    /// The QEMU options understood, and whether each takes a value.
+    static let options: [String: Bool] = [
+        "kernel": true, "append": true, "initrd": true, "smp": true, "m": true, "serial": true,
+        "display": true, "device": true, "gdb": true, "accel": true, "cpu": true, "machine": true,
+        "M": true, "fw_cfg": true, "name": true, "monitor": true, "vga": true, "net": true, "nic": true,
+        "parallel": true,
+        "cdrom": true, "hda": true, "hdb": true, "hdc": true, "hdd": true, "drive": true, "bios": true,
+        "pflash": true,
+        "nographic": false, "no-reboot": false, "enable-kvm": false, "nodefaults": false,
+        "no-user-config": false, "s": false, "S": false,
+        "h": false, "help": false, "version": false,
+    ]
+
+    /// Whether `program` (argv[0]) and `arguments` ask for QEMU spelling: the program is
+    /// named qemu-system-x86_64, or `boot` is followed by a QEMU single-dash option.
+    static func applies(program: String, arguments: [String]) -> Bool {
+        if program.split(separator: "/").last == "qemu-system-x86_64" { return true }
+        guard arguments.first == "boot" else { return false }
+        return arguments.dropFirst().contains { argument in
+            argument.hasPrefix("-") && !argument.hasPrefix("--") && argument != "-h"
+                && options[String(argument.dropFirst())] != nil
+        }
+    }
+
+    /// Translates QEMU-spelled `arguments` (without the program name or `boot`).
+    static func translate(_ arguments: [String]) throws(QEMUSpellingError) -> Invocation {
+        var translator = Translator()
+        var remaining = arguments[...]
+        while let argument = remaining.popFirst() {
+            guard argument.hasPrefix("-"), argument.count > 1 else {
+                throw .unsupported("\(argument): disk images are not supported; give the kernel with -kernel")
+            }
+            let name = String(argument.dropFirst(argument.hasPrefix("--") ? 2 : 1))
+            guard let takesValue = options[name] else {
+                guard argument.hasPrefix("--") else { throw .unsupported("-\(name) is not supported") }
+                // swiftvmm's own option, with its value unless it is a flag or written --x=v.
+                translator.native.append(argument)
+                if !argument.contains("="), let value = remaining.first, !value.hasPrefix("-") {
+                    translator.native.append(remaining.removeFirst())
+                }
+                continue
+            }
+            var value = ""
+            if takesValue {
+                guard let next = remaining.popFirst() else { throw .missingValue("-\(name)") }
+                value = next
+            }
+            switch name {
+            case "h", "help": return .help
+            case "version": return .version
+            default: try translator.apply(name, value)
+            }
+        }
+        return .boot(try translator.result())
+    }
+
+    static let usage = """
+        swiftvmm, invoked with QEMU's spelling (as qemu-system-x86_64, or swiftvmm boot -kernel ...):
+
+          -kernel PATH            the kernel (multiboot 1/2 or ELF64); command line "PATH APPEND"
+          -append STRING          appended to the kernel path in the command line
+          -initrd "MOD [ARGS],…"  multiboot modules (,, is a comma); each string is the whole entry
+          -smp N[,cores=,threads=,sockets=,maxcpus=]   N single-thread cores; topology ignored
+          -m SIZE                 RAM (bare number: MiB; default 128M)
+          -serial stdio|mon:stdio|file:PATH|none|null   COM1
+          -device isa-debug-exit[,iobase=N][,iosize=N]  (default 0x501, 2; 0xF4 is always there)
+          -fw_cfg name=NAME,file=PATH|string=STRING
+          -s, -gdb DEV, -S        gdb server on tcp::1234 / DEV; wait for gdb before starting
+          -nographic, -display none, -no-reboot, -enable-kvm, -accel kvm, -cpu host[,±FEATURE],
+          -machine pc|q35[,accel=kvm], -nodefaults, -no-user-config, -name, -monitor/-vga/-net/
+          -nic/-parallel none     accepted (values that would change behaviour are warned about)
+          -cdrom, -hda…-hdd, -drive, -bios, -pflash   refused: no firmware, no disks
+
+        swiftvmm's own --options may be mixed in (e.g. --timeout 30). Exit statuses: swiftvmm boot --help.
+        """
+}
+
+/// Why a QEMU-spelled command line cannot be run (exit status 2).
+enum QEMUSpellingError: Error, Equatable, CustomStringConvertible {
+    case missingValue(String)
+    case invalid(String, String)
+    case unsupported(String)
+
+    var description: String {
+        switch self {
+        case .missingValue(let option): "\(option) needs a value"
+        case .invalid(let option, let value): "\(option) \(value): not a valid value"
+        case .unsupported(let message): message
+        }
+    }
+}
+
+/// Collects the native arguments while the options are read.
+private struct Translator {
+    var kernel: String?
+    var append = ""
+    var options: [String] = []
+    var native: [String] = []
+    var warnings: [String] = []
+    var memory: String?
+    var serialGiven = false
+
+    mutating func apply(_ name: String, _ value: String) throws(QEMUSpellingError) {
+        switch name {
+        case "kernel": kernel = value
+        case "append": append = value
+        case "initrd": try initrd(value)
+        case "smp": try smp(value)
+        case "m": try self.memory(value)
+        case "serial": try serial(value)
+        case "device": try device(value)
+        case "fw_cfg": options += ["--fw-cfg", value]
+        case "gdb": options += ["--gdb", value]
+        case "s": options += ["--gdb", QEMUSpelling.defaultGDBDevice]
+        case "S": options.append("--gdb-wait")
+        case "accel": accelerator(value, option: "-accel ")
+        case "cpu": cpu(value)
+        case "machine", "M": machine(value)
+        case "display":
+            if value != "none" { warnings.append("-display \(value) ignored: there is no display") }
+        case "monitor", "vga", "net", "nic", "parallel":
+            if value != "none" { warnings.append("-\(name) \(value) ignored: not supported") }
+        case "cdrom", "hda", "hdb", "hdc", "hdd", "drive":
+            throw .unsupported("-\(name): disks are not supported; SwiftVMM boots the -kernel image directly")
+        case "bios", "pflash":
+            throw .unsupported("-\(name): SwiftVMM has no firmware; it boots the -kernel image directly (drop -\(name))")
+        case "nographic", "no-reboot", "enable-kvm", "nodefaults", "no-user-config", "name":
+            break                                   // what SwiftVMM does anyway
+        default:
+            throw .unsupported("-\(name) is not supported")
+        }
+    }
+
+    func result() throws(QEMUSpellingError) -> QEMUSpelling {
+        guard let kernel else {
+            throw .unsupported("-kernel is required: SwiftVMM boots a kernel image (no firmware, no disks)")
+        }
+        // QEMU's multiboot loader gives the kernel "PATH APPEND" (hw/i386/multiboot.c).
+        let arguments = ["boot", kernel, "--cmdline", "\(kernel) \(append)", "--memory", memory ?? QEMUSpelling.defaultMemory]
+            + options + native
+        return QEMUSpelling(arguments: arguments, warnings: warnings)
+    }
+
+    /// Comma-separated modules; each entry's first word is the file, the whole entry its string.
+    mutating func initrd(_ value: String) throws(QEMUSpellingError) {
+        for entry in QEMUOptionList.split(value) {
+            let path = String(entry.prefix { $0 != " " })
+            guard !path.isEmpty, !path.contains("=") else { throw .invalid("-initrd", "\"\(entry)\"") }
+            options += ["--module", "\(path)=\(entry)"]
+        }
+    }
+
+    mutating func smp(_ value: String) throws(QEMUSpellingError) {
+        var cpus: UInt64?
+        var topology: [String: UInt64] = [:]
+        for (key, text) in QEMUOptionList.pairs(value) {
+            guard let number = UInt64(text) else { throw .invalid("-smp", value) }
+            switch key {
+            case "", "cpus": cpus = number
+            case "sockets", "dies", "clusters", "cores", "threads", "maxcpus": topology[key] = number
+            default: throw .invalid("-smp", value)
+            }
+        }
+        let product = ["sockets", "dies", "clusters", "cores", "threads"].reduce(UInt64(1)) { $0 * (topology[$1] ?? 1) }
+        let count = cpus ?? product
+        let flatCores = ["sockets", "dies", "clusters", "threads"].allSatisfy { (topology[$0] ?? 1) == 1 }
+            && (topology["cores"] ?? count) == count
+        if !flatCores {
+            warnings.append("-smp \(value): topology ignored; the guest sees \(count) single-thread cores in one package")
+        }
+        if let maxCPUs = topology["maxcpus"], maxCPUs != count {
+            warnings.append("-smp \(value): maxcpus ignored; there is no CPU hotplug")
+        }
+        options += ["--cpus", String(count)]
+    }
+
+    mutating func memory(_ value: String) throws(QEMUSpellingError) {
+        var size: String?
+        for (key, text) in QEMUOptionList.pairs(value) {
+            switch key {
+            case "", "size": size = text
+            case "slots", "maxmem": warnings.append("-m \(value): \(key) ignored; there is no memory hotplug")
+            default: throw .invalid("-m", value)
+            }
+        }
+        guard let size else { throw .invalid("-m", value) }
+        memory = size
+    }
+
+    mutating func serial(_ value: String) throws(QEMUSpellingError) {
+        guard !serialGiven else {
+            warnings.append("-serial \(value) ignored: only one serial port (COM1)")
+            return
+        }
+        serialGiven = true
+        switch value {
+        case "stdio", "mon:stdio": options += ["--serial", "stdio"]
+        case "none", "null": options += ["--serial", "none"]
+        case let file where file.hasPrefix("file:"): options += ["--serial", file]
+        default: throw .unsupported("-serial \(value) is not supported (stdio, mon:stdio, file:PATH, none, null)")
+        }
+    }
+
+    mutating func device(_ value: String) throws(QEMUSpellingError) {
+        let pairs = QEMUOptionList.pairs(value)
+        guard pairs.first?.key == "", pairs.first?.value == "isa-debug-exit" else {
+            throw .unsupported("-device \(value) is not supported (only isa-debug-exit)")
+        }
+        var base = QEMUSpelling.defaultDebugExitBase, size = QEMUSpelling.defaultDebugExitSize
+        for (key, text) in pairs.dropFirst() {
+            guard let number = parseNumber(text) else { throw .invalid("-device", value) }
+            switch key {
+            case "iobase": base = number
+            case "iosize": size = number
+            default: throw .invalid("-device", value)
+            }
+        }
+        options += ["--debug-exit", "\(hexString(base)),\(hexString(size))"]
+    }
+
+    mutating func accelerator(_ value: String, option: String) {
+        let pairs = QEMUOptionList.pairs(value)
+        if pairs.first?.value != "kvm" || pairs.count > 1 {
+            warnings.append("\(option)\(value) ignored: SwiftVMM always runs on KVM")
+        }
+    }
+
+    /// `host` or `max` and `+feature`, `-feature`, `feature=on|off`: the features SwiftVMM
+    /// can set or clear become --cpu-features; anything else is warned about.
+    mutating func cpu(_ value: String) {
+        let parts = QEMUOptionList.split(value)
+        if !["host", "max"].contains(parts.first ?? "") {
+            warnings.append("-cpu \(parts.first ?? ""): the CPU model is ignored; the guest sees the host CPU as KVM supports it")
+        }
+        var changes: [String] = [], ignored: [String] = []
+        for part in parts.dropFirst() {
+            var name = part, on = true
+            if part.hasPrefix("+") || part.hasPrefix("-") {
+                on = part.hasPrefix("+")
+                name = String(part.dropFirst())
+            } else if let equals = part.firstIndex(of: "=") {
+                name = String(part[..<equals])
+                on = ["on", "true", "yes"].contains(part[part.index(after: equals)...])
+            }
+            if CPUIDTable.features[name] != nil { changes.append((on ? "+" : "-") + name) } else { ignored.append(part) }
+        }
+        if !changes.isEmpty { options.append("--cpu-features=" + changes.joined(separator: ",")) }
+        if !ignored.isEmpty { warnings.append("-cpu \(value): \(ignored.joined(separator: ",")) ignored") }
+    }
+
+    mutating func machine(_ value: String) {
+        for (key, text) in QEMUOptionList.pairs(value) {
+            switch key {
+            case "", "type":
+                if !(text == "pc" || text == "q35" || text.hasPrefix("pc-")) {
+                    warnings.append("-machine \(text) ignored: SwiftVMM's machine is a PC")
+                }
+            case "accel": accelerator(text, option: "-machine accel=")
+            default: warnings.append("-machine \(key)=\(text) ignored")
+            }
+        }
+    }
+}
+
+private func hexString(_ value: UInt64) -> String { "0x" + String(value, radix: 16) }

@@ -1,0 +1,115 @@
+import Testing
+@testable import vmm_cli
+
+/// QEMU's spelling → swiftvmm boot arguments, without running anything.
+struct QEMUSpellingTests {
+    func boot(_ arguments: [String]) throws -> QEMUSpelling {
+        guard case .boot(let spelling) = try QEMUSpelling.translate(arguments) else {
+            Issue.record("not a boot: \(arguments)")
+            return QEMUSpelling(arguments: [], warnings: [])
+        }
+        return spelling
+    }
+
+    @Test func detection() {
+        #expect(QEMUSpelling.applies(program: "/usr/local/bin/qemu-system-x86_64", arguments: []))
+        #expect(QEMUSpelling.applies(program: "swiftvmm", arguments: ["boot", "-kernel", "k"]))
+        #expect(QEMUSpelling.applies(program: "swiftvmm", arguments: ["boot", "k", "-smp", "2"]))
+        #expect(!QEMUSpelling.applies(program: "swiftvmm", arguments: ["boot", "k", "--cpus", "2"]))
+        #expect(!QEMUSpelling.applies(program: "swiftvmm", arguments: ["boot", "-h"]))
+        #expect(!QEMUSpelling.applies(program: "swiftvmm", arguments: ["demo", "-kernel"]))
+        #expect(!QEMUSpelling.applies(program: "qemu-system-x86_64-not", arguments: []))
+    }
+
+    /// The command line is QEMU's multiboot one: the kernel path as given, a space, -append.
+    @Test func kernelAppendAndDefaults() throws {
+        #expect(try boot(["-kernel", "k.elf", "-append", "a b"]).arguments
+                == ["boot", "k.elf", "--cmdline", "k.elf a b", "--memory", "128M"])
+        #expect(try boot(["-kernel", "./x/k.elf"]).arguments
+                == ["boot", "./x/k.elf", "--cmdline", "./x/k.elf ", "--memory", "128M"])
+        #expect(try boot(["--kernel", "k", "-m", "1G"]).arguments == ["boot", "k", "--cmdline", "k ", "--memory", "1G"])
+        #expect(try boot(["-kernel", "k", "-m", "size=512,slots=2,maxmem=2G"]).arguments.suffix(2) == ["--memory", "512"])
+    }
+
+    @Test func initrdEntriesBecomeModules() throws {
+        let spelling = try boot(["-kernel", "k", "-initrd", "a.bin x=1 y,b.bin,c.bin with,,comma"])
+        #expect(Array(spelling.arguments.dropFirst(6)) == ["--module", "a.bin=a.bin x=1 y", "--module", "b.bin=b.bin",
+                                                           "--module", "c.bin=c.bin with,comma"])
+        #expect(throws: QEMUSpellingError.invalid("-initrd", "\"\"")) { try boot(["-kernel", "k", "-initrd", "a,"]) }
+    }
+
+    @Test func smpTopology() throws {
+        #expect(try boot(["-kernel", "k", "-smp", "4"]).arguments.suffix(2) == ["--cpus", "4"])
+        #expect(try boot(["-kernel", "k", "-smp", "cpus=3"]).warnings.isEmpty)
+        let flat = try boot(["-kernel", "k", "-smp", "4,cores=4,threads=1"])
+        #expect(flat.arguments.suffix(2) == ["--cpus", "4"] && flat.warnings.isEmpty)
+        let threads = try boot(["-kernel", "k", "-smp", "4,cores=2,threads=2"])
+        #expect(threads.arguments.suffix(2) == ["--cpus", "4"])
+        #expect(threads.warnings.count == 1 && threads.warnings[0].contains("topology ignored"))
+        #expect(try boot(["-kernel", "k", "-smp", "sockets=2,cores=3"]).arguments.suffix(2) == ["--cpus", "6"])
+        #expect(try boot(["-kernel", "k", "-smp", "2,maxcpus=8"]).warnings.count == 1)
+        #expect(throws: QEMUSpellingError.invalid("-smp", "4,books=2")) { try boot(["-kernel", "k", "-smp", "4,books=2"]) }
+    }
+
+    @Test func serialDevicesAndFirmwareConfig() throws {
+        let spelling = try boot(["-kernel", "k", "-serial", "mon:stdio", "-serial", "file:/tmp/x",
+                                 "-device", "isa-debug-exit", "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04",
+                                 "-fw_cfg", "name=opt/a,string=x,,y"])
+        #expect(Array(spelling.arguments.dropFirst(6)) == ["--serial", "stdio", "--debug-exit", "0x501,0x2",
+                                                           "--debug-exit", "0xf4,0x4", "--fw-cfg", "name=opt/a,string=x,,y"])
+        #expect(spelling.warnings == ["-serial file:/tmp/x ignored: only one serial port (COM1)"])
+        #expect(try boot(["-kernel", "k", "-serial", "null"]).arguments.suffix(2) == ["--serial", "none"])
+        #expect(throws: QEMUSpellingError.self) { try boot(["-kernel", "k", "-serial", "tcp::4444"]) }
+        #expect(throws: QEMUSpellingError.self) { try boot(["-kernel", "k", "-device", "virtio-net-pci"]) }
+        #expect(throws: QEMUSpellingError.invalid("-device", "isa-debug-exit,iobase=zz")) {
+            try boot(["-kernel", "k", "-device", "isa-debug-exit,iobase=zz"])
+        }
+    }
+
+    /// -s is --gdb tcp::1234, -gdb DEV is --gdb DEV, -S is --gdb-wait.
+    @Test func gdbFlags() throws {
+        #expect(try boot(["-kernel", "k", "-s"]).arguments.suffix(2) == ["--gdb", "tcp::1234"])
+        #expect(try boot(["-kernel", "k", "-gdb", "tcp:127.0.0.1:9000", "-S"]).arguments.suffix(3)
+                == ["--gdb", "tcp:127.0.0.1:9000", "--gdb-wait"])
+    }
+
+    @Test func acceptedQuietlyOrWithAWarning() throws {
+        let quiet = try boot(["-kernel", "k", "-nographic", "-display", "none", "-no-reboot", "-enable-kvm",
+                              "-accel", "kvm", "-cpu", "host", "-machine", "pc,accel=kvm", "-M", "q35",
+                              "-nodefaults", "-no-user-config", "-monitor", "none", "-name", "test"])
+        #expect(quiet.warnings == [])
+        #expect(quiet.arguments == ["boot", "k", "--cmdline", "k ", "--memory", "128M"])
+        let loud = try boot(["-kernel", "k", "-accel", "tcg", "-cpu", "Skylake-Client", "-machine", "microvm",
+                             "-display", "gtk", "-machine", "pc,kernel-irqchip=split"])
+        #expect(loud.warnings.count == 5, "\(loud.warnings)")
+        #expect(loud.arguments == ["boot", "k", "--cmdline", "k ", "--memory", "128M"])
+    }
+
+    /// CPU features SwiftVMM knows become --cpu-features; others are warned about.
+    @Test func cpuFeatures() throws {
+        let spelling = try boot(["-kernel", "k", "-cpu", "host,-x2apic,+invtsc,pdpe1gb=off,-arch-capabilities,+vmx"])
+        #expect(spelling.arguments.last == "--cpu-features=-x2apic,+invtsc,-pdpe1gb,-arch-capabilities")
+        #expect(spelling.warnings == ["-cpu host,-x2apic,+invtsc,pdpe1gb=off,-arch-capabilities,+vmx: +vmx ignored"])
+    }
+
+    /// swiftvmm's own options pass through after the translated ones, with their values.
+    @Test func nativeOptionsMixIn() throws {
+        let spelling = try boot(["-kernel", "k", "--timeout", "5", "--gdb-wait", "-smp", "2", "--exit-on=PASS"])
+        #expect(spelling.arguments == ["boot", "k", "--cmdline", "k ", "--memory", "128M", "--cpus", "2",
+                                       "--timeout", "5", "--gdb-wait", "--exit-on=PASS"])
+    }
+
+    @Test func refusedAndHelp() throws {
+        for option in ["-bios", "-cdrom", "-hda", "-drive", "-pflash"] {
+            #expect(throws: QEMUSpellingError.self, "\(option)") { try boot(["-kernel", "k", option, "x"]) }
+        }
+        #expect(throws: QEMUSpellingError.unsupported("-kernel is required: SwiftVMM boots a kernel image (no firmware, no disks)")) {
+            try boot(["-smp", "2"])
+        }
+        #expect(throws: QEMUSpellingError.unsupported("-usb is not supported")) { try boot(["-kernel", "k", "-usb"]) }
+        #expect(throws: QEMUSpellingError.missingValue("-kernel")) { try boot(["-kernel"]) }
+        #expect(throws: QEMUSpellingError.self) { try boot(["disk.img", "-kernel", "k"]) }
+        #expect(try QEMUSpelling.translate(["-kernel", "k", "-h"]) == .help)
+        #expect(try QEMUSpelling.translate(["--version"]) == .version)
+    }
+}
