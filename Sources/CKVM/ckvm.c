@@ -39,6 +39,7 @@ const unsigned long CKVM_GET_LAPIC = KVM_GET_LAPIC;
 const unsigned long CKVM_SET_LAPIC = KVM_SET_LAPIC;
 const unsigned long CKVM_GET_MP_STATE = KVM_GET_MP_STATE;
 const unsigned long CKVM_SET_MP_STATE = KVM_SET_MP_STATE;
+const unsigned long CKVM_SET_GUEST_DEBUG = KVM_SET_GUEST_DEBUG;
 
 int ckvm_ioctl_none(int fd, unsigned long request) { return ioctl(fd, request, 0UL); }
 int ckvm_ioctl_value(int fd, unsigned long request, unsigned long value) { return ioctl(fd, request, value); }

@@ -45,6 +45,12 @@ struct MachineOptions: ParsableArguments {
     @Option(help: "The exit status when --exit-on matches.")
     var exitOnStatus: Int32 = 0
 
+    @Option(help: ArgumentHelp("Start a gdb remote stub listening on PORT (loopback) or HOST:PORT, e.g. tcp::1234.", valueName: "tcp::PORT|tcp:HOST:PORT"))
+    var gdb: GDBDevice?
+
+    @Flag(help: "With --gdb: hold every vCPU before its first instruction until gdb continues.")
+    var gdbWait = false
+
     @Option(help: "Stop the guest after this many seconds (exit status 124).")
     var timeout: Double?
 
@@ -81,7 +87,7 @@ struct MachineOptions: ParsableArguments {
         }
         defer { try? outputFile?.close() }
 
-        let configuration = Machine.Configuration(
+        var configuration = Machine.Configuration(
             kernel: kernel, bootProtocol: bootProtocol, commandLine: commandLine, modules: modules,
             cpus: cpus, memorySize: memory.bytes, serialOutput: output,
             serialInput: serial == .stdio ? .standardInput : nil, pinning: pin.value,
@@ -90,12 +96,17 @@ struct MachineOptions: ParsableArguments {
             msrOverrides: Dictionary(msrOverrides.map { ($0.index, $0.value) }, uniquingKeysWith: { $1 }),
             cpuVendor: cpuVendor.value, cpuFeatures: cpuFeatures.changes,
             exitOn: exitOn, exitOnStatus: exitOnStatus)
+        if gdbWait && gdb == nil { throw ValidationError("--gdb-wait needs --gdb") }
+        configuration.gdb = gdb.map { GDBOptions(host: $0.options.host, port: $0.options.port, waitForDebugger: gdbWait) }
         let machine: Machine
         do {
             machine = try Machine(configuration)
         } catch {
             printError("swiftvmm: \(error)")
             throw ExitCode(error.exitStatus)
+        }
+        if let port = machine.gdbPort, let host = configuration.gdb?.host {
+            printError("swiftvmm: gdb stub listening on \(host):\(port)\(gdbWait ? ", the guest waits for gdb to continue" : "")")
         }
         let signals: SignalStop
         do { signals = try SignalStop(stopping: machine) } catch {
@@ -121,6 +132,15 @@ func printError(_ message: String) {
     var text = message
     if !text.hasSuffix("\n") { text += "\n" }
     _ = try? FileDescriptor.standardError.writeAll(text.utf8)
+}
+
+/// `--gdb tcp::PORT` or `tcp:HOST:PORT`.
+struct GDBDevice: ExpressibleByArgument {
+    let options: GDBOptions
+    init?(argument: String) {
+        guard let options = GDBOptions(device: argument) else { return nil }
+        self.options = options
+    }
 }
 
 struct MemorySize: ExpressibleByArgument {

@@ -43,6 +43,8 @@ extension Machine {
         /// first match ends the run with `exitOnStatus`.
         public var exitOn: [String]
         public var exitOnStatus: Int32
+        /// A gdb remote stub (`--gdb`, `--gdb-wait`); nil: none.
+        public var gdb: GDBOptions? = nil
 
         public init(kernel: Kernel, bootProtocol: BootProtocol? = nil, commandLine: String = "",
                     modules: [BootModule] = [], cpus: Int = 1, memorySize: UInt64 = 256 << 20,

@@ -22,6 +22,8 @@ final class VCPURunner: @unchecked Sendable {
     /// interrupt window (see `injectPendingInterrupt`).
     private let pollInterruptWindow: (Bool) -> Void
     private var pollingInterruptWindow = false
+    /// The gdb stub's all-stop control, when a debugger may attach.
+    private let debug: DebugController?
 
     /// Lifecycle, owned by this thread (§9.4: APs wait for SIPI after reset and after INIT).
     private enum State { case waitingForStartup, running, halted }
@@ -40,7 +42,8 @@ final class VCPURunner: @unchecked Sendable {
 
     init(vcpu: VCPU, localAPIC: LocalAPIC?, externalInterrupts: (any ExternalInterruptController)?, inbox: InterruptInbox,
          isBootCPU: Bool, control: RunControl, handler: ExitHandler,
-         hostCPU: Int?, logger: Logger, pollInterruptWindow: @escaping (Bool) -> Void) {
+         hostCPU: Int?, logger: Logger, pollInterruptWindow: @escaping (Bool) -> Void, debug: DebugController? = nil) {
+        self.debug = debug
         self.externalInterrupts = externalInterrupts
         self.pollInterruptWindow = pollInterruptWindow
         self.vcpu = vcpu
@@ -107,6 +110,10 @@ final class VCPURunner: @unchecked Sendable {
         do {
             try vcpu.setSignalMask(blocking: insideRun)
             while !control.isStopping {
+                if let debug, debug.isHolding {
+                    try debug.park(self)
+                    continue
+                }
                 let wokenByEvent = try takeInbox()
                 switch state {
                 case .waitingForStartup:
@@ -129,6 +136,7 @@ final class VCPURunner: @unchecked Sendable {
                 try injectPendingInterrupt()
                 let exit = try vcpu.runOnce()
                 if case .interrupted = exit { KickSignal.consumePending() }
+                if let debug, debug.claim(exit, on: vcpu) { continue }
                 switch handler.handle(exit) {
                 case .resume:
                     continue
@@ -218,6 +226,8 @@ final class VCPURunner: @unchecked Sendable {
         return localAPIC.deliverableVector != nil
     }
 
+    private var debuggerHolds: Bool { debug?.isHolding ?? false }
+
     /// How often a vCPU waiting for an interrupt window is kicked to look again.
     static let windowPollInterval: UInt64 = 20_000
 
@@ -226,7 +236,7 @@ final class VCPURunner: @unchecked Sendable {
     private func sleep(blocking: Bool) {
         var everyoneBlocked = false
         lock.withLock {
-            guard inbox.isEmpty, !control.isStopping else { return }
+            guard inbox.isEmpty, !control.isStopping, !debuggerHolds else { return }
             sleeping = true
             if blocking {
                 blocked = true
@@ -235,7 +245,7 @@ final class VCPURunner: @unchecked Sendable {
         }
         if everyoneBlocked { control.finish(.deadlock) }
         lock.withLock {
-            while sleeping && !control.isStopping { lock.wait() }
+            while sleeping && !control.isStopping && !debuggerHolds { lock.wait() }
             sleeping = false
             if blocked {
                 blocked = false
