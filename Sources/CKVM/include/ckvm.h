@@ -50,6 +50,8 @@ extern const unsigned long CKVM_SET_LAPIC;
 extern const unsigned long CKVM_GET_MP_STATE;
 extern const unsigned long CKVM_SET_MP_STATE;
 extern const unsigned long CKVM_SET_GUEST_DEBUG;
+extern const unsigned long CKVM_GET_DEVICE_ATTR;
+extern const unsigned long CKVM_SET_DEVICE_ATTR;
 
 // MARK: fixed-arity ioctl wrappers
 // For requests without an argument; passes 0, which several KVM ioctls insist on.

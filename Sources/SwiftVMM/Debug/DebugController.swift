@@ -147,13 +147,21 @@ final class DebugController: GDBTarget, @unchecked Sendable {
         frozenTSC = try? runners.first?.vcpu.msr(VCPURunner.timeStampCounter)
     }
 
-    /// Writes the frozen TSC back to every vCPU (host writes of one value within a second
-    /// of each other are synchronised by KVM, so the vCPUs stay in step) and restarts the
-    /// machine clock: the guest sees no time pass while it was stopped.
+    /// Moves every vCPU's TSC offset back by the cycles that passed while stopped (one
+    /// delta for all, so they stay in step) and restarts the machine clock: the guest
+    /// sees no time pass while it was stopped. Without the TSC offset attribute (Linux
+    /// before 5.16) the TSC MSR is written instead, which KVM only honours for stops
+    /// longer than a second (shorter ones look like synchronisation to it).
     private func thawTime() {
         guard clock.isPaused else { return }
-        if let tsc = frozenTSC {
-            for runner in runners { try? runner.vcpu.setMSR(VCPURunner.timeStampCounter, tsc) }
+        if let frozen = frozenTSC, let now = try? runners.first?.vcpu.msr(VCPURunner.timeStampCounter), now > frozen {
+            for runner in runners {
+                do {
+                    try runner.vcpu.setTSCOffset(try runner.vcpu.tscOffset &- (now - frozen))
+                } catch {
+                    try? runner.vcpu.setMSR(VCPURunner.timeStampCounter, frozen)
+                }
+            }
         }
         frozenTSC = nil
         clock.resume()

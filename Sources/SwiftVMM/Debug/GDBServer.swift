@@ -83,7 +83,7 @@ final class GDBServer: @unchecked Sendable {
     }
 
     deinit {
-        try? listener.close()
+        if thread == nil { try? listener.close() }
         try? wakePipe.readEnd.close()
         try? wakePipe.writeEnd.close()
     }
@@ -95,12 +95,13 @@ final class GDBServer: @unchecked Sendable {
     /// Waits for the server thread, which ends once the machine stops.
     func join() {
         thread?.join()
-        thread = nil
     }
 
     // MARK: The thread
 
     private func serve() {
+        // Once the machine ends, nobody may connect and wait for an answer.
+        defer { try? listener.close() }
         while !control.isStopping {
             guard let ready = poll([listener, wakePipe.readEnd]) else { break }
             if ready[1] { drainWakePipe() }

@@ -3,7 +3,8 @@ import CKVM
 /// What `KVM_SET_GUEST_DEBUG` actually does on this host, found by running a few
 /// instructions in a scratch VM (64-bit mode, 2 MiB of RAM). Nested KVM does not always
 /// do what hardware KVM does: on the `kvm_pvm` development host, int3 ends in an
-/// emulation failure instead of `KVM_EXIT_DEBUG`, and data watchpoints never trigger.
+/// emulation failure instead of `KVM_EXIT_DEBUG`, data watchpoints never trigger, and
+/// the guest TSC is the host's whatever offset is set, so it cannot be frozen.
 public struct GuestDebugSupport: Equatable, Sendable, CustomStringConvertible {
     public enum SoftwareBreakpoints: Equatable, Sendable {
         /// int3 exits with `KVM_EXIT_DEBUG` (#BP), as api.rst describes.
@@ -17,6 +18,8 @@ public struct GuestDebugSupport: Equatable, Sendable, CustomStringConvertible {
     public var hardwareBreakpoints: Bool
     public var singleStep: Bool
     public var watchpoints: Bool
+    /// Setting the vCPU's TSC offset moves the guest TSC (needed to freeze it while stopped).
+    public var tscAdjustable: Bool
 
     public var description: String {
         let software = switch softwareBreakpoints {
@@ -27,7 +30,8 @@ public struct GuestDebugSupport: Equatable, Sendable, CustomStringConvertible {
         return """
             KVM guest debugging on this host: software breakpoints \(software); \
             hardware breakpoints \(hardwareBreakpoints ? "yes" : "NO"); single-step \(singleStep ? "yes" : "NO"); \
-            data watchpoints \(watchpoints ? "yes" : "NO (DR0-3 data breakpoints never trigger here; watch/awatch are refused)")
+            data watchpoints \(watchpoints ? "yes" : "NO (DR0-3 data breakpoints never trigger here; watch/awatch are refused)"); \
+            TSC frozen while stopped \(tscAdjustable ? "yes" : "NO (the TSC offset does not move the guest TSC here; the APIC, HPET, PIT and PM timers are frozen)")
             """
     }
 
@@ -50,7 +54,8 @@ public struct GuestDebugSupport: Equatable, Sendable, CustomStringConvertible {
             softwareBreakpoints: softwareResult,
             hardwareBreakpoints: run([0x90], execute) == .debugExit(1, Probe.code + 2),
             singleStep: run([0x90], step) == .debugExit(1, Probe.code + 2),
-            watchpoints: run([0x90], write).map { if case .debugExit(1, _) = $0 { true } else { false } } ?? false)
+            watchpoints: run([0x90], write).map { if case .debugExit(1, _) = $0 { true } else { false } } ?? false,
+            tscAdjustable: (try? Probe(kvm: kvm).tscOffsetMovesTSC()) ?? false)
     }
 
     enum ProbeResult: Equatable {
@@ -76,6 +81,13 @@ public struct GuestDebugSupport: Equatable, Sendable, CustomStringConvertible {
                 try vm.setMemoryRegion(slot: UInt32(slot), guestAddress: region.guestAddress, size: region.size, host: region.host)
             }
             vcpu = try vm.createVCPU(id: 0)
+        }
+
+        /// Moves the TSC offset back by 2^40 cycles (minutes) and looks whether the TSC followed.
+        func tscOffsetMovesTSC() throws -> Bool {
+            let before = try vcpu.msr(VCPURunner.timeStampCounter)
+            try vcpu.setTSCOffset(try vcpu.tscOffset &- (1 << 40))
+            return try vcpu.msr(VCPURunner.timeStampCounter) < before
         }
 
         func run(_ probe: [UInt8], _ settings: GuestDebugSettings) throws -> ProbeResult {

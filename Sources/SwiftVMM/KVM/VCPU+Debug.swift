@@ -41,6 +41,33 @@ extension VCPU {
         try IOCTL.call(fd, "KVM_SET_GUEST_DEBUG", CKVM_SET_GUEST_DEBUG, &debug)
     }
 
+    /// The vCPU's TSC offset (guest TSC = scaled host TSC + offset): the `KVM_VCPU_TSC_CTRL`
+    /// group's `KVM_VCPU_TSC_OFFSET` attribute (api.rst "vcpu attributes", Linux 5.16+).
+    /// Unlike a write of the TSC MSR, which KVM takes as "synchronise with the other
+    /// vCPUs" when it is within a second of what it expects, setting the offset is exact.
+    var tscOffset: UInt64 {
+        get throws(KVMError) {
+            var offset: UInt64 = 0
+            try withUnsafeMutablePointer(to: &offset) { (pointer) throws(KVMError) in
+                try tscOffsetAttribute(CKVM_GET_DEVICE_ATTR, "KVM_GET_DEVICE_ATTR(KVM_VCPU_TSC_OFFSET)", pointer)
+            }
+            return offset
+        }
+    }
+
+    func setTSCOffset(_ value: UInt64) throws(KVMError) {
+        var offset = value
+        try withUnsafeMutablePointer(to: &offset) { (pointer) throws(KVMError) in
+            try tscOffsetAttribute(CKVM_SET_DEVICE_ATTR, "KVM_SET_DEVICE_ATTR(KVM_VCPU_TSC_OFFSET)", pointer)
+        }
+    }
+
+    private func tscOffsetAttribute(_ request: UInt, _ name: String, _ value: UnsafeMutablePointer<UInt64>) throws(KVMError) {
+        var attribute = kvm_device_attr(flags: 0, group: UInt32(KVM_VCPU_TSC_CTRL), attr: UInt64(KVM_VCPU_TSC_OFFSET),
+                                        addr: UInt64(UInt(bitPattern: value)))
+        try IOCTL.call(fd, name, request, &attribute)
+    }
+
     /// Finishes an I/O, MMIO or MSR access whose result KVM applies on the next entry, so
     /// registers read afterwards are exact: `KVM_RUN` with `immediate_exit` set completes
     /// the pending operation and returns EINTR before running any guest instruction
