@@ -51,6 +51,9 @@ struct MachineOptions: ParsableArguments {
     @Flag(help: "With --gdb: hold every vCPU before its first instruction until gdb continues.")
     var gdbWait = false
 
+    @Option(help: ArgumentHelp("Trace VM exits: exits (one line per exit on stderr), exits=FILE, or summary (counts and time per exit kind at the end); repeatable.", valueName: "exits[=FILE]|summary"))
+    var trace: [TraceArgument] = []
+
     @Option(help: "Stop the guest after this many seconds (exit status 124).")
     var timeout: Double?
 
@@ -98,6 +101,9 @@ struct MachineOptions: ParsableArguments {
             exitOn: exitOn, exitOnStatus: exitOnStatus)
         if gdbWait && gdb == nil { throw ValidationError("--gdb-wait needs --gdb") }
         configuration.gdb = gdb.map { GDBOptions(host: $0.options.host, port: $0.options.port, waitForDebugger: gdbWait) }
+        if !trace.isEmpty {
+            configuration.trace = ExitTraceOptions(exits: trace.compactMap(\.exits).last, summary: trace.contains { $0.summary })
+        }
         let machine: Machine
         do {
             machine = try Machine(configuration)
@@ -117,6 +123,7 @@ struct MachineOptions: ParsableArguments {
         let outcome = machine.run()
         terminal?.restore()
         signals.cancel()
+        if let summary = machine.traceSummary { printError(summary) }
 
         switch outcome {
         case .guestFault(let report): printError("swiftvmm: \(report)")
@@ -132,6 +139,23 @@ func printError(_ message: String) {
     var text = message
     if !text.hasSuffix("\n") { text += "\n" }
     _ = try? FileDescriptor.standardError.writeAll(text.utf8)
+}
+
+/// `--trace exits`, `--trace exits=FILE` or `--trace summary`.
+struct TraceArgument: ExpressibleByArgument {
+    var exits: ExitTraceOptions.Destination?
+    var summary = false
+    init?(argument: String) {
+        if argument == "summary" {
+            summary = true
+        } else if argument == "exits" {
+            exits = .standardError
+        } else if argument.hasPrefix("exits="), argument.count > 6 {
+            exits = .file(String(argument.dropFirst(6)))
+        } else {
+            return nil
+        }
+    }
 }
 
 /// `--gdb tcp::PORT` or `tcp:HOST:PORT`.

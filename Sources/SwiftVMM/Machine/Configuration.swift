@@ -45,6 +45,8 @@ extension Machine {
         public var exitOnStatus: Int32
         /// A gdb remote stub (`--gdb`, `--gdb-wait`); nil: none.
         public var gdb: GDBOptions? = nil
+        /// `--trace exits[=FILE]`, `--trace summary`; nil: no tracing, no cost.
+        public var trace: ExitTraceOptions? = nil
 
         public init(kernel: Kernel, bootProtocol: BootProtocol? = nil, commandLine: String = "",
                     modules: [BootModule] = [], cpus: Int = 1, memorySize: UInt64 = 256 << 20,

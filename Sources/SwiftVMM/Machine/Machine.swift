@@ -29,6 +29,8 @@ public final class Machine: Sendable {
     let clock: MachineClock
     /// The gdb remote stub, when configured.
     let gdbServer: GDBServer?
+    /// `--trace`, when configured.
+    let tracer: ExitTracer?
     private let ran = Atomic<Bool>(false)
 
     public init(_ configuration: Configuration, logger: Logger = Logger(label: "swiftvmm")) throws(MachineError) {
@@ -148,6 +150,8 @@ public final class Machine: Sendable {
                 DebugController(cpuCount: cpus, memory: ram, control: control, clock: machineClock, timers: timers,
                                 support: .probe(host), waitForDebugger: $0.waitForDebugger)
             }
+            let tracer = try configuration.trace.map { options throws(MachineError) in try ExitTracer(options, cpuCount: cpus) }
+            self.tracer = tracer
             var runners: [VCPURunner] = []
             for (id, vcpu) in vcpus.enumerated() {
                 let inbox = InterruptInbox()
@@ -178,7 +182,7 @@ public final class Machine: Sendable {
                                           handler: handler, hostCPU: hostCPUs?[id], logger: logger,
                                           pollInterruptWindow: { on in
                                               timers.arm(cpus + id, atNanoseconds: on ? machineClock.now() + VCPURunner.windowPollInterval : nil)
-                                          }, debug: debug))
+                                          }, debug: debug, tracer: tracer))
             }
             debug?.attach(runners)
             gdbServer = try configuration.gdb.map { options throws(HostError) in
@@ -239,6 +243,7 @@ public final class Machine: Sendable {
         for thread in threads { thread.join() }
         gdbServer?.join()
         timers.stop()
+        tracer?.finish()
         guard let (outcome, fault) = control.outcome else { return .hostError("no outcome") }
         if let fault { return .guestFault(faultReport(fault)) }
         return outcome
@@ -252,6 +257,9 @@ public final class Machine: Sendable {
         apicBus.attach([])
         timers.stop()
     }
+
+    /// `--trace summary`: exit counts and handling time per kind, once `run()` returned.
+    public var traceSummary: String? { tracer?.summary }
 
     /// The port the gdb stub listens on (the one chosen by the host when 0 was asked for).
     public var gdbPort: UInt16? { gdbServer?.port }

@@ -24,6 +24,10 @@ final class VCPURunner: @unchecked Sendable {
     private var pollingInterruptWindow = false
     /// The gdb stub's all-stop control, when a debugger may attach.
     private let debug: DebugController?
+    /// `--trace`: handles and records each exit (nil: the handler is called directly).
+    private let tracer: ExitTracer?
+    /// The last exits, for fault reports.
+    let recentExits = ExitRing()
 
     /// Lifecycle, owned by this thread (§9.4: APs wait for SIPI after reset and after INIT).
     private enum State { case waitingForStartup, running, halted }
@@ -42,8 +46,10 @@ final class VCPURunner: @unchecked Sendable {
 
     init(vcpu: VCPU, localAPIC: LocalAPIC?, externalInterrupts: (any ExternalInterruptController)?, inbox: InterruptInbox,
          isBootCPU: Bool, control: RunControl, handler: ExitHandler,
-         hostCPU: Int?, logger: Logger, pollInterruptWindow: @escaping (Bool) -> Void, debug: DebugController? = nil) {
+         hostCPU: Int?, logger: Logger, pollInterruptWindow: @escaping (Bool) -> Void, debug: DebugController? = nil,
+         tracer: ExitTracer? = nil) {
         self.debug = debug
+        self.tracer = tracer
         self.externalInterrupts = externalInterrupts
         self.pollInterruptWindow = pollInterruptWindow
         self.vcpu = vcpu
@@ -137,7 +143,9 @@ final class VCPURunner: @unchecked Sendable {
                 let exit = try vcpu.runOnce()
                 if case .interrupted = exit { KickSignal.consumePending() }
                 if let debug, debug.claim(exit, on: vcpu) { continue }
-                switch handler.handle(exit) {
+                let action = if let tracer { tracer.handle(exit, on: vcpu, with: handler) } else { handler.handle(exit) }
+                recentExits.record(exit)
+                switch action {
                 case .resume:
                     continue
                 case .halt:
