@@ -174,3 +174,115 @@ enum GDB {
         return String(decoding: data, as: UTF8.self)
     }
 }
+
+/// The stub over a raw socket: acks, Ctrl-C while running, corrupt and malformed packets.
+@Suite(.enabled(if: KVMHost.available, "\(KVMHost.unavailableReason ?? "")"))
+struct GDBWireTests {
+    /// A TCP client that speaks just enough of the protocol.
+    final class Client {
+        let socket: Int32
+        private var received: [UInt8] = []
+
+        init(port: UInt16) throws {
+            socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_port = port.bigEndian
+            address.sin_addr.s_addr = UInt32(0x7F00_0001).bigEndian
+            var timeout = timeval(tv_sec: 10, tv_usec: 0)
+            setsockopt(socket, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+            let result = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(socket, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            }
+            guard result == 0 else { throw POSIXError(.ECONNREFUSED) }
+        }
+
+        deinit { close(socket) }
+
+        func send(raw bytes: [UInt8]) { _ = bytes.withUnsafeBytes { write(socket, $0.baseAddress, $0.count) } }
+        func send(_ payload: String) { send(raw: GDBPacket.encode(payload)) }
+
+        /// The next event from the stub: "+", "-" or a packet's payload; nil on time-out.
+        func next() -> String? {
+            var decoder = GDBPacketDecoder()
+            while true {
+                while !received.isEmpty {
+                    let byte = received.removeFirst()
+                    switch decoder.feed(byte) {
+                    case .ack?: return "+"
+                    case .nack?: return "-"
+                    case .packet(let payload)?: return String(decoding: payload, as: UTF8.self)
+                    default: continue
+                    }
+                }
+                var buffer = [UInt8](repeating: 0, count: 4096)
+                let count = buffer.withUnsafeMutableBytes { read(socket, $0.baseAddress, $0.count) }
+                guard count > 0 else { return nil }
+                received += buffer[..<count]
+            }
+        }
+
+        /// Sends a packet and returns the reply after the stub's ack.
+        func request(_ payload: String) -> String? {
+            send(payload)
+            guard next() == "+" else { return nil }
+            let reply = next()
+            send(raw: Array("+".utf8))
+            return reply
+        }
+    }
+
+    @Test func interruptAndMalformedPacketsOverTheWire() throws {
+        let vm = try GDBStubIntegrationTests.DebuggedMachine(guest: spinGuest, name: "spin", cpus: 2, wait: false)
+        let port = try #require(vm.machine.gdbPort)
+        let client = try Client(port: port)
+        #expect(client.request("?") == "T05thread:1;")
+        #expect(client.request("qfThreadInfo") == "m1,2")
+
+        // Resume, then Ctrl-C: all-stop with SIGINT, naming a thread.
+        client.send("vCont;c")
+        #expect(client.next() == "+")
+        Thread.sleep(forTimeInterval: 0.2)
+        client.send(raw: [0x03])
+        let stop = client.next()
+        #expect(stop?.hasPrefix("T02thread:") == true, "\(stop ?? "nil")")
+        client.send(raw: Array("+".utf8))
+
+        // A bad checksum is refused with "-"; the stub keeps going.
+        client.send(raw: Array("$g#00".utf8))
+        #expect(client.next() == "-")
+        // Malformed requests get errors, unknown ones the empty reply.
+        #expect(client.request("mzz,4") == "E01")
+        #expect(client.request("m100000,ffffff") == "E01")
+        #expect(client.request("Z0,,") == "E01")
+        #expect(client.request("Hg77") == "E01")
+        #expect(client.request("P9999=00") == "E01")
+        #expect(client.request("qNoSuchThing") == "")
+        // A "-" from gdb makes the stub send its last packet again.
+        client.send("qC")
+        #expect(client.next() == "+")
+        let current = client.next()
+        client.send(raw: Array("-".utf8))
+        #expect(client.next() == current)
+        client.send(raw: Array("+".utf8))
+        // Still serving: registers of the stopped vCPU are readable.
+        #expect(client.request("g")?.count ?? 0 > 100)
+        #expect(client.request("D") == "OK")
+        Thread.sleep(forTimeInterval: 0.1)
+        vm.machine.stop()
+        #expect(vm.outcome() == .stopped(signal: 0))
+    }
+
+    @Test func guestEndingWhileAttachedTellsGDBTheExitStatus() throws {
+        let vm = try GDBStubIntegrationTests.DebuggedMachine(guest: helloGuest, name: "hello", cpus: 1, wait: true)
+        let port = try #require(vm.machine.gdbPort)
+        let client = try Client(port: port)
+        #expect(client.request("?") == "T05thread:1;")
+        client.send("c")
+        #expect(client.next() == "+")
+        // Debug exit 0 is process status 1: "W01".
+        #expect(client.next() == "W01")
+        #expect(vm.outcome() == .debugExit(0))
+        #expect(vm.sink.text == "Hello, world!\n")
+    }
+}
