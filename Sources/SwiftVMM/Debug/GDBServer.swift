@@ -146,6 +146,11 @@ final class GDBServer: @unchecked Sendable {
             guard ready[0] else { continue }
             let count = buffer.withUnsafeMutableBytes { (try? client.read(into: $0)) ?? 0 }
             if count == 0 {   // gdb went away without detaching
+                if running {
+                    // Breakpoints are removed only with every vCPU parked.
+                    controller.stop(StopEvent(vcpu: 0, reason: .interrupted))
+                    guard waitForStop() != nil else { return }
+                }
                 controller.detach()
                 return
             }
