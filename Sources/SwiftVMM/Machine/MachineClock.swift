@@ -5,33 +5,40 @@ import Synchronization
 /// stopped at a breakpoint for a minute does not wake to a minute of overdue ticks (the
 /// TSC is frozen separately, by `DebugController`). Without a debugger it is
 /// CLOCK_MONOTONIC.
+///
+/// Read on every device clock access from any thread, so it takes no lock (a preempted
+/// lock holder would delay every timer on an oversubscribed host). Only the debugger's
+/// thread pauses and resumes it.
 final class MachineClock: Sendable {
-    private struct State {
-        /// Host nanoseconds spent paused, before the current pause.
-        var pausedTotal: UInt64 = 0
-        var pausedAt: UInt64?
-    }
-    private let state = Mutex(State())
+    /// Host nanoseconds spent paused, before the current pause.
+    private let pausedTotal = Atomic<UInt64>(0)
+    /// Machine time at which it is paused; `running` when it runs.
+    private let frozen = Atomic<UInt64>(running)
+    private static let running = UInt64.max
 
-    /// Machine time now, in nanoseconds.
+    /// Machine time now, in nanoseconds. `resume` updates `pausedTotal` before it clears
+    /// `frozen`, so a reader sees either the frozen time or the new offset, never a mix.
     func now() -> UInt64 {
-        state.withLock { ($0.pausedAt ?? monotonicNanoseconds()) - $0.pausedTotal }
+        let frozenAt = frozen.load(ordering: .acquiring)
+        guard frozenAt == Self.running else { return frozenAt }
+        return monotonicNanoseconds() - pausedTotal.load(ordering: .acquiring)
     }
 
-    var isPaused: Bool { state.withLock { $0.pausedAt != nil } }
+    var isPaused: Bool { frozen.load(ordering: .acquiring) != Self.running }
 
     /// The host CLOCK_MONOTONIC time at which machine time reaches `time` (if it runs).
-    func hostTime(_ time: UInt64) -> UInt64 { state.withLock { time &+ $0.pausedTotal } }
+    func hostTime(_ time: UInt64) -> UInt64 { time &+ pausedTotal.load(ordering: .acquiring) }
 
     func pause() {
-        state.withLock { if $0.pausedAt == nil { $0.pausedAt = monotonicNanoseconds() } }
+        guard !isPaused else { return }
+        frozen.store(now(), ordering: .releasing)
     }
 
     func resume() {
-        state.withLock {
-            guard let pausedAt = $0.pausedAt else { return }
-            $0.pausedTotal += monotonicNanoseconds() - pausedAt
-            $0.pausedAt = nil
-        }
+        let frozenAt = frozen.load(ordering: .acquiring)
+        guard frozenAt != Self.running else { return }
+        // Machine time continues from frozenAt: host now - new total = frozenAt.
+        pausedTotal.store(monotonicNanoseconds() - frozenAt, ordering: .releasing)
+        frozen.store(Self.running, ordering: .releasing)
     }
 }
