@@ -39,6 +39,9 @@ const unsigned long CKVM_GET_LAPIC = KVM_GET_LAPIC;
 const unsigned long CKVM_SET_LAPIC = KVM_SET_LAPIC;
 const unsigned long CKVM_GET_MP_STATE = KVM_GET_MP_STATE;
 const unsigned long CKVM_SET_MP_STATE = KVM_SET_MP_STATE;
+const unsigned long CKVM_SET_GUEST_DEBUG = KVM_SET_GUEST_DEBUG;
+const unsigned long CKVM_GET_DEVICE_ATTR = KVM_GET_DEVICE_ATTR;
+const unsigned long CKVM_SET_DEVICE_ATTR = KVM_SET_DEVICE_ATTR;
 
 int ckvm_ioctl_none(int fd, unsigned long request) { return ioctl(fd, request, 0UL); }
 int ckvm_ioctl_value(int fd, unsigned long request, unsigned long value) { return ioctl(fd, request, value); }

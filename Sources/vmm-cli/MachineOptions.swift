@@ -63,6 +63,15 @@ struct MachineOptions: ParsableArguments {
     @Option(name: .customLong("debug-exit"), help: ArgumentHelp("More debug-exit ports besides 0xF4 (repeatable), as QEMU's isa-debug-exit iobase and iosize.", valueName: "PORT[,SIZE]"))
     var debugExitPorts: [DebugExitOption] = []
 
+    @Option(help: ArgumentHelp("Start a gdb remote stub listening on PORT (loopback) or HOST:PORT, e.g. tcp::1234.", valueName: "tcp::PORT|tcp:HOST:PORT"))
+    var gdb: GDBDevice?
+
+    @Flag(help: "With --gdb: hold every vCPU before its first instruction until gdb continues.")
+    var gdbWait = false
+
+    @Option(help: ArgumentHelp("Trace VM exits: exits (one line per exit on stderr), exits=FILE, or summary (counts and time per exit kind at the end); repeatable.", valueName: "exits[=FILE]|summary"))
+    var trace: [TraceArgument] = []
+
     @Option(help: "Stop the guest after this many seconds (exit status 124).")
     var timeout: Double?
 
@@ -97,6 +106,11 @@ struct MachineOptions: ParsableArguments {
             exitOn: exitOn, exitOnStatus: exitOnStatus,
             serial2Output: serial2 == .none ? nil : output2, vgaTextOutput: vgaText ? output : nil,
             rebootOnReset: reboot)
+        if gdbWait && gdb == nil { throw ValidationError("--gdb-wait needs --gdb") }
+        configuration.gdb = gdb.map { GDBOptions(host: $0.options.host, port: $0.options.port, waitForDebugger: gdbWait) }
+        if !trace.isEmpty {
+            configuration.trace = ExitTraceOptions(exits: trace.compactMap(\.exits).last, summary: trace.contains { $0.summary })
+        }
         do {
             configuration.firmwareConfigFiles = try firmwareConfigFiles.map { try $0.file() }
         } catch {
@@ -111,6 +125,9 @@ struct MachineOptions: ParsableArguments {
             printError("swiftvmm: \(error)")
             throw ExitCode(error.exitStatus)
         }
+        if let port = machine.gdbPort, let host = configuration.gdb?.host {
+            printError("swiftvmm: gdb stub listening on \(host):\(port)\(gdbWait ? ", the guest waits for gdb to continue" : "")")
+        }
         let signals: SignalStop
         do { signals = try SignalStop(stopping: machine) } catch {
             printError("swiftvmm: \(error)")
@@ -120,6 +137,7 @@ struct MachineOptions: ParsableArguments {
         let outcome = machine.run()
         terminal?.restore()
         signals.cancel()
+        if let summary = machine.traceSummary { printError(summary) }
 
         switch outcome {
         case .guestFault(let report): printError("swiftvmm: \(report)")
@@ -135,6 +153,32 @@ func printError(_ message: String) {
     var text = message
     if !text.hasSuffix("\n") { text += "\n" }
     _ = try? FileDescriptor.standardError.writeAll(text.utf8)
+}
+
+/// `--trace exits`, `--trace exits=FILE` or `--trace summary`.
+struct TraceArgument: ExpressibleByArgument {
+    var exits: ExitTraceOptions.Destination?
+    var summary = false
+    init?(argument: String) {
+        if argument == "summary" {
+            summary = true
+        } else if argument == "exits" {
+            exits = .standardError
+        } else if argument.hasPrefix("exits="), argument.count > 6 {
+            exits = .file(String(argument.dropFirst(6)))
+        } else {
+            return nil
+        }
+    }
+}
+
+/// `--gdb tcp::PORT` or `tcp:HOST:PORT`.
+struct GDBDevice: ExpressibleByArgument {
+    let options: GDBOptions
+    init?(argument: String) {
+        guard let options = GDBOptions(device: argument) else { return nil }
+        self.options = options
+    }
 }
 
 struct MemorySize: ExpressibleByArgument {

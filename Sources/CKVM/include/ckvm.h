@@ -49,6 +49,9 @@ extern const unsigned long CKVM_GET_LAPIC;
 extern const unsigned long CKVM_SET_LAPIC;
 extern const unsigned long CKVM_GET_MP_STATE;
 extern const unsigned long CKVM_SET_MP_STATE;
+extern const unsigned long CKVM_SET_GUEST_DEBUG;
+extern const unsigned long CKVM_GET_DEVICE_ATTR;
+extern const unsigned long CKVM_SET_DEVICE_ATTR;
 
 // MARK: fixed-arity ioctl wrappers
 // For requests without an argument; passes 0, which several KVM ioctls insist on.
@@ -79,5 +82,6 @@ CKVM_RUN_MEMBER(internal)
 CKVM_RUN_MEMBER(emulation_failure)
 CKVM_RUN_MEMBER(fail_entry)
 CKVM_RUN_MEMBER(system_event)
+CKVM_RUN_MEMBER(debug)
 
 #endif

@@ -27,6 +27,9 @@ public enum VCPUExit {
     case failEntry(reason: UInt64, cpu: UInt32)
     /// PSCI/ACPI-style system event from an in-kernel device.
     case systemEvent(type: UInt32)
+    /// A debug event the debugger asked for (`KVM_SET_GUEST_DEBUG`): #DB (hardware
+    /// breakpoint, watchpoint, single step; `dr6` says which) or #BP (int3).
+    case debug(exception: UInt32, pc: UInt64, dr6: UInt64)
     /// Any other `KVM_EXIT_*`.
     case unknown(reason: UInt32)
 
@@ -74,6 +77,9 @@ public enum VCPUExit {
             self = .failEntry(reason: fail.hardware_entry_failure_reason, cpu: fail.cpu)
         case KVM_EXIT_SYSTEM_EVENT:
             self = .systemEvent(type: ckvm_run_system_event(run)!.pointee.type)
+        case KVM_EXIT_DEBUG:
+            let debug = ckvm_run_debug(run)!.pointee.arch
+            self = .debug(exception: debug.exception, pc: debug.pc, dr6: debug.dr6)
         default:
             self = .unknown(reason: reason)
         }

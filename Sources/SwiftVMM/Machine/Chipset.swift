@@ -23,7 +23,7 @@ final class Chipset: Sendable {
     init(ioAPICID: UInt8, pitTimer: DeviceTimer, hpetTimer: DeviceTimer, apicBus: APICBus) {
         pic = PIC8259Pair(output: ExternalInterruptWire(apicBus: apicBus))
         ioapic = IOAPIC(id: ioAPICID) { apicBus.deliver($0) }
-        pmTimer = ACPIPMTimer(now: monotonicNanoseconds)
+        pmTimer = ACPIPMTimer(now: pitTimer.now)   // one clock for every device
         let router = ISARouter(pic: pic, ioapic: ioapic)
         let hpetTimers = HPETTimers(router: router, ioapic: ioapic)
         hpet = HPET(timer: hpetTimer) { hpetTimers.set($0, $1) }

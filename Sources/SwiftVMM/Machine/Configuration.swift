@@ -56,6 +56,10 @@ extension Machine {
         public var firmwareConfigFiles: [FirmwareConfigItems.File] = []
         /// More debug-exit port ranges besides 0xF4 (QEMU's `-device isa-debug-exit,iobase=,iosize=`).
         public var debugExitPorts: [Range<UInt16>] = []
+        /// A gdb remote stub (`--gdb`, `--gdb-wait`); nil: none.
+        public var gdb: GDBOptions? = nil
+        /// `--trace exits[=FILE]`, `--trace summary`; nil: no tracing, no cost.
+        public var trace: ExitTraceOptions? = nil
 
         public init(kernel: Kernel, bootProtocol: BootProtocol? = nil, commandLine: String = "",
                     modules: [BootModule] = [], cpus: Int = 1, memorySize: UInt64 = 256 << 20,

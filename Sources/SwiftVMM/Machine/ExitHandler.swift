@@ -67,6 +67,9 @@ struct ExitHandler {
             return .fault(reason: "VM entry failed, hardware reason \(hex(reason)) on host CPU \(cpu)", instruction: [])
         case .systemEvent(let type):
             return .fault(reason: "unexpected system event \(type)", instruction: [])
+        case .debug(let exception, let pc, _):
+            // Only reaches here when no debugger claimed it (see `DebugController`).
+            return .fault(reason: "unexpected debug exit, exception \(exception) at \(hex(pc))", instruction: [])
         case .unknown(let reason):
             return .fault(reason: "unhandled KVM exit reason \(reason)", instruction: [])
         }

@@ -13,16 +13,18 @@ struct GuestClock {
 
     let vcpu: VCPU
     let tscHz: UInt64
+    /// Host time as the machine sees it (paused while a debugger holds the machine).
+    let clock: MachineClock
 
     /// The guest TSC now (`KVM_GET_MSRS` of IA32_TIME_STAMP_COUNTER), then the host time.
     /// Pairing the TSC with the later host reading means a deadline converted from it is
     /// never early.
     func now() throws(KVMError) -> Reading {
         let tsc = try vcpu.msr(VCPURunner.timeStampCounter)
-        return Reading(tsc: tsc, hostNanoseconds: monotonicNanoseconds())
+        return Reading(tsc: tsc, hostNanoseconds: clock.now())
     }
 
-    /// Host time at which the guest TSC reaches `tsc`, rounded up.
+    /// Machine time at which the guest TSC reaches `tsc`, rounded up.
     func hostNanoseconds(atTSC tsc: UInt64, from reading: Reading) -> UInt64 {
         guard tsc > reading.tsc else { return reading.hostNanoseconds }
         let elapsed = (UInt128(tsc - reading.tsc) * 1_000_000_000 + UInt128(tscHz) - 1) / UInt128(tscHz)

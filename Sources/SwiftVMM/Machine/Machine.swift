@@ -36,6 +36,12 @@ public final class Machine: Sendable {
     private let cpuLease: HostCPUPool.Lease?
     /// The line after the last one `expect` matched.
     let expectCursor = Mutex(0)
+    /// Every guest-visible clock's time base (stands still while a debugger holds the machine).
+    let clock: MachineClock
+    /// The gdb remote stub, when configured.
+    let gdbServer: GDBServer?
+    /// `--trace`, when configured.
+    let tracer: ExitTracer?
     private let ran = Atomic<Bool>(false)
     private let wallTime = Mutex<Duration>(.zero)
 
@@ -84,7 +90,9 @@ public final class Machine: Sendable {
 
             // Timers and the APIC bus, which devices and vCPUs share. Timer slots: one per
             // local APIC timer, one per vCPU for the interrupt-window poll, the PIT, the HPET.
-            let timers = TimerService(slots: 2 * cpus + 2)
+            let machineClock = MachineClock()
+            self.clock = machineClock
+            let timers = TimerService(slots: 2 * cpus + 2, clock: machineClock)
             let apicBus = APICBus(cpuCount: cpus)
             self.timers = timers
             self.apicBus = apicBus
@@ -96,8 +104,8 @@ public final class Machine: Sendable {
             mmio = MMIOBus(name: "MMIO address", logger: logger)
             let chipset = userspaceAPIC ? Chipset(
                 ioAPICID: UInt8(ACPITables(cpuCount: cpus).ioAPICID),
-                pitTimer: DeviceTimer(now: monotonicNanoseconds, arm: { timers.arm(2 * cpus, atNanoseconds: $0) }),
-                hpetTimer: DeviceTimer(now: monotonicNanoseconds, arm: { timers.arm(2 * cpus + 1, atNanoseconds: $0) }),
+                pitTimer: DeviceTimer(now: { machineClock.now() }, arm: { timers.arm(2 * cpus, atNanoseconds: $0) }),
+                hpetTimer: DeviceTimer(now: { machineClock.now() }, arm: { timers.arm(2 * cpus + 1, atNanoseconds: $0) }),
                 apicBus: apicBus) : nil
             self.chipset = chipset
             let com1IRQ = chipset?.isaLine(Layout.com1IRQ) ?? KVMInterruptLine(vm: vm, gsi: UInt32(Layout.com1IRQ))
@@ -142,7 +150,7 @@ public final class Machine: Sendable {
             try ports.place(keyboardController.command, at: UInt64(Layout.i8042Command), count: 1)
             try chipset?.place(ports: ports, mmio: mmio)
             try Machine.placeQEMUPorts(on: ports, configuration: configuration, memory: memory,
-                                       serialOutput: serialOutput, control: control)
+                                       serialOutput: serialMonitor, control: control)
 
             // Firmware tables, then the kernel.
             let acpi = ACPITables(cpuCount: cpus, hpetBlockID: chipset.map { UInt32(truncatingIfNeeded: $0.hpet.read(offset: 0, size: 4)) })
@@ -177,10 +185,17 @@ public final class Machine: Sendable {
             let msrs = MSRPolicy(tscKHz: tscKHz, cpuCount: cpus, unknown: configuration.msrPolicy,
                                  overrides: configuration.msrOverrides, nestedVMX: nested == .vmx, logger: logger)
 
+            let (ram, host) = (memory, kvm)
+            let debug = configuration.gdb.map {
+                DebugController(cpuCount: cpus, memory: ram, control: control, clock: machineClock, timers: timers,
+                                support: .probe(host), waitForDebugger: $0.waitForDebugger)
+            }
+            let tracer = try configuration.trace.map { options throws(MachineError) in try ExitTracer(options, cpuCount: cpus) }
+            self.tracer = tracer
             var runners: [VCPURunner] = []
             for (id, vcpu) in vcpus.enumerated() {
                 let inbox = InterruptInbox()
-                let clock = GuestClock(vcpu: vcpu, tscHz: UInt64(tscKHz) * 1000)
+                let clock = GuestClock(vcpu: vcpu, tscHz: UInt64(tscKHz) * 1000, clock: machineClock)
                 let localAPIC = userspaceAPIC ? LocalAPIC(id: UInt32(id), isBootProcessor: id == 0, environment: .init(
                     tscHz: clock.tscHz, now: { (try? clock.now().tsc) ?? 0 },
                     armTimer: { deadline in
@@ -206,19 +221,25 @@ public final class Machine: Sendable {
                 runners.append(VCPURunner(vcpu: vcpu, localAPIC: localAPIC, externalInterrupts: id == 0 ? chipset?.pic : nil, inbox: inbox, isBootCPU: id == 0, control: control,
                                           handler: handler, hostCPU: hostCPUs?[id], logger: logger,
                                           pollInterruptWindow: { on in
-                                              timers.arm(cpus + id, atNanoseconds: on ? monotonicNanoseconds() + VCPURunner.windowPollInterval : nil)
-                                          }))
+                                              timers.arm(cpus + id, atNanoseconds: on ? machineClock.now() + VCPURunner.windowPollInterval : nil)
+                                          }, debug: debug, tracer: tracer))
+            }
+            debug?.attach(runners)
+            gdbServer = try configuration.gdb.map { options throws(HostError) in
+                try GDBServer(options, controller: debug!, control: control, logger: logger)
             }
             apicBus.attach(runners)
             self.runners = runners
             let allRunners = runners
-            control.wakeAll.withLock { $0 = { for runner in allRunners { runner.wake() } } }
+            control.wakeAll.withLock { $0 = { for runner in allRunners { runner.wake() }; debug?.wake() } }
         } catch let error as MachineError {
             throw error
         } catch let error as BootError {
             throw .boot(error)
         } catch let error as KVMError {
             throw .host(.kvm(error))
+        } catch let error as HostError {
+            throw .host(error)
         } catch let error as GuestMemoryError {
             throw .host(.memory(error))
         } catch {
@@ -245,11 +266,12 @@ public final class Machine: Sendable {
             let timerExpiry: [@Sendable () -> Void] = runners.map { runner in { runner.post(.timer) } }
             let windowPoll: [@Sendable () -> Void] = runners.map { runner in { runner.kick() } }
             let deviceTimers: [@Sendable () -> Void] = [
-                { [chipset] in chipset?.pit.timerFired(now: monotonicNanoseconds()) },
-                { [chipset] in chipset?.hpet.timerFired(now: monotonicNanoseconds()) },
+                { [chipset, clock] in chipset?.pit.timerFired(now: clock.now()) },
+                { [chipset, clock] in chipset?.hpet.timerFired(now: clock.now()) },
             ]
             try timers.start(handlers: timerExpiry + windowPoll + deviceTimers)
             try vgaText?.start()
+            try gdbServer?.start()
             for runner in runners {
                 threads.append(try HostThread(name: "vcpu\(runner.vcpu.id)") { runner.run() })
             }
@@ -265,8 +287,10 @@ public final class Machine: Sendable {
         if timedOut { control.finish(.timedOut) }
         input?.stop()
         for thread in threads { thread.join() }
+        gdbServer?.join()
         timers.stop()
         vgaText?.stop()
+        tracer?.finish()
         guard let (outcome, fault) = control.outcome else { return .hostError("no outcome") }
         if let fault { return .guestFault(faultReport(fault)) }
         return outcome
@@ -285,6 +309,12 @@ public final class Machine: Sendable {
     public var statistics: RunStatistics {
         RunStatistics(wallTime: wallTime.withLock { $0 }, exits: runners.map(\.exits.snapshot))
     }
+
+    /// `--trace summary`: exit counts and handling time per kind, once `run()` returned.
+    public var traceSummary: String? { tracer?.summary }
+
+    /// The port the gdb stub listens on (the one chosen by the host when 0 was asked for).
+    public var gdbPort: UInt16? { gdbServer?.port }
 
     /// Ends the run (from any thread); `run()` returns `.stopped(signal:)`.
     public func stop(signal: Int32 = 0) {

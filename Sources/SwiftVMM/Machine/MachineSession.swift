@@ -18,6 +18,8 @@ public final class MachineSession: Sendable {
     /// The machine running now, and the signal `stop` was called with (if it was).
     private let current: Mutex<(machine: Machine?, stopped: Int32?)>
     private let bootCount = Atomic<Int>(1)
+    /// `--trace summary` of each machine that has run.
+    private let traceSummaries = Mutex<[String]>([])
 
     /// Builds the first machine; its errors are the same as `Machine.init`'s.
     public init(_ configuration: Machine.Configuration, logger: Logger = Logger(label: "swiftvmm")) throws(MachineError) {
@@ -28,6 +30,16 @@ public final class MachineSession: Sendable {
 
     /// How many times the kernel has booted (1 + reboots).
     public var boots: Int { bootCount.load(ordering: .relaxed) }
+
+    /// The port the current machine's gdb stub listens on (each reboot's stub takes the
+    /// configured port again).
+    public var gdbPort: UInt16? { current.withLock { $0.machine }?.gdbPort }
+
+    /// `--trace summary` of every boot so far, in order.
+    public var traceSummary: String? {
+        let summaries = traceSummaries.withLock { $0 }
+        return summaries.isEmpty ? nil : summaries.joined(separator: "\n")
+    }
 
     /// Runs machines until one ends with anything but a reset to reboot from. Once only.
     public func run() -> Outcome {
@@ -64,6 +76,7 @@ public final class MachineSession: Sendable {
         guard let machine = current.withLock({ $0.machine }) else { return nil }
         let outcome = machine.run()
         current.withLock { $0.machine = nil }
+        if let summary = machine.traceSummary { traceSummaries.withLock { $0.append(summary) } }
         return (outcome, machine.rtc.backup)
     }
 

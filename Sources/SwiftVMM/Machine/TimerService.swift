@@ -9,7 +9,11 @@ import Glibc
 /// with an absolute CLOCK_MONOTONIC deadline and 1 ns timer slack, and arming an earlier
 /// deadline wakes it. With one slot per timer, finding the earliest is a scan of at most
 /// a few hundred entries, cheaper than keeping a heap ordered under re-arming.
+///
+/// Deadlines are in `MachineClock` time; while the clock is paused (a debugger holds the
+/// machine) nothing fires.
 final class TimerService: @unchecked Sendable {
+    private let clock: MachineClock
     private let lock = ConditionLock()
     /// Host deadline per slot (guarded by `lock`).
     private var deadlines: [UInt64?]
@@ -18,7 +22,8 @@ final class TimerService: @unchecked Sendable {
     private var thread: HostThread?
 
     /// Slots can be armed before the thread starts; they fire once it runs.
-    init(slots: Int) {
+    init(slots: Int, clock: MachineClock) {
+        self.clock = clock
         deadlines = Array(repeating: nil, count: slots)
     }
 
@@ -35,6 +40,11 @@ final class TimerService: @unchecked Sendable {
             deadlines[slot] = nanoseconds
             if wasEarliest { lock.broadcast() }
         }
+    }
+
+    /// Looks at the clock again (it was paused or resumed).
+    func clockChanged() {
+        lock.withLock { lock.broadcast() }
     }
 
     func stop() {
@@ -54,13 +64,17 @@ final class TimerService: @unchecked Sendable {
             lock.withLock {
                 due.removeAll(keepingCapacity: true)
                 while !stopping {
-                    let now = monotonicNanoseconds()
+                    if clock.isPaused {
+                        lock.wait()
+                        continue
+                    }
+                    let now = clock.now()
                     for (slot, deadline) in deadlines.enumerated() where deadline.map({ $0 <= now }) ?? false {
                         deadlines[slot] = nil
                         due.append(slot)
                     }
                     if !due.isEmpty { break }
-                    lock.wait(untilNanoseconds: deadlines.compactMap { $0 }.min())
+                    lock.wait(untilNanoseconds: deadlines.compactMap { $0 }.min().map(clock.hostTime))
                 }
             }
             if due.isEmpty { return }   // stopping

@@ -22,6 +22,12 @@ final class VCPURunner: @unchecked Sendable {
     /// interrupt window (see `injectPendingInterrupt`).
     private let pollInterruptWindow: (Bool) -> Void
     private var pollingInterruptWindow = false
+    /// The gdb stub's all-stop control, when a debugger may attach.
+    private let debug: DebugController?
+    /// `--trace`: handles and records each exit (nil: the handler is called directly).
+    private let tracer: ExitTracer?
+    /// The last exits, for fault reports.
+    let recentExits = ExitRing()
 
     /// Lifecycle, owned by this thread (§9.4: APs wait for SIPI after reset and after INIT).
     private enum State { case waitingForStartup, running, halted }
@@ -42,7 +48,10 @@ final class VCPURunner: @unchecked Sendable {
 
     init(vcpu: VCPU, localAPIC: LocalAPIC?, externalInterrupts: (any ExternalInterruptController)?, inbox: InterruptInbox,
          isBootCPU: Bool, control: RunControl, handler: ExitHandler,
-         hostCPU: Int?, logger: Logger, pollInterruptWindow: @escaping (Bool) -> Void) {
+         hostCPU: Int?, logger: Logger, pollInterruptWindow: @escaping (Bool) -> Void, debug: DebugController? = nil,
+         tracer: ExitTracer? = nil) {
+        self.debug = debug
+        self.tracer = tracer
         self.externalInterrupts = externalInterrupts
         self.pollInterruptWindow = pollInterruptWindow
         self.vcpu = vcpu
@@ -109,6 +118,10 @@ final class VCPURunner: @unchecked Sendable {
         do {
             try vcpu.setSignalMask(blocking: insideRun)
             while !control.isStopping {
+                if let debug, debug.isHolding {
+                    try debug.park(self)
+                    continue
+                }
                 let wokenByEvent = try takeInbox()
                 switch state {
                 case .waitingForStartup:
@@ -132,7 +145,10 @@ final class VCPURunner: @unchecked Sendable {
                 let exit = try vcpu.runOnce()
                 exits.record(exit)
                 if case .interrupted = exit { KickSignal.consumePending() }
-                switch handler.handle(exit) {
+                if let debug, debug.claim(exit, on: vcpu) { continue }
+                let action = if let tracer { tracer.handle(exit, on: vcpu, with: handler) } else { handler.handle(exit) }
+                recentExits.record(exit)
+                switch action {
                 case .resume:
                     continue
                 case .halt:
@@ -221,6 +237,8 @@ final class VCPURunner: @unchecked Sendable {
         return localAPIC.deliverableVector != nil
     }
 
+    private var debuggerHolds: Bool { debug?.isHolding ?? false }
+
     /// How often a vCPU waiting for an interrupt window is kicked to look again.
     static let windowPollInterval: UInt64 = 20_000
 
@@ -229,7 +247,7 @@ final class VCPURunner: @unchecked Sendable {
     private func sleep(blocking: Bool) {
         var everyoneBlocked = false
         lock.withLock {
-            guard inbox.isEmpty, !control.isStopping else { return }
+            guard inbox.isEmpty, !control.isStopping, !debuggerHolds else { return }
             sleeping = true
             if blocking {
                 blocked = true
@@ -238,7 +256,7 @@ final class VCPURunner: @unchecked Sendable {
         }
         if everyoneBlocked { control.finish(.deadlock) }
         lock.withLock {
-            while sleeping && !control.isStopping { lock.wait() }
+            while sleeping && !control.isStopping && !debuggerHolds { lock.wait() }
             sleeping = false
             if blocked {
                 blocked = false

@@ -1,0 +1,142 @@
+/// One VM exit, reduced to what a trace line or a fault report shows: what kind, which
+/// port/address/MSR, the value moved (after the exit was handled, so reads show what the
+/// guest got), and when. Plain values, so recording one allocates nothing.
+public struct ExitRecord: Equatable, Sendable {
+    public enum Kind: UInt8, Sendable, CaseIterable {
+        case ioIn, ioOut, mmioRead, mmioWrite, rdmsr, wrmsr, hlt, interruptWindow, interrupted
+        case shutdown, internalError, failEntry, systemEvent, debug, unknown
+
+        public var name: String {
+            switch self {
+            case .ioIn: "io-in"
+            case .ioOut: "io-out"
+            case .mmioRead: "mmio-read"
+            case .mmioWrite: "mmio-write"
+            case .rdmsr: "rdmsr"
+            case .wrmsr: "wrmsr"
+            case .hlt: "hlt"
+            case .interruptWindow: "irq-window"
+            case .interrupted: "kick"
+            case .shutdown: "shutdown"
+            case .internalError: "internal-error"
+            case .failEntry: "fail-entry"
+            case .systemEvent: "system-event"
+            case .debug: "debug"
+            case .unknown: "unknown"
+            }
+        }
+
+        /// What `detail` holds for this kind, for the trace line.
+        var detailName: String? {
+            switch self {
+            case .ioIn, .ioOut: "port"
+            case .mmioRead, .mmioWrite: "addr"
+            case .rdmsr, .wrmsr: "msr"
+            case .internalError: "suberror"
+            case .failEntry: "reason"
+            case .systemEvent: "type"
+            case .debug: "exception"
+            case .unknown: "exit"
+            default: nil
+            }
+        }
+    }
+
+    public var kind: Kind
+    /// Port, guest-physical address, MSR index or the error's code.
+    public var detail: UInt64
+    /// Bytes per access (port and MMIO), 0 otherwise.
+    public var size: UInt8
+    public var value: UInt64
+    /// Host CLOCK_MONOTONIC nanoseconds when the exit was recorded.
+    public var time: UInt64
+
+    init(_ exit: VCPUExit, time: UInt64) {
+        self.time = time
+        size = 0
+        value = 0
+        detail = 0
+        switch exit {
+        case .io(let io):
+            kind = io.isWrite ? .ioOut : .ioIn
+            detail = UInt64(io.port)
+            size = UInt8(io.size)
+            value = UnsafeMutableRawBufferPointer(rebasing: io.data.prefix(io.size)).loadLittleEndian()
+        case .mmio(let access):
+            kind = access.isWrite ? .mmioWrite : .mmioRead
+            detail = access.address
+            size = UInt8(access.data.count)
+            value = access.data.loadLittleEndian()
+        case .msrRead(let access):
+            kind = .rdmsr
+            detail = UInt64(access.index)
+            value = access.value
+        case .msrWrite(let access):
+            kind = .wrmsr
+            detail = UInt64(access.index)
+            value = access.value
+        case .halt: kind = .hlt
+        case .interruptWindow: kind = .interruptWindow
+        case .interrupted: kind = .interrupted
+        case .shutdown: kind = .shutdown
+        case .internalError(let suberror, _, _):
+            kind = .internalError
+            detail = UInt64(suberror)
+        case .failEntry(let reason, _):
+            kind = .failEntry
+            detail = reason
+        case .systemEvent(let type):
+            kind = .systemEvent
+            detail = UInt64(type)
+        case .debug(let exception, let pc, _):
+            kind = .debug
+            detail = UInt64(exception)
+            value = pc
+        case .unknown(let reason):
+            kind = .unknown
+            detail = UInt64(reason)
+        }
+    }
+
+    public init(kind: Kind, detail: UInt64 = 0, size: UInt8 = 0, value: UInt64 = 0, time: UInt64 = 0) {
+        self.kind = kind; self.detail = detail; self.size = size; self.value = value; self.time = time
+    }
+
+    /// `kind detail=0x.. size=N value=0x..`: the part of a trace line after vCPU and time.
+    public var description: String {
+        var text = kind.name
+        if let name = kind.detailName { text += " \(name)=\(hex(detail))" }
+        if size > 0 { text += " size=\(size)" }
+        switch kind {
+        case .ioIn, .ioOut, .mmioRead, .mmioWrite, .rdmsr, .wrmsr: text += " value=\(hex(value))"
+        case .debug: text += " pc=\(hex(value))"
+        default: break
+        }
+        return text
+    }
+}
+
+/// The last `capacity` exits of one vCPU, for fault reports. Written only by the vCPU's
+/// thread and read after it has been joined, so it needs no lock; recording is a store
+/// and an increment. Kicks (`KVM_RUN` interrupted by SwiftVMM itself) are not kept, so
+/// they cannot push the guest's own exits out.
+final class ExitRing: @unchecked Sendable {
+    static let capacity = 16
+    private var records: [ExitRecord]
+    private var next = 0
+    private var count = 0
+
+    init() { records = Array(repeating: ExitRecord(kind: .unknown), count: Self.capacity) }
+
+    func record(_ exit: VCPUExit) {
+        if case .interrupted = exit { return }
+        records[next] = ExitRecord(exit, time: monotonicNanoseconds())
+        next = (next + 1) % Self.capacity
+        count = min(count + 1, Self.capacity)
+    }
+
+    /// Oldest first.
+    var recent: [ExitRecord] {
+        (0..<count).map { records[(next - count + $0 + Self.capacity) % Self.capacity] }
+    }
+}
