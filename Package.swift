@@ -6,6 +6,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .library(name: "SwiftVMM", targets: ["SwiftVMM"]),
+        .library(name: "SwiftVMMHarness", targets: ["SwiftVMMHarness"]),
         .executable(name: "swiftvmm", targets: ["vmm-cli"]),
     ],
     dependencies: [
@@ -25,11 +26,20 @@ let package = Package(
                 .product(name: "SystemPackage", package: "swift-system"),
             ]
         ),
+        // The test-suite runner behind `swiftvmm test`: manifests, parallel runs, reports, JUnit XML.
+        .target(
+            name: "SwiftVMMHarness",
+            dependencies: [
+                "SwiftVMM",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "SystemPackage", package: "swift-system"),
+            ]
+        ),
         // The `swiftvmm` command: argument parsing and exit statuses only.
         .executableTarget(
             name: "vmm-cli",
             dependencies: [
-                "SwiftVMM", "DemoGuest",
+                "SwiftVMM", "SwiftVMMHarness", "DemoGuest",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -43,7 +53,7 @@ let package = Package(
         .testTarget(
             name: "SwiftVMMTests",
             dependencies: [
-                "SwiftVMM", "TestGuests", "vmm-cli",
+                "SwiftVMM", "SwiftVMMHarness", "TestGuests", "vmm-cli",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "SystemPackage", package: "swift-system"),
             ]

@@ -8,7 +8,11 @@ import Glibc
 /// statuses (64 for usage) are replaced by 2, as the exit-status table says.
 do {
     var command = try SwiftVMMCommand.parseAsRoot()
-    try command.run()
+    if let command = command as? any AsyncParsableCommand {
+        try await runAsync(command)
+    } else {
+        try command.run()
+    }
 } catch let code as ExitCode {
     exit(code.rawValue)
 } catch {
@@ -19,4 +23,11 @@ do {
     }
     printError(message)
     exit(ExitStatus.usage)
+}
+
+/// Runs an async subcommand (`swiftvmm test`); in an async function the async `run()` is
+/// chosen over the synchronous one every `ParsableCommand` has.
+func runAsync(_ command: any AsyncParsableCommand) async throws {
+    var command = command
+    try await command.run()
 }
