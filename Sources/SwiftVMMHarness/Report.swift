@@ -25,9 +25,10 @@ public struct Report: Sendable {
         public var passedRuns: Int { runs.filter(\.passed).count }
         /// Passed runs over planned runs.
         public var passRate: Double { planned == 0 ? 0 : Double(passedRuns) / Double(planned) }
-        /// PASS (every run), FAIL (none) or FLAKY (some).
+        /// PASS (every run), FAIL (none) or FLAKY (some); NOT RUN when the harness was
+        /// interrupted before the case started.
         public var verdict: String {
-            passedRuns == planned ? "PASS" : passedRuns == 0 ? "FAIL" : "FLAKY"
+            runs.isEmpty ? "NOT RUN" : passedRuns == planned ? "PASS" : passedRuns == 0 ? "FAIL" : "FLAKY"
         }
         public var medianDuration: Duration? {
             let sorted = runs.map(\.duration).sorted()
@@ -49,9 +50,9 @@ public struct Report: Sendable {
         let summaries = caseSummaries
         let nameWidth = max(4, summaries.map(\.name.count).max() ?? 0)
         func pad(_ text: String, _ width: Int) -> String { text + String(repeating: " ", count: max(0, width - text.count)) }
-        var lines = [pad("case", nameWidth) + "  result  passed   rate   median     max"]
+        var lines = [pad("case", nameWidth) + "  result   passed   rate   median     max"]
         for summary in summaries {
-            lines.append(pad(summary.name, nameWidth) + "  " + pad(summary.verdict, 6) + "  "
+            lines.append(pad(summary.name, nameWidth) + "  " + pad(summary.verdict, 7) + "  "
                          + pad("\(summary.passedRuns)/\(summary.planned)", 7) + String(format: "%6.1f%%", summary.passRate * 100)
                          + "  " + String(repeating: " ", count: max(0, 8 - (summary.medianDuration.map(seconds)?.count ?? 1)))
                          + (summary.medianDuration.map(seconds) ?? "-")
@@ -68,9 +69,11 @@ public struct Report: Sendable {
                 lines += failure.lastLines.map { "       | \($0)" }
             }
         }
-        let failedCases = summaries.filter { $0.verdict != "PASS" }.count
+        let failedCases = summaries.filter { $0.verdict == "FAIL" || $0.verdict == "FLAKY" }.count
+        let notRun = plannedRuns.values.reduce(0, +) - results.count
         lines.append("")
         lines.append("\(summaries.count) cases, \(results.count) runs: \(results.count - failedRuns) passed, \(failedRuns) failed"
+                     + (notRun > 0 ? ", \(notRun) not run (interrupted)" : "")
                      + (failedCases > 0 ? " (\(failedCases) case\(failedCases == 1 ? "" : "s") failing)" : "")
                      + "; \(seconds(wallTime)) with \(jobs) job\(jobs == 1 ? "" : "s")" + (shard.map { ", shard \($0)" } ?? ""))
         return lines.joined(separator: "\n") + "\n"

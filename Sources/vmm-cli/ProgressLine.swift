@@ -13,6 +13,8 @@ final class ProgressLine: Sendable {
         var done = 0
         var running = 0
         var failed = 0
+        /// The last run to finish, with its verdict.
+        var last: String?
         var drawn = false
     }
 
@@ -27,17 +29,17 @@ final class ProgressLine: Sendable {
             switch event {
             case .started:
                 state.running += 1
-                if isTerminal { draw(&state, last: nil) }
+                if isTerminal { draw(&state) }
             case .finished(let result):
                 state.running -= 1
                 state.done += 1
                 if !result.passed { state.failed += 1 }
                 let verdict = result.passed ? "PASS" : "FAIL"
-                let counter = "[\(pad(state.done))/\(total)]"
                 if isTerminal {
-                    draw(&state, last: "\(verdict) \(result.displayName)")
+                    state.last = "\(verdict) \(result.displayName)"
+                    draw(&state)
                 } else {
-                    var line = "\(counter) \(verdict) \(result.displayName) (\(String(format: "%.2f", seconds(result.duration))) s)"
+                    var line = "[\(pad(state.done))/\(total)] \(verdict) \(result.displayName) (\(String(format: "%.2f", seconds(result.duration))) s)"
                     if let failure = result.failures.first { line += ": \(failure)" }
                     if !result.passed, let log = result.logPath { line += " [log: \(log)]" }
                     write(line + "\n")
@@ -54,9 +56,9 @@ final class ProgressLine: Sendable {
         }
     }
 
-    private func draw(_ state: inout State, last: String?) {
+    private func draw(_ state: inout State) {
         var line = "[\(pad(state.done))/\(total)] \(state.running) running, \(state.failed) failed"
-        if let last { line += " · \(last)" }
+        if let last = state.last { line += " · last: \(last)" }
         // Fit the terminal width so the line never wraps (a wrapped line cannot be redrawn).
         var size = winsize()
         if ioctl(STDERR_FILENO, UInt(TIOCGWINSZ), &size) == 0, size.ws_col > 1, line.count >= Int(size.ws_col) {

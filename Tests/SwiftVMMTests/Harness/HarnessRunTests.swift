@@ -105,8 +105,8 @@ struct HarnessRunTests {
         let junit = output + "/junit.xml"
         let result = try swiftvmm(["test", manifest, "--repeat", "3", "--output", output, "--junit", junit])
         #expect(result.status == 1)
-        #expect(result.stdout.contains("hello          PASS    3/3     100.0%"), "\(result.stdout)")
-        #expect(result.stdout.contains("wrong-line     FAIL    0/3       0.0%"), "\(result.stdout)")
+        #expect(result.stdout.contains("hello          PASS     3/3     100.0%"), "\(result.stdout)")
+        #expect(result.stdout.contains("wrong-line     FAIL     0/3       0.0%"), "\(result.stdout)")
         #expect(result.stdout.contains("FAIL wrong-line (2/3): expected line 2 /^Goodbye!$/ not seen: the run ended first (guest wrote 0x0 to the debug-exit port)"))
         #expect(result.stdout.contains("log: \(output)/wrong-line.2.log"))
         #expect(result.stdout.contains("FAIL wrong-outcome (1/3): expected powered-off, got: guest requested a reset"))
@@ -117,6 +117,25 @@ struct HarnessRunTests {
         #expect(names.contains("wrong-line (3/3)"))
         let log = try String(contentsOfFile: output + "/wrong-line.3.log", encoding: .utf8)
         #expect(log.contains("Hello, world!\n") && log.contains("FAIL"))
+    }
+
+    /// SIGINT stops the running machines at once and still reports the runs so far.
+    @Test func interruptReportsAndExits130() throws {
+        let manifest = Self.writeManifest("""
+            {"kernelDirectory": "\(Self.kernels)", "cases": [
+              {"name": "hello", "kernel": "hello.elf"},
+              {"name": "spin-a", "kernel": "spin.elf", "timeout": 60}, {"name": "spin-b", "kernel": "spin.elf", "timeout": 60},
+              {"name": "spin-c", "kernel": "spin.elf", "timeout": 60}
+            ]}
+            """)
+        let clock = ContinuousClock()
+        let started = clock.now
+        let result = try swiftvmm(["test", manifest, "--jobs", "2"], signal: SIGINT, signalAfter: .seconds(1))
+        #expect(clock.now - started < .seconds(10))
+        #expect(result.status == 130)
+        #expect(result.stdout.contains("FAIL spin-a: cancelled"), "\(result.stdout)")
+        #expect(result.stdout.contains("spin-c  NOT RUN  0/1"), "\(result.stdout)")
+        #expect(result.stdout.contains("1 not run (interrupted) (2 cases failing)"))
     }
 
     @Test func badManifestExitsTwoNamingTheFileAndProblem() throws {

@@ -117,7 +117,7 @@ struct ManifestTests {
         #expect(abs(summary.passRate - 2.0 / 3.0) < 1e-9)
         #expect(summary.medianDuration == .milliseconds(20))
         #expect(!report.passed)
-        #expect(report.summary.contains("boot  FLAKY   2/3      66.7%"))
+        #expect(report.summary.contains("boot  FLAKY    2/3      66.7%"))
         #expect(report.summary.contains("FAIL boot (2/3): expected debug-exit 0, got: guest wrote 0x1 to the debug-exit port"))
     }
 
