@@ -2,8 +2,8 @@ import Foundation
 import SwiftVMM
 
 /// A test suite for `swiftvmm test`: kernels to boot, what each must print and how it must
-/// end. Read from JSON (`Manifest.load(path:)`); every key is checked, so a misspelt key is
-/// an error rather than a silently ignored setting.
+/// end. Read from JSON or YAML (`Manifest.load(path:)`); every key is checked, so a
+/// misspelt key is an error rather than a silently ignored setting.
 ///
 ///     {
 ///       "kernelDirectory": "build",

@@ -1,4 +1,5 @@
 import Foundation
+import Yams
 
 /// A manifest that cannot be used: the file and the problem (`swiftvmm test` exits 2).
 public struct ManifestError: Error, CustomStringConvertible, Equatable {
@@ -14,18 +15,22 @@ public struct ManifestError: Error, CustomStringConvertible, Equatable {
 }
 
 extension Manifest {
-    /// Reads and checks a JSON manifest: every key known, names unique, patterns and
-    /// outcomes valid.
+    /// Reads and checks a manifest, YAML when its name ends in .yaml or .yml, else JSON:
+    /// every key known, names unique, patterns and outcomes valid.
     public static func load(path: String) throws(ManifestError) -> Manifest {
         let data: Data
         do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
             throw ManifestError(path: path, problem: "cannot read: \((error as NSError).localizedDescription)")
         }
+        let isYAML = path.hasSuffix(".yaml") || path.hasSuffix(".yml")
         var manifest: Manifest
-        do { manifest = try JSONDecoder().decode(Manifest.self, from: data) } catch let error as DecodingError {
-            throw ManifestError(path: path, problem: describe(error))
+        do {
+            manifest = isYAML ? try YAMLDecoder().decode(Manifest.self, from: data)
+                              : try JSONDecoder().decode(Manifest.self, from: data)
+        } catch let error as DecodingError {
+            throw ManifestError(path: path, problem: describe(error, format: isYAML ? "YAML" : "JSON"))
         } catch {
-            throw ManifestError(path: path, problem: "not valid JSON: \(error)")
+            throw ManifestError(path: path, problem: "not valid \(isYAML ? "YAML" : "JSON"): \(error)")
         }
         var seen = Set<String>()
         for (index, testCase) in manifest.cases.enumerated() where !seen.insert(testCase.name).inserted {
@@ -46,7 +51,7 @@ extension Manifest {
 }
 
 /// "cases[2].outcome: "boot" is not one of …" from what JSONDecoder reports.
-private func describe(_ error: DecodingError) -> String {
+private func describe(_ error: DecodingError, format: String) -> String {
     func location(_ path: [any CodingKey]) -> String {
         let text = path.reduce(into: "") { text, key in
             if let index = key.intValue { text += "[\(index)]" } else { text += (text.isEmpty ? "" : ".") + key.stringValue }
@@ -63,7 +68,7 @@ private func describe(_ error: DecodingError) -> String {
     case .dataCorrupted(let context):
         if context.codingPath.isEmpty {
             let detail = context.underlyingError.map { "\(($0 as NSError).userInfo[NSDebugDescriptionErrorKey] ?? $0)" }
-            return "not valid JSON" + (detail.map { ": \($0)" } ?? "")
+            return "not valid \(format)" + (detail.map { ": \($0)" } ?? "")
         }
         return location(context.codingPath) + context.debugDescription
     @unknown default:

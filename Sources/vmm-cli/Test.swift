@@ -7,7 +7,8 @@ struct Test: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run a test-suite manifest: boot each case's kernel, check its serial lines and how it ends.",
         discussion: """
-            The manifest is JSON: {"kernelDirectory": DIR, "cases": [CASE...]}. kernelDirectory \
+            The manifest is JSON, or YAML when its name ends in .yaml or .yml: \
+            {"kernelDirectory": DIR, "cases": [CASE...]}. kernelDirectory \
             (default: the manifest's folder) is relative to the manifest's folder; --kernel-dir \
             replaces it. Each CASE has:
               name      unique; names the case in reports, logs and JUnit (required)
@@ -28,29 +29,30 @@ struct Test: AsyncParsableCommand {
             Cases run in parallel, --jobs at a time. --shard K/N sorts the cases by name \
             (byte order) and runs those whose 0-based position is K-1 modulo N, so the N \
             shards partition the suite. With --output DIR each run's serial log is kept as \
-            DIR/NAME.log (DIR/NAME.K.log for run K of a repeating case), followed by a \
-            "--- swiftvmm:" footer saying how the run ended.
+            DIR/NAME.log (DIR/NAME.K.log for run K of a repeating case), and a last \
+            footer says how the run ended.
 
             EXIT STATUS
               0          every run passed (or the shard has no cases)
-              1          at least one run failed: unexpected outcome, an expected line not
-                         seen in order, time limit, kernel not bootable
-              2          bad command line or manifest (the message names the file and the
-                         problem), a missing kernel or module, an unwritable --output or --junit
-              130, 143   interrupted by SIGINT, SIGTERM (the runs so far are reported)
+              1          a run failed: unexpected outcome, an expected line not seen
+                         in order, time limit, kernel not bootable
+              2          bad command line or manifest (the message names the file
+                         and the problem), a missing kernel or module, an
+                         unwritable --output or --junit
+              130, 143   interrupted by SIGINT, SIGTERM (runs so far are reported)
             """
     )
 
-    @Argument(help: "The manifest (JSON).")
+    @Argument(help: "The manifest (JSON, or YAML if named *.yaml or *.yml).")
     var manifest: String
 
     @Option(help: "Machines run at once (default: the host CPUs this process may use, here \(Runner.defaultJobs)).")
-    var jobs: Int = Runner.defaultJobs
+    var jobs: Int?
 
     @Option(name: .customLong("repeat"), help: ArgumentHelp("Run every case N times (replacing its repeat) and report each case's pass rate.", valueName: "N"))
     var repeatCount: Int?
 
-    @Option(help: ArgumentHelp("Run only slice K of N (see below).", valueName: "K/N"))
+    @Option(help: ArgumentHelp("Run only slice K of N of the cases (see the description).", valueName: "K/N"))
     var shard: ShardArgument?
 
     @Option(help: ArgumentHelp("Write a JUnit XML report to FILE.", valueName: "FILE"))
@@ -63,7 +65,7 @@ struct Test: AsyncParsableCommand {
     var kernelDirectory: String?
 
     func validate() throws {
-        guard jobs >= 1 else { throw ValidationError("--jobs must be at least 1") }
+        if let jobs, jobs < 1 { throw ValidationError("--jobs must be at least 1") }
         if let repeatCount, repeatCount < 1 { throw ValidationError("--repeat must be at least 1") }
     }
 
@@ -74,7 +76,7 @@ struct Test: AsyncParsableCommand {
             throw ExitCode(ExitStatus.usage)
         }
         let runner = Runner(manifest: loaded, options: .init(
-            jobs: jobs, repeatCount: repeatCount, shard: shard?.value, kernelDirectory: kernelDirectory, outputDirectory: output))
+            jobs: jobs ?? Runner.defaultJobs, repeatCount: repeatCount, shard: shard?.value, kernelDirectory: kernelDirectory, outputDirectory: output))
         do { try runner.prepare(manifestPath: manifest) } catch {
             printError("swiftvmm: \(error)")
             throw ExitCode(ExitStatus.usage)

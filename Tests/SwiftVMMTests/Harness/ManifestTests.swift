@@ -4,8 +4,8 @@ import Testing
 
 /// Reading manifests: defaults, every key, and errors that name the file and the problem.
 struct ManifestTests {
-    func load(_ json: String) throws(ManifestError) -> Manifest {
-        let path = FileManager.default.temporaryDirectory.appending(path: "swiftvmm-manifest-\(getpid())-\(UUID()).json").path
+    func load(_ json: String, extension: String = "json") throws(ManifestError) -> Manifest {
+        let path = FileManager.default.temporaryDirectory.appending(path: "swiftvmm-manifest-\(getpid())-\(UUID()).\(`extension`)").path
         _ = FileManager.default.createFile(atPath: path, contents: Data(json.utf8))
         defer { try? FileManager.default.removeItem(atPath: path) }
         return try Manifest.load(path: path)
@@ -31,6 +31,27 @@ struct ManifestTests {
         #expect(b.timeout == .milliseconds(1500) && b.repeatCount == 4)
         #expect(manifest.kernelDirectory() == URL(fileURLWithPath: manifest.baseDirectory).appending(path: "k").standardizedFileURL.path)
         #expect(manifest.kernelDirectory(override: "/elsewhere") == "/elsewhere")
+    }
+
+    @Test func yamlReadsAsJSONDoes() throws {
+        let yaml = try load("""
+            kernelDirectory: k
+            cases:
+              - name: b
+                kernel: b.elf
+                cmdline: x y
+                memory: 64
+                expect: ["^one$", 'tw(o)']
+                outcome: powered-off
+                timeout: 0.5
+                repeat: 2
+            """, extension: "yaml")
+        let json = try load(#"""
+            {"kernelDirectory": "k", "cases": [{"name": "b", "kernel": "b.elf", "cmdline": "x y", "memory": 64,
+             "expect": ["^one$", "tw(o)"], "outcome": "powered-off", "timeout": 0.5, "repeat": 2}]}
+            """#)
+        #expect(yaml.cases == json.cases && yaml.kernelDirectory == json.kernelDirectory)
+        #expect(throws: ManifestError.self) { try load("cases:\n  - name: a\n    kernal: x\n", extension: "yml") }
     }
 
     @Test func memoryAsANumberIsMiB() throws {
