@@ -1,4 +1,5 @@
 import Foundation
+import SwiftVMM
 
 /// Runs a manifest's cases, at most `jobs` machines at once, each case `repeatCount`
 /// times, and collects a `Report`.
@@ -34,8 +35,8 @@ public struct Runner: Sendable {
         case finished(RunResult)
     }
 
-    /// The host CPUs this process may use (its affinity mask).
-    public static var defaultJobs: Int { max(1, ProcessInfo.processInfo.activeProcessorCount) }
+    /// The host CPUs this process may use (its affinity mask, as `taskset` sets it).
+    public static var defaultJobs: Int { max(1, CPUAffinity.allowedCPUs().count) }
 
     public let manifest: Manifest
     public let options: Options
@@ -98,7 +99,9 @@ public struct Runner: Sendable {
                 group.addTask { await run.run() }
                 return true
             }
-            for _ in 0..<jobs where !startNext() { break }
+            for _ in 0..<jobs {
+                guard startNext() else { break }
+            }
             var results: [RunResult] = []
             for await result in group {
                 onEvent(.finished(result))
