@@ -6,6 +6,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .library(name: "SwiftVMM", targets: ["SwiftVMM"]),
+        .library(name: "SwiftVMMHarness", targets: ["SwiftVMMHarness"]),
         .executable(name: "swiftvmm", targets: ["vmm-cli"]),
     ],
     dependencies: [
@@ -14,6 +15,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-system", from: "1.4.0"),
         // `swift package generate-documentation` for the DocC catalog in Sources/SwiftVMM.
         .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.4.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
     ],
     targets: [
         // Thin C shim over <linux/kvm.h>: ioctl numbers, fixed-arity wrappers, kvm_run accessors.
@@ -27,11 +29,21 @@ let package = Package(
                 .product(name: "SystemPackage", package: "swift-system"),
             ]
         ),
+        // The test-suite runner behind `swiftvmm test`: manifests, parallel runs, reports, JUnit XML.
+        .target(
+            name: "SwiftVMMHarness",
+            dependencies: [
+                "SwiftVMM",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "SystemPackage", package: "swift-system"),
+                .product(name: "Yams", package: "Yams"),
+            ]
+        ),
         // The `swiftvmm` command: argument parsing and exit statuses only.
         .executableTarget(
             name: "vmm-cli",
             dependencies: [
-                "SwiftVMM", "DemoGuest",
+                "SwiftVMM", "SwiftVMMHarness", "DemoGuest",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -45,7 +57,7 @@ let package = Package(
         .testTarget(
             name: "SwiftVMMTests",
             dependencies: [
-                "SwiftVMM", "TestGuests", "vmm-cli",
+                "SwiftVMM", "SwiftVMMHarness", "TestGuests", "vmm-cli",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "SystemPackage", package: "swift-system"),
             ]

@@ -50,11 +50,11 @@ final class HostThread: @unchecked Sendable {
 }
 
 /// CPU affinity of the calling thread (sched_setaffinity(2) with a 1024-CPU mask).
-enum CPUAffinity {
+public enum CPUAffinity {
     private static let words = 1024 / 64
 
     /// The host CPUs this process may run on.
-    static func allowedCPUs() -> [Int] {
+    public static func allowedCPUs() -> [Int] {
         var mask = [UInt64](repeating: 0, count: words)
         let result = mask.withUnsafeMutableBytes { ckvm_get_affinity($0.baseAddress, UInt($0.count)) }
         guard result == 0 else { return [0] }
