@@ -1,3 +1,5 @@
+import Synchronization
+
 /// The asynchronous face of a machine, for test harnesses: run it in a task, watch and
 /// answer its serial port, cancel it. The vCPUs stay on their own pthreads; `run()` waits
 /// for them on one more host thread, so the cooperative pool is never blocked.
@@ -11,9 +13,16 @@ extension Machine {
     public func run() async -> Outcome {
         await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<Outcome, Never>) in
+                // The thread lets go of the machine before resuming the caller, so the
+                // machine is freed (its fds closed) when the caller drops it, not a moment
+                // later on this thread.
+                let handOff = Mutex<Machine?>(self)
                 do {
                     // Detached: the thread ends right after resuming the continuation.
-                    try HostThread.detached(name: "machine") { continuation.resume(returning: self.run()) }
+                    try HostThread.detached(name: "machine") {
+                        let outcome = { handOff.withLock { $0.take() }!.run() }()
+                        continuation.resume(returning: outcome)
+                    }
                 } catch {
                     continuation.resume(returning: .hostError("\(error)"))
                 }
