@@ -13,6 +13,8 @@ import sys
 import time
 
 QBOOT = "/usr/share/qemu/qboot.rom"
+STARTUP = "swiftvmm start-up only (no VM)"
+STATIC = "swiftvmm static stdlib"
 MiB = 1 << 20
 
 
@@ -83,7 +85,12 @@ def fmt_ms(s):
 def section_boot(a, peers, out):
     """(1) boot-to-exit wall time of hello, every peer once per round, in shuffled order."""
     hello, hello32 = a.guest("hello"), a.guest("hello", elf32=True)
-    cmds = {"swiftvmm": peers.swiftvmm(hello), "floor (C)": peers.floor(hello)}
+    cmds = {"swiftvmm": peers.swiftvmm(hello), "floor (C)": peers.floor(hello),
+            # Process start-up and command-line parsing alone: a missing kernel fails
+            # right after parsing, before /dev/kvm is opened (status 2).
+            STARTUP: peers.swiftvmm(f"{a.work}/no-such-kernel.elf")}
+    if a.swiftvmm_static:
+        cmds[STATIC] = [a.swiftvmm_static, *peers.swiftvmm(hello)[1:]]
     skipped = {}
     if peers.qemu:
         cmds["QEMU+KVM+qboot"] = peers.qemu_cmd(hello32, "kvm")
@@ -97,7 +104,7 @@ def section_boot(a, peers, out):
         random.shuffle(order)
         for k in order:
             t, rc, text = run(cmds[k])
-            if rc == 1 and "Hello, world!" in text:
+            if (rc == 1 and "Hello, world!" in text) or (k == STARTUP and rc == 2):
                 times[k].append(t)
             else:
                 bad[k] += 1
@@ -126,6 +133,13 @@ def section_boot(a, peers, out):
         r = med["QEMU+KVM+qboot"] / med["swiftvmm"]
         out.append(f"- QEMU+KVM+qboot / swiftvmm (median): **{r:.1f}×** (target ≥ 8×: "
                    f"{'met' if r >= 8 else 'MISSED'})")
+    if STATIC in med and "floor (C)" in med:
+        r = med[STATIC] / med["floor (C)"]
+        out.append(f"- {STATIC} / floor (median): **{r:.2f}×**")
+    if STARTUP in med and "swiftvmm" in med:
+        out.append(f"- of swiftvmm's median, {fmt_ms(med[STARTUP])} ms "
+                   f"({med[STARTUP] / med['swiftvmm'] * 100:.0f} %) pass before the VM exists: "
+                   "dynamic linking and command-line parsing")
     if "swiftvmm" in med:
         out.append(f"- swiftvmm median {fmt_ms(med['swiftvmm'])} ms (absolute target ≤ 15 ms on a quiet host: "
                    f"{'met' if med['swiftvmm'] <= 0.015 else 'missed'})")
@@ -311,12 +325,14 @@ def section_smp(a, peers, out):
     """(4) smp-broadcast startup_us for N vCPUs."""
     elf, elf32 = a.guest("smp-broadcast"), a.guest("smp-broadcast", elf32=True)
     counts = [1, 2, 4, 8, 16]
-    peer_names = ["swiftvmm"] + (["QEMU+KVM+qboot"] if peers.qemu else [])
+    variants = {"swiftvmm": (), "swiftvmm --irqchip kernel": ("--irqchip", "kernel")}
+    peer_names = list(variants) + (["QEMU+KVM+qboot"] if peers.qemu else [])
     table = {}
     for n in counts:
         for _ in range(a.smp_runs):
             for p in peer_names:
-                cmd = peers.swiftvmm(elf, "--cpus", str(n)) if p == "swiftvmm" else peers.qemu_cmd(elf32, "kvm", cpus=n)
+                cmd = (peers.swiftvmm(elf, "--cpus", str(n), *variants[p]) if p in variants
+                       else peers.qemu_cmd(elf32, "kvm", cpus=n))
                 try:
                     t, rc, text = run(cmd, timeout=60)
                 except subprocess.TimeoutExpired:
@@ -344,25 +360,30 @@ def section_smp(a, peers, out):
 
 
 def smaps_footprint(pid, guest_bytes):
-    """(total RSS, RSS outside the guest-RAM mappings) in bytes. Guest RAM = anonymous
-    mappings of at least min(guest size, 128 MiB), larger than anything a VMM maps for
-    itself (thread stacks 8 MiB, malloc arenas 64 MiB)."""
-    total = vmm = 0
+    """(total RSS, RSS outside the guest-RAM mappings, Private_Dirty and Pss outside them)
+    in bytes. Guest RAM = anonymous mappings of at least min(guest size, 128 MiB), larger
+    than anything a VMM maps for itself (thread stacks 8 MiB, malloc arenas 64 MiB)."""
+    total = vmm = dirty = pss = 0
     size = 0
     name = ""
+    guest = False
     with open(f"/proc/{pid}/smaps") as f:
         for line in f:
             parts = line.split()
             if re.match(r"^[0-9a-f]+-[0-9a-f]+ ", line):
                 lo, hi = (int(x, 16) for x in parts[0].split("-"))
                 size, name = hi - lo, (parts[5] if len(parts) > 5 else "")
+                guest = size >= min(guest_bytes, 128 * MiB) and (name == "" or name.startswith("/memfd") or name.startswith("[anon"))
             elif parts[0] == "Rss:":
                 rss = int(parts[1]) * 1024
                 total += rss
-                guest = size >= min(guest_bytes, 128 * MiB) and (name == "" or name.startswith("/memfd") or name.startswith("[anon"))
                 if not guest:
                     vmm += rss
-    return total, vmm
+            elif parts[0] == "Private_Dirty:" and not guest:
+                dirty += int(parts[1]) * 1024
+            elif parts[0] == "Pss:" and not guest:
+                pss += int(parts[1]) * 1024
+    return total, vmm, dirty, pss
 
 
 def threads(pid):
@@ -385,8 +406,8 @@ def sample(cmd, guest_bytes, settle):
         if b"spinning" not in buf:
             return None, (buf.decode(errors="replace").strip()[-200:] or f"status {p.poll()}")
         time.sleep(settle)
-        total, vmm = smaps_footprint(p.pid, guest_bytes)
-        return (total, vmm, threads(p.pid)), None
+        total, vmm, dirty, pss = smaps_footprint(p.pid, guest_bytes)
+        return (total, vmm, threads(p.pid), dirty, pss), None
     finally:
         p.kill()
         p.wait()
@@ -398,6 +419,8 @@ def section_footprint(a, peers, out):
     rows = []
     for mem, label in ((256 * MiB, "256M"), (64 << 30, "64G")):
         cmds = {"swiftvmm": peers.swiftvmm(spin, "--memory", label)}
+        if a.swiftvmm_static:
+            cmds[STATIC] = [a.swiftvmm_static, *peers.swiftvmm(spin, "--memory", label)[1:]]
         if peers.qemu:
             cmds["QEMU+KVM+qboot"] = peers.qemu_cmd(spin32, "kvm", memory=label)
         for k, cmd in cmds.items():
@@ -409,28 +432,33 @@ def section_footprint(a, peers, out):
             rows.append((k, label, samples, err))
     out.append("## 5. Footprint (guest `spin`, sampled ~1 s after it printed `spinning`)\n")
     out.append("VMM RSS = sum of Rss in /proc/PID/smaps minus the guest-RAM mappings (anonymous "
-               "mappings ≥ min(guest RAM, 128 MiB)); median of "
-               f"{a.footprint_runs} samples.\n")
-    out.append("| peer | guest RAM | VMM RSS MiB | total RSS MiB | threads |")
-    out.append("|---|---|---|---|---|")
+               "mappings ≥ min(guest RAM, 128 MiB)); private dirty and PSS over the same mappings "
+               "(RSS counts shared library pages in full, PSS divides them among the processes "
+               f"mapping them); median of {a.footprint_runs} samples. QEMU at 64G needs "
+               "`-object memory-backend-ram,size=64G,reserve=off` to start at all on this host.\n")
+    out.append("| peer | guest RAM | VMM RSS MiB | of which private dirty MiB | VMM PSS MiB | total RSS MiB | threads |")
+    out.append("|---|---|---|---|---|---|---|")
     vmm_rss = {}
     for k, label, samples, err in rows:
         if samples:
             v = median([s[1] for s in samples]) / MiB
             vmm_rss[(k, label)] = v
-            out.append(f"| {k} | {label} | {v:.1f} | {median([s[0] for s in samples]) / MiB:.1f} | "
+            out.append(f"| {k} | {label} | {v:.1f} | {median([s[3] for s in samples]) / MiB:.1f} | "
+                       f"{median([s[4] for s in samples]) / MiB:.1f} | {median([s[0] for s in samples]) / MiB:.1f} | "
                        f"{median([s[2] for s in samples]):.0f} |")
         else:
-            out.append(f"| {k} | {label} | did not run: {err[:100]} | | |")
+            out.append(f"| {k} | {label} | did not run: {err[:100]} | | | | |")
     out.append("")
     for label in ("256M", "64G"):
-        v = vmm_rss.get(("swiftvmm", label))
-        if v is not None:
+        for name in ("swiftvmm", STATIC):
+            v = vmm_rss.get((name, label))
+            if v is None:
+                continue
             q = vmm_rss.get(("QEMU+KVM+qboot", label))
-            qs = f", QEMU / swiftvmm {q / v:.1f}×" if q else ""
-            out.append(f"- swiftvmm VMM RSS at {label}: {v:.1f} MiB (target < 8 MiB: "
+            qs = f", QEMU / {name} {q / v:.1f}×" if q else ""
+            out.append(f"- {name} VMM RSS at {label}: {v:.1f} MiB (target < 8 MiB: "
                        f"{'met' if v < 8 else 'MISSED'}){qs}")
-    sizes = [("swiftvmm", a.swiftvmm)]
+    sizes = [("swiftvmm", a.swiftvmm)] + ([(STATIC, a.swiftvmm_static)] if a.swiftvmm_static else [])
     if peers.qemu:
         sizes.append(("qemu-system-x86_64", os.path.realpath(peers.qemu)))
     sizes.append(("floor", a.floor))
@@ -452,6 +480,8 @@ def section_throughput(a, peers, out):
     """(6) boots per second of hello with 2 parallel jobs."""
     hello, hello32 = a.guest("hello"), a.guest("hello", elf32=True)
     cmds = {"swiftvmm": peers.swiftvmm(hello), "floor (C)": peers.floor(hello)}
+    if a.swiftvmm_static:
+        cmds[STATIC] = [a.swiftvmm_static, *peers.swiftvmm(hello)[1:]]
     if peers.qemu:
         cmds["QEMU+KVM+qboot"] = peers.qemu_cmd(hello32, "kvm")
     boots = 2 * a.n
@@ -476,6 +506,7 @@ def section_throughput(a, peers, out):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--swiftvmm", required=True)
+    ap.add_argument("--swiftvmm-static", help="swiftvmm built with --static-swift-stdlib (optional row)")
     ap.add_argument("--floor", required=True)
     ap.add_argument("--guests", required=True, help="folder with NAME.elf and NAME32.elf")
     ap.add_argument("--work", required=True)
@@ -485,7 +516,7 @@ def main():
     a = ap.parse_args()
     a.cycle_exits, a.cycle_runs = 20000, max(3, a.n // 6)
     a.timer_runs = max(2, a.n // 10)
-    a.smp_runs = max(2, a.n // 10)
+    a.smp_runs = max(3, a.n // 6)
     a.footprint_runs, a.settle = 3, 1.0
     a.guest = lambda name, elf32=False: os.path.join(a.guests, f"{name}{'32' if elf32 else ''}.elf")
     peers = Peers(a)
