@@ -1,0 +1,535 @@
+#!/usr/bin/env python3
+"""Runs the benchmarks of bench/compare.sh (which builds everything first) and writes the
+markdown table. Peers run interleaved, round by round, so they share the machine's noise;
+every target is a ratio of two figures measured in the same run."""
+import argparse
+import concurrent.futures
+import os
+import random
+import re
+import shutil
+import subprocess
+import sys
+import time
+
+QBOOT = "/usr/share/qemu/qboot.rom"
+STARTUP = "swiftvmm start-up only (no VM)"
+STATIC = "swiftvmm static stdlib"
+MiB = 1 << 20
+
+
+def percentile(values, p):
+    """Nearest-rank percentile (p in 0..100)."""
+    s = sorted(values)
+    if not s:
+        return float("nan")
+    rank = max(1, -(-len(s) * p // 100))
+    return s[int(rank) - 1]
+
+
+def median(values):
+    s = sorted(values)
+    if not s:
+        return float("nan")
+    m = len(s) // 2
+    return s[m] if len(s) % 2 else (s[m - 1] + s[m]) / 2
+
+
+def run(cmd, timeout=60, stdin=subprocess.DEVNULL):
+    """Runs cmd; returns (seconds from spawn to reaped exit, status, stdout+stderr)."""
+    start = time.perf_counter()
+    p = subprocess.run(cmd, stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                       timeout=timeout)
+    return time.perf_counter() - start, p.returncode, p.stdout.decode(errors="replace")
+
+
+class Peers:
+    """The command line that boots a kernel on each peer."""
+
+    def __init__(self, a):
+        self.a = a
+        self.qemu = shutil.which("qemu-system-x86_64")
+        self.qemu_skip = None if self.qemu else "qemu-system-x86_64 not installed"
+        self.qboot_args = ["-bios", QBOOT] if os.path.exists(QBOOT) else []
+        self.kvm_ok = os.access("/dev/kvm", os.R_OK | os.W_OK)
+
+    def swiftvmm(self, elf, *extra):
+        return [self.a.swiftvmm, "boot", elf, "--serial", "stdio", *extra]
+
+    def floor(self, elf, *extra):
+        return [self.a.floor, elf, *extra]
+
+    def qemu_cmd(self, elf32, accel, cpus=1, memory="256M", cmdline=None):
+        cmd = [self.qemu, "-nodefaults", "-no-user-config", "-display", "none", "-serial", "stdio",
+               "-no-reboot", "-m", memory, "-smp", str(cpus)]
+        if memory != "256M":
+            # Without reserve=off QEMU reserves swap for all of RAM and a 64 GiB guest
+            # fails on a smaller host ("cannot set up guest memory 'pc.ram'").
+            cmd += ["-object", f"memory-backend-ram,id=ram0,size={memory},reserve=off",
+                    "-machine", "memory-backend=ram0"]
+        cmd += [
+               "-device", "isa-debug-exit,iobase=0xf4,iosize=4", "-kernel", elf32]
+        if cmdline is not None:
+            cmd += ["-append", cmdline]
+        if accel == "kvm":
+            cmd += ["-accel", "kvm", "-cpu", "host,-arch-capabilities"] + self.qboot_args
+        else:
+            cmd += ["-accel", "tcg", "-cpu", "max"] + self.qboot_args
+        return cmd
+
+
+def fmt_ms(s):
+    return f"{s * 1000:.1f}"
+
+
+def section_boot(a, peers, out):
+    """(1) boot-to-exit wall time of hello, every peer once per round, in shuffled order."""
+    hello, hello32 = a.guest("hello"), a.guest("hello", elf32=True)
+    cmds = {"swiftvmm": peers.swiftvmm(hello), "floor (C)": peers.floor(hello),
+            # Process start-up and command-line parsing alone: a missing kernel fails
+            # right after parsing, before /dev/kvm is opened (status 2).
+            STARTUP: peers.swiftvmm(f"{a.work}/no-such-kernel.elf")}
+    if a.swiftvmm_static:
+        cmds[STATIC] = [a.swiftvmm_static, *peers.swiftvmm(hello)[1:]]
+    skipped = {}
+    if peers.qemu:
+        cmds["QEMU+KVM+qboot"] = peers.qemu_cmd(hello32, "kvm")
+        cmds["QEMU TCG"] = peers.qemu_cmd(hello32, "tcg")
+    else:
+        skipped["QEMU"] = peers.qemu_skip
+    times = {k: [] for k in cmds}
+    bad = {k: 0 for k in cmds}
+    for r in range(a.n):
+        order = list(cmds)
+        random.shuffle(order)
+        for k in order:
+            t, rc, text = run(cmds[k])
+            if (rc == 1 and "Hello, world!" in text) or (k == STARTUP and rc == 2):
+                times[k].append(t)
+            else:
+                bad[k] += 1
+                if bad[k] == 1:
+                    print(f"  {k}: status {rc}: {text.strip()[-300:]}", file=sys.stderr)
+    out.append("## 1. Boot-to-exit wall time (hello: spawn → debug-exit → process reaped)\n")
+    out.append(f"{a.n} runs per peer, interleaved in shuffled order each round.\n")
+    out.append("| peer | median ms | p99 ms | min ms | failed runs |")
+    out.append("|---|---|---|---|---|")
+    med = {}
+    for k in cmds:
+        if times[k]:
+            med[k] = median(times[k])
+            out.append(f"| {k} | {fmt_ms(med[k])} | {fmt_ms(percentile(times[k], 99))} | "
+                       f"{fmt_ms(min(times[k]))} | {bad[k]} |")
+        else:
+            out.append(f"| {k} | — | — | — | {bad[k]} (all) |")
+    for k, why in skipped.items():
+        out.append(f"| {k} | skipped: {why} | | | |")
+    out.append("")
+    if "swiftvmm" in med and "floor (C)" in med:
+        r = med["swiftvmm"] / med["floor (C)"]
+        out.append(f"- swiftvmm / floor (median): **{r:.2f}×** (target ≤ 1.25×: "
+                   f"{'met' if r <= 1.25 else 'MISSED'})")
+    if "swiftvmm" in med and "QEMU+KVM+qboot" in med:
+        r = med["QEMU+KVM+qboot"] / med["swiftvmm"]
+        out.append(f"- QEMU+KVM+qboot / swiftvmm (median): **{r:.1f}×** (target ≥ 8×: "
+                   f"{'met' if r >= 8 else 'MISSED'})")
+    if STATIC in med and "floor (C)" in med:
+        r = med[STATIC] / med["floor (C)"]
+        out.append(f"- {STATIC} / floor (median): **{r:.2f}×**")
+    if STARTUP in med and "swiftvmm" in med:
+        out.append(f"- of swiftvmm's median, {fmt_ms(med[STARTUP])} ms "
+                   f"({med[STARTUP] / med['swiftvmm'] * 100:.0f} %) pass before the VM exists: "
+                   "dynamic linking and command-line parsing")
+    if "swiftvmm" in med:
+        out.append(f"- swiftvmm median {fmt_ms(med['swiftvmm'])} ms (absolute target ≤ 15 ms on a quiet host: "
+                   f"{'met' if med['swiftvmm'] <= 0.015 else 'missed'})")
+    out.append("")
+    return med
+
+
+def callgrind_total(cmd, outfile):
+    """User-space instructions of a whole run under callgrind (all threads)."""
+    subprocess.run(["valgrind", "--tool=callgrind", f"--callgrind-out-file={outfile}", *cmd],
+                   stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                   timeout=600)
+    with open(outfile) as f:
+        for line in f:
+            if line.startswith("summary:") or line.startswith("totals:"):
+                return int(line.split()[1])
+    raise RuntimeError(f"no totals in {outfile}")
+
+
+def callgrind_functions(outfile):
+    """Inclusive-free (self) instruction count per function, from callgrind_annotate."""
+    p = subprocess.run(["callgrind_annotate", "--threshold=100", "--auto=no", outfile],
+                       stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    costs = {}
+    for line in p.stdout.splitlines():
+        m = re.match(r"\s*([\d,]+)\s+(?:\([\s\d.]+%\)\s+)?(.+?)\s*$", line)
+        if m and ":" in m.group(2):
+            fn = m.group(2)
+            fn = fn.split(" [", 1)[0]
+            costs[fn] = costs.get(fn, 0) + int(m.group(1).replace(",", ""))
+    return costs
+
+
+def demangle(names):
+    tool = shutil.which("swift-demangle")
+    if not tool:
+        return names
+    p = subprocess.run([tool, "--simplified", "--compact"], input="\n".join(names), text=True,
+                       stdout=subprocess.PIPE)
+    out = p.stdout.splitlines()
+    return out if len(out) == len(names) else names
+
+
+def section_exits(a, peers, out):
+    """(2) user-space instructions per exit (callgrind, marginal K vs 2K) and guest cycles."""
+    exits = a.guest("exits")
+    k = a.k
+    out.append("## 2. Port-I/O exit cost (guest `exits`: N × `outb` to unused port 0x9C)\n")
+    rows = []
+    per_exit = {}
+    profile = []
+    if not shutil.which("valgrind"):
+        out.append("instructions per exit: skipped (valgrind not installed)\n")
+    # Valgrind 3.19 cannot read the debug info of the release binary (DWARF 5 forms: "unhandled
+    # dwarf2 abbrev form code 0x25"), so profile a copy without it
+    # (the symbol table stays, so functions keep their names).
+    stripped = f"{a.work}/swiftvmm-nodebug"
+    subprocess.run(["strip", "--strip-debug", "-o", stripped, a.swiftvmm], check=True)
+
+    def swiftvmm_nodebug(elf, *extra):
+        return [stripped, *peers.swiftvmm(elf, *extra)[1:]]
+
+    for name, mk in (("swiftvmm", peers.swiftvmm), ("floor (C)", peers.floor)):
+        extra = ("--cmdline",) if name == "swiftvmm" else ()
+        ins = None
+        if shutil.which("valgrind"):
+            f1, f2 = f"{a.work}/cg.{name[:5]}.{k}", f"{a.work}/cg.{name[:5]}.{2 * k}"
+            mkcg = swiftvmm_nodebug if name == "swiftvmm" else mk
+            t1 = callgrind_total(mkcg(exits, *extra, str(k)), f1)
+            t2 = callgrind_total(mkcg(exits, *extra, str(2 * k)), f2)
+            ins = (t2 - t1) / k
+            per_exit[name] = ins
+            if name == "swiftvmm":
+                c1, c2 = callgrind_functions(f1), callgrind_functions(f2)
+                diff = {fn: (c2.get(fn, 0) - c1.get(fn, 0)) / k for fn in set(c1) | set(c2)}
+                top = sorted(diff.items(), key=lambda kv: -kv[1])[:15]
+                names = demangle([fn.split(":", 1)[1] if ":" in fn else fn for fn, _ in top])
+                profile = [(n, v, fn.split(":", 1)[0]) for n, (fn, v) in zip(names, top)]
+        cycles = []
+        for _ in range(a.cycle_runs):
+            _, rc, text = run(mk(exits, *extra, str(a.cycle_exits)))
+            m = re.search(r"cycles_per_exit=(\d+)", text)
+            if rc == 1 and m:
+                cycles.append(int(m.group(1)))
+        rows.append((name, ins, cycles))
+    out.append(f"Instructions: `valgrind --tool=callgrind` totals (all threads) of runs with K={k} "
+               f"and 2K={2 * k} exits, (I(2K) − I(K)) / K. Cycles: the guest's rdtsc over "
+               f"{a.cycle_exits} exits, median of {a.cycle_runs} runs.\n")
+    out.append("| peer | user instructions / exit | guest TSC cycles / exit (median) | min | max |")
+    out.append("|---|---|---|---|---|")
+    for name, ins, cyc in rows:
+        i = f"{ins:.0f}" if ins is not None else "skipped"
+        c = (f"{median(cyc):.0f} | {min(cyc)} | {max(cyc)}") if cyc else "— | — | —"
+        out.append(f"| {name} | {i} | {c} |")
+    out.append("")
+    if "swiftvmm" in per_exit and "floor (C)" in per_exit:
+        r = per_exit["swiftvmm"] / per_exit["floor (C)"]
+        out.append(f"- swiftvmm / floor instructions per exit: **{r:.2f}×** (target ≤ 1.5×: "
+                   f"{'met' if r <= 1.5 else 'MISSED'})")
+    cyc = {name: median(c) for name, _, c in rows if c}
+    if len(cyc) == 2:
+        out.append(f"- swiftvmm / floor guest cycles per exit: **{cyc['swiftvmm'] / cyc['floor (C)']:.2f}×**")
+    out.append("")
+    if profile:
+        out.append("Where swiftvmm's instructions per exit go (self cost, marginal, top 15):\n")
+        out.append("| instr/exit | function | object |")
+        out.append("|---|---|---|")
+        for n, v, obj in profile:
+            n = n.replace("|", "\\|")
+            out.append(f"| {v:.1f} | `{n[:140]}` | {os.path.basename(obj)} |")
+        out.append("")
+    return per_exit
+
+
+def parse_timer(text):
+    hz = re.search(r"tsc (\d+) Hz", text)
+    hz = int(hz.group(1)) if hz else None
+    lat = [tuple(int(x) for x in m) for m in
+           re.findall(r"cpu \d+ latency p50=(\d+) p99=(\d+) max=(\d+)", text)]
+    counts = re.findall(r"cpu \d+ oneshot=(\d+) periodic=(\d+) deadline=(\w+) short=(\d+) past=(\w+) (ok|FAIL)", text)
+    verdict = re.search(r"smp-timer: (PASS|FAIL|TIMEOUT)", text)
+    return hz, lat, counts, verdict.group(1) if verdict else "no verdict"
+
+
+def section_timer(a, peers, out):
+    """(3) smp-timer --cpus 4 on each peer."""
+    elf, elf32 = a.guest("smp-timer"), a.guest("smp-timer", elf32=True)
+    cmds = {"swiftvmm --irqchip user": peers.swiftvmm(elf, "--cpus", "4", "--irqchip", "user"),
+            "swiftvmm --irqchip kernel": peers.swiftvmm(elf, "--cpus", "4", "--irqchip", "kernel")}
+    if peers.qemu:
+        cmds["QEMU+KVM+qboot"] = peers.qemu_cmd(elf32, "kvm", cpus=4)
+        cmds["QEMU TCG"] = peers.qemu_cmd(elf32, "tcg", cpus=4)
+    res = {k: [] for k in cmds}
+    for _ in range(a.timer_runs):
+        for k in cmds:
+            try:
+                _, rc, text = run(cmds[k], timeout=60)
+            except subprocess.TimeoutExpired:
+                rc, text = None, "host timeout"
+            res[k].append((rc, text))
+    out.append("## 3. Timer fidelity (guest `smp-timer`, 4 vCPUs on 2 host cores)\n")
+    out.append(f"{a.timer_runs} runs per peer. Latency = programmed TSC deadline → handler entry, "
+               "K=50 per CPU per run, in µs (guest TSC / its reported rate); p50 = median over "
+               "CPUs×runs of each CPU's p50, p99 = worst CPU p99, max = worst max. Counts: "
+               "one-shot/periodic/deadline/short/past interrupts must be exactly 50 each "
+               "(periodic 50 or 51); `missed` = runs with a count off or a FAIL.\n")
+    out.append("| peer | PASS | p50 µs | p99 µs | max µs | runs with missed/extra interrupts | note |")
+    out.append("|---|---|---|---|---|---|---|")
+    p99s = {}
+    for k, runs in res.items():
+        passes, p50, p99, mx, missed, notes = 0, [], [], [], 0, set()
+        for rc, text in runs:
+            hz, lat, counts, verdict = parse_timer(text)
+            passes += verdict == "PASS"
+            if verdict != "PASS":
+                notes.add(f"{verdict} (status {rc})")
+            if any(c[5] == "FAIL" for c in counts) or (verdict != "PASS" and counts):
+                missed += 1
+            if hz and lat:
+                p50 += [l[0] / hz * 1e6 for l in lat]
+                p99.append(max(l[1] for l in lat) / hz * 1e6)
+                mx.append(max(l[2] for l in lat) / hz * 1e6)
+            if "tsc-deadline=no" in text:
+                notes.add("no TSC-deadline mode offered: deadline latency not measured")
+            notes.update(re.findall(r"only \d+ of \d+ CPUs started", text))
+            reasons = re.findall(r"reason: (.*)", text)
+            notes.update(r[:60] for r in reasons[:2])
+        if p99:
+            p99s[k] = median(p99)
+            out.append(f"| {k} | {passes}/{len(runs)} | {median(p50):.0f} | {median(p99):.0f} | "
+                       f"{max(mx):.0f} | {missed} | {'; '.join(sorted(notes))[:120]} |")
+        else:
+            out.append(f"| {k} | {passes}/{len(runs)} | — | — | — | — | "
+                       f"{'; '.join(sorted(notes))[:120] or 'no latency lines'} |")
+    out.append("")
+    u, kk = p99s.get("swiftvmm --irqchip user"), p99s.get("swiftvmm --irqchip kernel")
+    if u and kk:
+        out.append(f"- user / kernel irqchip p99 (median over runs): **{u / kk:.2f}×** (target ≤ 2×: "
+                   f"{'met' if u / kk <= 2 else 'MISSED'})")
+    out.append("")
+
+
+def section_smp(a, peers, out):
+    """(4) smp-broadcast startup_us for N vCPUs."""
+    elf, elf32 = a.guest("smp-broadcast"), a.guest("smp-broadcast", elf32=True)
+    counts = [1, 2, 4, 8, 16]
+    variants = {"swiftvmm": (), "swiftvmm --irqchip kernel": ("--irqchip", "kernel")}
+    peer_names = list(variants) + (["QEMU+KVM+qboot"] if peers.qemu else [])
+    table = {}
+    for n in counts:
+        for _ in range(a.smp_runs):
+            for p in peer_names:
+                cmd = (peers.swiftvmm(elf, "--cpus", str(n), *variants[p]) if p in variants
+                       else peers.qemu_cmd(elf32, "kvm", cpus=n))
+                try:
+                    t, rc, text = run(cmd, timeout=60)
+                except subprocess.TimeoutExpired:
+                    t, rc, text = None, None, ""
+                m = re.search(r"startup_us=(\d+)", text)
+                ok = "smp-broadcast: PASS" in text
+                table.setdefault((p, n), []).append((int(m.group(1)) if m and ok else None, t, rc))
+    out.append("## 4. SMP bring-up (guest `smp-broadcast`: broadcast INIT+SIPI → last AP counted in)\n")
+    out.append(f"Median of {a.smp_runs} runs, µs of guest TSC; in brackets the whole boot-to-exit wall time.\n")
+    out.append("| vCPUs | " + " | ".join(peer_names) + " |")
+    out.append("|---|" + "---|" * len(peer_names))
+    for n in counts:
+        cells = []
+        for p in peer_names:
+            vals = table[(p, n)]
+            us = [v[0] for v in vals if v[0] is not None]
+            wall = [v[1] for v in vals if v[1] is not None]
+            fails = len(vals) - len(us)
+            c = f"{median(us):.0f} µs ({fmt_ms(median(wall))} ms)" if us else "—"
+            if fails:
+                c += f", {fails} failed (status {[v[2] for v in vals if v[0] is None][0]})"
+            cells.append(c)
+        out.append(f"| {n} | " + " | ".join(cells) + " |")
+    out.append("")
+
+
+def smaps_footprint(pid, guest_bytes):
+    """(total RSS, RSS outside the guest-RAM mappings, Private_Dirty and Pss outside them)
+    in bytes. Guest RAM = anonymous mappings of at least min(guest size, 128 MiB), larger
+    than anything a VMM maps for itself (thread stacks 8 MiB, malloc arenas 64 MiB)."""
+    total = vmm = dirty = pss = 0
+    size = 0
+    name = ""
+    guest = False
+    with open(f"/proc/{pid}/smaps") as f:
+        for line in f:
+            parts = line.split()
+            if re.match(r"^[0-9a-f]+-[0-9a-f]+ ", line):
+                lo, hi = (int(x, 16) for x in parts[0].split("-"))
+                size, name = hi - lo, (parts[5] if len(parts) > 5 else "")
+                guest = size >= min(guest_bytes, 128 * MiB) and (name == "" or name.startswith("/memfd") or name.startswith("[anon"))
+            elif parts[0] == "Rss:":
+                rss = int(parts[1]) * 1024
+                total += rss
+                if not guest:
+                    vmm += rss
+            elif parts[0] == "Private_Dirty:" and not guest:
+                dirty += int(parts[1]) * 1024
+            elif parts[0] == "Pss:" and not guest:
+                pss += int(parts[1]) * 1024
+    return total, vmm, dirty, pss
+
+
+def threads(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("Threads:"):
+                return int(line.split()[1])
+    return 0
+
+
+def sample(cmd, guest_bytes, settle):
+    p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.time() + 20
+        buf = b""
+        os.set_blocking(p.stdout.fileno(), False)
+        while b"spinning" not in buf and time.time() < deadline and p.poll() is None:
+            time.sleep(0.01)
+            buf += p.stdout.read() or b""
+        if b"spinning" not in buf:
+            return None, (buf.decode(errors="replace").strip()[-200:] or f"status {p.poll()}")
+        time.sleep(settle)
+        total, vmm, dirty, pss = smaps_footprint(p.pid, guest_bytes)
+        return (total, vmm, threads(p.pid), dirty, pss), None
+    finally:
+        p.kill()
+        p.wait()
+
+
+def section_footprint(a, peers, out):
+    """(5) VMM RSS minus guest RAM, binary size, threads."""
+    spin, spin32 = a.guest("spin"), a.guest("spin", elf32=True)
+    rows = []
+    for mem, label in ((256 * MiB, "256M"), (64 << 30, "64G")):
+        cmds = {"swiftvmm": peers.swiftvmm(spin, "--memory", label)}
+        if a.swiftvmm_static:
+            cmds[STATIC] = [a.swiftvmm_static, *peers.swiftvmm(spin, "--memory", label)[1:]]
+        if peers.qemu:
+            cmds["QEMU+KVM+qboot"] = peers.qemu_cmd(spin32, "kvm", memory=label)
+        for k, cmd in cmds.items():
+            samples, err = [], None
+            for _ in range(a.footprint_runs):
+                s, err = sample(cmd, mem, a.settle)
+                if s:
+                    samples.append(s)
+            rows.append((k, label, samples, err))
+    out.append("## 5. Footprint (guest `spin`, sampled ~1 s after it printed `spinning`)\n")
+    out.append("VMM RSS = sum of Rss in /proc/PID/smaps minus the guest-RAM mappings (anonymous "
+               "mappings ≥ min(guest RAM, 128 MiB)); private dirty and PSS over the same mappings "
+               "(RSS counts shared library pages in full, PSS divides them among the processes "
+               f"mapping them); median of {a.footprint_runs} samples. QEMU at 64G needs "
+               "`-object memory-backend-ram,size=64G,reserve=off` to start at all on this host.\n")
+    out.append("| peer | guest RAM | VMM RSS MiB | of which private dirty MiB | VMM PSS MiB | total RSS MiB | threads |")
+    out.append("|---|---|---|---|---|---|---|")
+    vmm_rss = {}
+    for k, label, samples, err in rows:
+        if samples:
+            v = median([s[1] for s in samples]) / MiB
+            vmm_rss[(k, label)] = v
+            out.append(f"| {k} | {label} | {v:.1f} | {median([s[3] for s in samples]) / MiB:.1f} | "
+                       f"{median([s[4] for s in samples]) / MiB:.1f} | {median([s[0] for s in samples]) / MiB:.1f} | "
+                       f"{median([s[2] for s in samples]):.0f} |")
+        else:
+            out.append(f"| {k} | {label} | did not run: {err[:100]} | | | | |")
+    out.append("")
+    for label in ("256M", "64G"):
+        for name in ("swiftvmm", STATIC):
+            v = vmm_rss.get((name, label))
+            if v is None:
+                continue
+            q = vmm_rss.get(("QEMU+KVM+qboot", label))
+            qs = f", QEMU / {name} {q / v:.1f}×" if q else ""
+            out.append(f"- {name} VMM RSS at {label}: {v:.1f} MiB (target < 8 MiB: "
+                       f"{'met' if v < 8 else 'MISSED'}){qs}")
+    sizes = [("swiftvmm", a.swiftvmm)] + ([(STATIC, a.swiftvmm_static)] if a.swiftvmm_static else [])
+    if peers.qemu:
+        sizes.append(("qemu-system-x86_64", os.path.realpath(peers.qemu)))
+    sizes.append(("floor", a.floor))
+    line = "\nBinary sizes (file size): " + ", ".join(
+        f"{n} {os.path.getsize(p) / MiB:.1f} MiB" for n, p in sizes)
+    stripped = f"{a.work}/swiftvmm-stripped"
+    if subprocess.run(["strip", "-o", stripped, a.swiftvmm]).returncode == 0:
+        line += f"; swiftvmm stripped {os.path.getsize(stripped) / MiB:.1f} MiB"
+    libs = subprocess.run(["ldd", a.swiftvmm], stdout=subprocess.PIPE, text=True).stdout
+    swiftlibs = [l.split()[2] for l in libs.splitlines() if "=>" in l and "swift" in l.split()[0].lower()
+                 and len(l.split()) > 2 and os.path.exists(l.split()[2])]
+    if swiftlibs:
+        line += (f"; swiftvmm also maps {len(swiftlibs)} shared Swift runtime libraries "
+                 f"({sum(os.path.getsize(p) for p in swiftlibs) / MiB:.1f} MiB of files)")
+    out.append(line + ".\n")
+
+
+def section_throughput(a, peers, out):
+    """(6) boots per second of hello with 2 parallel jobs."""
+    hello, hello32 = a.guest("hello"), a.guest("hello", elf32=True)
+    cmds = {"swiftvmm": peers.swiftvmm(hello), "floor (C)": peers.floor(hello)}
+    if a.swiftvmm_static:
+        cmds[STATIC] = [a.swiftvmm_static, *peers.swiftvmm(hello)[1:]]
+    if peers.qemu:
+        cmds["QEMU+KVM+qboot"] = peers.qemu_cmd(hello32, "kvm")
+    boots = 2 * a.n
+    out.append(f"## 6. Throughput: {boots} boots of hello, 2 parallel jobs\n")
+    out.append("| peer | boots/s | failed |")
+    out.append("|---|---|---|")
+    rate = {}
+    for k, cmd in cmds.items():
+        start = time.perf_counter()
+        with concurrent.futures.ThreadPoolExecutor(2) as pool:
+            results = list(pool.map(lambda _: run(cmd), range(boots)))
+        wall = time.perf_counter() - start
+        failed = sum(1 for _, rc, text in results if rc != 1 or "Hello, world!" not in text)
+        rate[k] = boots / wall
+        out.append(f"| {k} | {rate[k]:.1f} | {failed} |")
+    out.append("")
+    if "QEMU+KVM+qboot" in rate:
+        out.append(f"- swiftvmm / QEMU+KVM+qboot boots per second: **{rate['swiftvmm'] / rate['QEMU+KVM+qboot']:.1f}×**")
+    out.append(f"- swiftvmm / floor boots per second: **{rate['swiftvmm'] / rate['floor (C)']:.2f}×**\n")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--swiftvmm", required=True)
+    ap.add_argument("--swiftvmm-static", help="swiftvmm built with --static-swift-stdlib (optional row)")
+    ap.add_argument("--floor", required=True)
+    ap.add_argument("--guests", required=True, help="folder with NAME.elf and NAME32.elf")
+    ap.add_argument("--work", required=True)
+    ap.add_argument("-n", type=int, default=30)
+    ap.add_argument("-k", type=int, default=2000, help="K exits for the marginal method")
+    ap.add_argument("--only", default="1,2,3,4,5,6")
+    a = ap.parse_args()
+    a.cycle_exits, a.cycle_runs = 20000, max(3, a.n // 6)
+    a.timer_runs = max(2, a.n // 10)
+    a.smp_runs = max(3, a.n // 6)
+    a.footprint_runs, a.settle = 3, 1.0
+    a.guest = lambda name, elf32=False: os.path.join(a.guests, f"{name}{'32' if elf32 else ''}.elf")
+    peers = Peers(a)
+    out = []
+    sections = {"1": section_boot, "2": section_exits, "3": section_timer, "4": section_smp,
+                "5": section_footprint, "6": section_throughput}
+    for s in a.only.split(","):
+        print(f"== section {s}", file=sys.stderr, flush=True)
+        sections[s](a, peers, out)
+        print("\n".join(out), file=sys.stderr, flush=True) if os.environ.get("BENCH_VERBOSE") else None
+    print("\n".join(out))
+
+
+if __name__ == "__main__":
+    main()
