@@ -66,7 +66,10 @@ struct MachineOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Start a gdb remote stub listening on PORT (loopback) or HOST:PORT, e.g. tcp::1234.", valueName: "tcp::PORT|tcp:HOST:PORT"))
     var gdb: GDBDevice?
 
-    @Flag(help: "With --gdb: hold every vCPU before its first instruction until gdb continues.")
+    @Flag(name: .customShort("s"), help: "Shorthand for --gdb tcp::1234 (QEMU's -s).")
+    var gdbDefaultPort = false
+
+    @Flag(name: [.customLong("gdb-wait"), .customShort("S")], help: "With --gdb: hold every vCPU before its first instruction until gdb continues (QEMU's -S).")
     var gdbWait = false
 
     @Option(help: ArgumentHelp("Trace VM exits: exits (one line per exit on stderr), exits=FILE, or summary (counts and time per exit kind at the end); repeatable.", valueName: "exits[=FILE]|summary"))
@@ -106,6 +109,7 @@ struct MachineOptions: ParsableArguments {
             exitOn: exitOn, exitOnStatus: exitOnStatus,
             serial2Output: serial2 == .none ? nil : output2, vgaTextOutput: vgaText ? output : nil,
             rebootOnReset: reboot)
+        let gdb = self.gdb ?? (gdbDefaultPort ? GDBDevice(argument: "tcp::1234") : nil)
         if gdbWait && gdb == nil { throw ValidationError("--gdb-wait needs --gdb") }
         configuration.gdb = gdb.map { GDBOptions(host: $0.options.host, port: $0.options.port, waitForDebugger: gdbWait) }
         if !trace.isEmpty {

@@ -45,8 +45,9 @@ struct QEMUSpelling: Equatable {
     static func applies(program: String, arguments: [String]) -> Bool {
         if program.split(separator: "/").last == "qemu-system-x86_64" { return true }
         guard arguments.first == "boot" else { return false }
+        // -s and -S are also swiftvmm's own (boot kernel.elf -s -S), so they alone do not switch.
         return arguments.dropFirst().contains { argument in
-            argument.hasPrefix("-") && !argument.hasPrefix("--") && argument != "-h"
+            argument.hasPrefix("-") && !argument.hasPrefix("--") && !["-h", "-s", "-S"].contains(argument)
                 && options[String(argument.dropFirst())] != nil
         }
     }

@@ -11,11 +11,18 @@ struct QEMUSpellingTests {
         return spelling
     }
 
+    @Test("swiftvmm boot kernel.elf -s -S: swiftvmm's own shorthands for --gdb tcp::1234 --gdb-wait")
+    func nativeGDBShorthands() throws {
+        let boot = try Boot.parse(["kernel.elf", "--cpus", "4", "-s", "-S"])
+        #expect(boot.machine.gdbDefaultPort && boot.machine.gdbWait && boot.machine.cpus == 4)
+    }
+
     @Test func detection() {
         #expect(QEMUSpelling.applies(program: "/usr/local/bin/qemu-system-x86_64", arguments: []))
         #expect(QEMUSpelling.applies(program: "swiftvmm", arguments: ["boot", "-kernel", "k"]))
         #expect(QEMUSpelling.applies(program: "swiftvmm", arguments: ["boot", "k", "-smp", "2"]))
         #expect(!QEMUSpelling.applies(program: "swiftvmm", arguments: ["boot", "k", "--cpus", "2"]))
+        #expect(!QEMUSpelling.applies(program: "swiftvmm", arguments: ["boot", "k", "--cpus", "4", "-s", "-S"]), "swiftvmm's own -s/-S")
         #expect(!QEMUSpelling.applies(program: "swiftvmm", arguments: ["boot", "-h"]))
         #expect(!QEMUSpelling.applies(program: "swiftvmm", arguments: ["demo", "-kernel"]))
         #expect(!QEMUSpelling.applies(program: "qemu-system-x86_64-not", arguments: []))
