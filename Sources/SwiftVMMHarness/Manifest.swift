@@ -83,7 +83,7 @@ extension Manifest.TestCase: Decodable {
             // A number of MiB, or a string with a K, M, G or T suffix, as `--memory`.
             let text = try (try? container.decode(String.self, forKey: .memory))
                 ?? container.decode(UInt64.self, forKey: .memory).description
-            guard let bytes = parseMemorySize(text) else {
+            guard let bytes = RAMLayout.bytes(parsing: text) else {
                 throw invalid(.memory, in: container, "\"\(text)\" is not a size (a number of MiB, or with K, M, G or T)")
             }
             memorySize = bytes
@@ -135,18 +135,4 @@ private func rejectUnknownKeys<Key: CodingKey>(in decoder: any Decoder, known: [
             codingPath: decoder.codingPath + [unknown],
             debugDescription: "unknown key; known keys: \(known.map(\.stringValue).joined(separator: ", "))"))
     }
-}
-
-/// QEMU's `-m` rules, as `swiftvmm --memory`: a bare number is MiB; K, M, G, T suffixes.
-func parseMemorySize(_ argument: String) -> UInt64? {
-    var text = argument.uppercased()
-    if text.hasSuffix("B") { text.removeLast() }
-    let shifts: [Character: UInt64] = ["K": 10, "M": 20, "G": 30, "T": 40]
-    var shift: UInt64 = 20
-    if let last = text.last, let unit = shifts[last] {
-        shift = unit
-        text.removeLast()
-    }
-    guard let value = UInt64(text), value > 0, value <= UInt64.max >> shift else { return nil }
-    return value << shift
 }

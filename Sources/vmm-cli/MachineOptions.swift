@@ -190,18 +190,10 @@ struct MemorySize: ExpressibleByArgument {
 
     init(bytes: UInt64) { self.bytes = bytes }
 
-    /// QEMU's `-m` rules: a bare number is MiB; K, M, G, T suffixes (optionally with B).
+    /// QEMU's `-m` rules (`RAMLayout.bytes(parsing:)`).
     init?(argument: String) {
-        var text = argument.uppercased()
-        if text.hasSuffix("B") { text.removeLast() }
-        let shifts: [Character: UInt64] = ["K": 10, "M": 20, "G": 30, "T": 40]
-        var shift: UInt64 = 20
-        if let last = text.last, let unit = shifts[last] {
-            shift = unit
-            text.removeLast()
-        }
-        guard let value = UInt64(text), value > 0, value <= UInt64.max >> shift else { return nil }
-        bytes = value << shift
+        guard let bytes = RAMLayout.bytes(parsing: argument) else { return nil }
+        self.bytes = bytes
     }
 }
 

@@ -100,6 +100,21 @@ public struct RAMLayout: Equatable, Sendable {
 
     public init(size: UInt64) { self.size = size }
 
+    /// A RAM size as QEMU's `-m` writes it (and `--memory`, manifests): a bare number is MiB;
+    /// K, M, G, T suffixes, optionally followed by B. Nil when malformed, zero or too large.
+    public static func bytes(parsing argument: String) -> UInt64? {
+        var text = argument.uppercased()
+        if text.hasSuffix("B") { text.removeLast() }
+        let shifts: [Character: UInt64] = ["K": 10, "M": 20, "G": 30, "T": 40]
+        var shift: UInt64 = 20
+        if let last = text.last, let unit = shifts[last] {
+            shift = unit
+            text.removeLast()
+        }
+        guard let value = UInt64(text), value > 0, value <= UInt64.max >> shift else { return nil }
+        return value << shift
+    }
+
     /// RAM from 0 up, below the device window.
     public var lowSize: UInt64 { min(size, Layout.lowRAMLimit) }
     /// RAM from 4 GiB up (0 when it all fits below 3 GiB).
