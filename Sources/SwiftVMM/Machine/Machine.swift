@@ -161,7 +161,8 @@ public final class Machine: Sendable {
                                             commandLine: configuration.commandLine, modules: configuration.modules,
                                             rsdp: acpi.rsdp, memory: memory)
 
-            // vCPUs, their TSCs started together at 0 (KVM synchronises host writes of 0).
+            // vCPUs, their TSCs started together at 0 (KVM synchronises host writes of 0; kvm_pvm
+            // ignores the write and shows the host TSC, equally on every vCPU).
             let (hostCPUs, cpuLease) = configuration.pinning.hostCPUs(count: cpus)
             self.cpuLease = cpuLease
             for name in configuration.cpuFeatures.keys where CPUIDTable.features[name] == nil {
