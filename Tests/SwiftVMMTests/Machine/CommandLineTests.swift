@@ -114,14 +114,7 @@ struct CommandLineTests {
     /// The same multiboot 1 kernel in an ELF32 container (as QEMU's -kernel wants it).
     @Test(.enabled(if: llvmObjcopy != nil, "needs llvm-objcopy from the Swift toolchain on PATH"))
     func elf32MultibootKernel() throws {
-        let elf64 = try temporaryFile(helloGuest, name: "hello64.elf")
-        let elf32 = elf64.replacingOccurrences(of: "hello64", with: "hello32")
-        let convert = Process()
-        convert.executableURL = URL(fileURLWithPath: llvmObjcopy!)
-        convert.arguments = ["-O", "elf32-i386", elf64, elf32]
-        try convert.run()
-        convert.waitUntilExit()
-        #expect(convert.terminationStatus == 0)
+        let elf32 = try elf32File(helloGuest, name: "hello")
         #expect(try Data(contentsOf: URL(fileURLWithPath: elf32))[4] == 1, "ELF class 32")
         let result = try swiftvmm(["boot", elf32])
         #expect(result.stdout == "Hello, world!\n")
@@ -135,8 +128,3 @@ struct CommandLineTests {
         #expect(result.stdout.contains("124"))
     }
 }
-
-/// llvm-objcopy beside the toolchain's clang, if any.
-let llvmObjcopy: String? = (ProcessInfo.processInfo.environment["PATH"] ?? "")
-    .split(separator: ":").map { "\($0)/llvm-objcopy" }
-    .first { FileManager.default.isExecutableFile(atPath: $0) }

@@ -77,3 +77,22 @@ func swiftvmm(_ arguments: [String], signal: Int32? = nil, signalAfter: Duration
     return CommandResult(status: process.terminationStatus, stdout: String(decoding: out, as: UTF8.self),
                          stderr: String(decoding: err, as: UTF8.self))
 }
+
+/// llvm-objcopy beside the toolchain's clang, if any.
+let llvmObjcopy: String? = (ProcessInfo.processInfo.environment["PATH"] ?? "")
+    .split(separator: ":").map { "\($0)/llvm-objcopy" }
+    .first { FileManager.default.isExecutableFile(atPath: $0) }
+
+/// `guest` as an ELF32 file (`llvm-objcopy -O elf32-i386`), the container QEMU's -kernel
+/// wants for multiboot 1 kernels. Needs `llvmObjcopy`.
+func elf32File(_ guest: [UInt8], name: String) throws -> String {
+    let elf64 = try temporaryFile(guest, name: "\(name)-64.elf")
+    let elf32 = elf64.replacingOccurrences(of: "-64.elf", with: "-32.elf")
+    let convert = Process()
+    convert.executableURL = URL(fileURLWithPath: llvmObjcopy!)
+    convert.arguments = ["-O", "elf32-i386", elf64, elf32]
+    try convert.run()
+    convert.waitUntilExit()
+    #expect(convert.terminationStatus == 0, "llvm-objcopy \(name)")
+    return elf32
+}

@@ -16,20 +16,10 @@ struct QEMUComparisonTests {
     static let common = ["-enable-kvm", "-cpu", "host,-arch-capabilities", "-nographic", "-no-reboot",
                          "-device", "isa-debug-exit,iobase=0xf4,iosize=4"]
 
-    func elf32(_ guest: [UInt8], name: String) throws -> String {
-        let elf64 = try temporaryFile(guest, name: "\(name)-64.elf")
-        let elf32 = elf64.replacingOccurrences(of: "-64.elf", with: "-32.elf")
-        let convert = Process()
-        convert.executableURL = URL(fileURLWithPath: llvmObjcopy!)
-        convert.arguments = ["-O", "elf32-i386", elf64, elf32]
-        try convert.run()
-        convert.waitUntilExit()
-        return elf32
-    }
 
     /// The same QEMU-style run script passes with QEMU itself (SeaBIOS: a few seconds).
     @Test func qemuStyleRunScriptPassesWithQEMU() throws {
-        let kernel = try elf32(fwcfgGuest, name: "run-script")
+        let kernel = try elf32File(fwcfgGuest, name: "run-script")
         let result = try runScript(qemu: installedQEMU!, kernel: kernel)
         #expect(result.status == 0, "\(result.stdout.suffix(800))\(result.stderr)")
         #expect(result.stdout.hasSuffix("run-qemu-style: PASS\n"))
@@ -39,7 +29,7 @@ struct QEMUComparisonTests {
                       ("smp-broadcast", ["-smp", "2"]), ("hello", [])])
     func samePassFailAsQEMU(_ name: String, _ arguments: [String]) throws {
         let guests = ["fwcfg": fwcfgGuest, "smp-broadcast": smpBroadcastGuest, "hello": helloGuest]
-        let kernel = try elf32(guests[name]!, name: "compare-\(name)")
+        let kernel = try elf32File(guests[name]!, name: "compare-\(name)")
         let qemuRun = try swiftvmm(Self.common + Self.firmware + arguments + ["-kernel", kernel],
                                    executable: URL(fileURLWithPath: installedQEMU!))
         let ours = try swiftvmm(Self.common + arguments + ["-kernel", kernel], executable: QEMUSpellingIntegrationTests.qemuSymlink)
