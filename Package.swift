@@ -8,6 +8,7 @@ let package = Package(
         .library(name: "SwiftVMM", targets: ["SwiftVMM"]),
         .library(name: "SwiftVMMHarness", targets: ["SwiftVMMHarness"]),
         .executable(name: "swiftvmm", targets: ["vmm-cli"]),
+        .executable(name: "swiftvmm-test", targets: ["swiftvmm-test"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -43,9 +44,20 @@ let package = Package(
         .executableTarget(
             name: "vmm-cli",
             dependencies: [
-                "SwiftVMM", "SwiftVMMHarness", "DemoGuest",
+                "SwiftVMM", "DemoGuest",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // `swiftvmm-test` (run as `swiftvmm test`): the manifest runner's command line. A
+        // program of its own, not a dependency of vmm-cli, because a dependency's libraries
+        // (Foundation, through the harness) would be linked into every `swiftvmm boot`.
+        .executableTarget(
+            name: "swiftvmm-test",
+            dependencies: [
+                "SwiftVMM", "SwiftVMMHarness",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "SystemPackage", package: "swift-system"),
             ]
         ),
         // Freestanding guest kernels from guests/, compiled with the toolchain's clang and
@@ -57,7 +69,7 @@ let package = Package(
         .testTarget(
             name: "SwiftVMMTests",
             dependencies: [
-                "SwiftVMM", "SwiftVMMHarness", "TestGuests", "vmm-cli",
+                "SwiftVMM", "SwiftVMMHarness", "TestGuests", "vmm-cli", "swiftvmm-test",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "SystemPackage", package: "swift-system"),
             ]

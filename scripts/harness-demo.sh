@@ -16,6 +16,7 @@ while getopts "j:c:" option; do
 done
 
 swift build -c "$configuration" --product swiftvmm >/dev/null
+swift build -c "$configuration" --product swiftvmm-test >/dev/null
 swiftvmm=".build/$configuration/swiftvmm"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT

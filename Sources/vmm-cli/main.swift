@@ -30,11 +30,7 @@ if QEMUSpelling.applies(program: CommandLine.arguments[0], arguments: arguments)
 
 do {
     var command = try SwiftVMMCommand.parseAsRoot(arguments)
-    if let command = command as? any AsyncParsableCommand {
-        try await runAsync(command)
-    } else {
-        try command.run()
-    }
+    try command.run()
 } catch let code as ExitCode {
     exit(code.rawValue)
 } catch {
@@ -45,11 +41,4 @@ do {
     }
     printError(message)
     exit(ExitStatus.usage)
-}
-
-/// Runs an async subcommand (`swiftvmm test`); in an async function the async `run()` is
-/// chosen over the synchronous one every `ParsableCommand` has.
-func runAsync(_ command: any AsyncParsableCommand) async throws {
-    var command = command
-    try await command.run()
 }

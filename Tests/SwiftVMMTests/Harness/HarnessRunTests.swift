@@ -150,6 +150,22 @@ struct HarnessRunTests {
         #expect(try swiftvmm(["test", manifest, "--shard", "3/2"]).status == 2)
     }
 
+    /// `swiftvmm test` hands every argument, `--help` included, to the swiftvmm-test program
+    /// beside it, and says which program is missing when it is not there.
+    @Test func swiftvmmTestRunsTheRunnerBesideIt() throws {
+        let help = try swiftvmm(["test", "--help"])
+        #expect(help.status == 0)
+        #expect(help.stdout.contains("USAGE: swiftvmm test <manifest>"), "\(help.stdout)")
+        let alone = FileManager.default.temporaryDirectory.appendingPathComponent("swiftvmm-alone-\(getpid())")
+        try FileManager.default.createDirectory(at: alone, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: alone) }
+        let copy = alone.appendingPathComponent("swiftvmm")
+        try FileManager.default.copyItem(at: swiftvmmExecutable, to: copy)
+        let result = try swiftvmm(["test", "suite.json"], executable: copy)
+        #expect(result.status == 2)
+        #expect(result.stderr.contains("\(alone.path)/swiftvmm-test: not found"), "\(result.stderr)")
+    }
+
     /// The bar: a 50-case manifest, run in parallel with JUnit output, and as two
     /// shards that together run each case once.
     @Test func fiftyCasesInParallelWithJUnitAndShards() throws {

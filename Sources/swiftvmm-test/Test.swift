@@ -5,6 +5,7 @@ import SwiftVMMHarness
 
 struct Test: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "swiftvmm test",
         abstract: "Run a test-suite manifest: boot each case's kernel, check its serial lines and how it ends.",
         discussion: """
             The manifest is JSON, or YAML when its name ends in .yaml or .yml: \
