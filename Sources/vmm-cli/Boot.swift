@@ -4,6 +4,7 @@ import SwiftVMM
 
 struct Boot: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "boot",
         abstract: "Boot a multiboot 1, multiboot 2 or ELF64 kernel.",
         discussion: """
             The kernel's serial port (COM1) is connected to standard input and output; bytes \

@@ -4,6 +4,7 @@ import SwiftVMM
 
 struct Demo: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "demo",
         abstract: "Boot the built-in demo kernel: every vCPU says hello.",
         discussion: "Exits 0 when the demo kernel reports success (it writes 0 to the debug-exit port)."
     )

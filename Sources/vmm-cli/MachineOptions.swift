@@ -17,7 +17,7 @@ struct MachineOptions: ParsableArguments {
     @Option(help: "Where COM1 goes: stdio, file:PATH or none.")
     var serial: SerialOption = .stdio
 
-    @Option(help: "COM2 (0x2F8, IRQ 3): stdio (output only), file:PATH, or none (default: no COM2, as in QEMU).")
+    @Option(help: "COM2 (0x2F8, IRQ 3): stdio (output only), file:PATH, or none (no COM2, as in QEMU).")
     var serial2: SerialOption = .none
 
     @Flag(help: "Print the rows of the VGA text page (0xB8000) that change, as plain text, where COM1's output goes.")
@@ -34,19 +34,19 @@ struct MachineOptions: ParsableArguments {
         start-up, deadlock detection) or kernel (KVM's in-kernel irqchip; HLT stays inside KVM, \
         so exit status 6 is never reported).
         """, valueName: "user|kernel"))
-    var irqchip: InterruptControllerArgument = InterruptControllerArgument(value: .userspace)
+    var irqchip: InterruptController = .userspace
 
     @Option(help: ArgumentHelp("Unknown MSRs: strict (#GP, as hardware), log (read 0, writes dropped, one warning each), ignore (the same, silently).", valueName: "strict|log|ignore"))
-    var msrPolicy: UnknownMSRPolicyArgument = UnknownMSRPolicyArgument(value: .log)
+    var msrPolicy: UnknownMSRPolicy = .log
 
     @Option(name: .customLong("msr"), help: ArgumentHelp("Make RDMSR of INDEX return VALUE (repeatable), e.g. 0xce=0x1a00.", valueName: "INDEX=VALUE"))
     var msrOverrides: [MSROverride] = []
 
     @Option(help: ArgumentHelp("CPUID vendor: host, intel or amd.", valueName: "host|intel|amd"))
-    var cpuVendor: CPUVendorArgument = CPUVendorArgument(value: .host)
+    var cpuVendor: CPUIDTable.Vendor = .host
 
     @Option(help: ArgumentHelp("Turn CPUID features on or off by name, e.g. --cpu-features=-x2apic,+invtsc (names: \(CPUIDTable.features.keys.sorted().joined(separator: " "))).", valueName: "+NAME,-NAME"))
-    var cpuFeatures: CPUFeatureChanges = CPUFeatureChanges(changes: [:])
+    var cpuFeatures: CPUFeatureChanges?
 
     @Flag(inversion: .prefixedNo, help: "Advertise VMX/SVM so the guest can run its own hypervisor (default: where the host KVM offers nesting; --nested on a host without it is an error).")
     var nested: Bool?
@@ -102,10 +102,10 @@ struct MachineOptions: ParsableArguments {
             kernel: kernel, bootProtocol: bootProtocol, commandLine: commandLine, modules: modules,
             cpus: cpus, memorySize: memory.bytes, serialOutput: output,
             serialInput: serial == .stdio ? .standardInput : nil, pinning: pin.value,
-            timeout: timeout.map { .nanoseconds(Int64($0 * 1e9)) }, interruptController: irqchip.value,
-            msrPolicy: msrPolicy.value,
+            timeout: timeout.map { .nanoseconds(Int64($0 * 1e9)) }, interruptController: irqchip,
+            msrPolicy: msrPolicy,
             msrOverrides: Dictionary(msrOverrides.map { ($0.index, $0.value) }, uniquingKeysWith: { $1 }),
-            cpuVendor: cpuVendor.value, cpuFeatures: cpuFeatures.changes, nested: nested,
+            cpuVendor: cpuVendor, cpuFeatures: cpuFeatures?.changes ?? [:], nested: nested,
             exitOn: exitOn, exitOnStatus: exitOnStatus,
             serial2Output: serial2 == .none ? nil : output2, vgaTextOutput: vgaText ? output : nil,
             rebootOnReset: reboot)
@@ -195,6 +195,8 @@ struct MemorySize: ExpressibleByArgument {
         guard let bytes = RAMLayout.bytes(parsing: argument) else { return nil }
         self.bytes = bytes
     }
+
+    var defaultValueDescription: String { bytes % (1 << 20) == 0 ? "\(bytes >> 20)M" : "\(bytes)B" }
 }
 
 enum SerialOption: ExpressibleByArgument, Equatable {
@@ -206,6 +208,14 @@ enum SerialOption: ExpressibleByArgument, Equatable {
         case "none": self = .none
         case let text where text.hasPrefix("file:") && text.count > 5: self = .file(String(text.dropFirst(5)))
         default: return nil
+        }
+    }
+
+    var defaultValueDescription: String {
+        switch self {
+        case .stdio: "stdio"
+        case .none: "none"
+        case .file(let path): "file:" + path
         }
     }
 }
@@ -244,22 +254,21 @@ struct PinOption: ExpressibleByArgument {
             value = .cpus(cpus)
         }
     }
-}
 
-/// An option whose values are a `RawRepresentable` enum's raw strings.
-struct EnumArgument<Value: RawRepresentable & CaseIterable>: ExpressibleByArgument where Value.RawValue == String {
-    let value: Value
-    init(value: Value) { self.value = value }
-    init?(argument: String) {
-        guard let value = Value(rawValue: argument) else { return nil }
-        self.value = value
+    var defaultValueDescription: String {
+        switch value {
+        case .auto: "auto"
+        case .none: "none"
+        case .cpus(let cpus): cpus.map(String.init).joined(separator: ",")
+        }
     }
-    static var allValueStrings: [String] { Value.allCases.map(\.rawValue) }
 }
 
-typealias InterruptControllerArgument = EnumArgument<InterruptController>
-typealias UnknownMSRPolicyArgument = EnumArgument<UnknownMSRPolicy>
-typealias CPUVendorArgument = EnumArgument<CPUIDTable.Vendor>
+// Options whose values are the enums' raw strings (ArgumentParser's RawRepresentable and
+// CaseIterable defaults parse them and list them in the help).
+extension InterruptController: ExpressibleByArgument {}
+extension UnknownMSRPolicy: ExpressibleByArgument {}
+extension CPUIDTable.Vendor: ExpressibleByArgument {}
 
 /// `INDEX=VALUE`, each a number in decimal or 0x hex.
 struct MSROverride: ExpressibleByArgument {

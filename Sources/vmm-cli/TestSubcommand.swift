@@ -10,6 +10,7 @@ import Glibc
 /// would add milliseconds to every `swiftvmm boot`.
 struct Test: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "test",
         abstract: "Run a test-suite manifest (JSON or YAML) of kernels in parallel; see `swiftvmm test --help`.",
         discussion: "Runs the swiftvmm-test program beside this one, with the same arguments."
     )

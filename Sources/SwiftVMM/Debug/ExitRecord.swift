@@ -61,7 +61,7 @@ public struct ExitRecord: Equatable, Sendable {
             kind = io.isWrite ? .ioOut : .ioIn
             detail = UInt64(io.port)
             size = UInt8(io.size)
-            value = UnsafeMutableRawBufferPointer(rebasing: io.data.prefix(io.size)).loadLittleEndian()
+            value = io.data.loadLittleEndian(at: 0, size: Swift.min(io.size, io.data.count))
         case .mmio(let access):
             kind = access.isWrite ? .mmioWrite : .mmioRead
             detail = access.address
@@ -122,9 +122,11 @@ public struct ExitRecord: Equatable, Sendable {
 /// they cannot push the guest's own exits out.
 final class ExitRing: @unchecked Sendable {
     static let capacity = 16
-    private var records: [ExitRecord]
-    private var next = 0
-    private var count = 0
+    // Written by the vCPU's thread on every exit and read only after it has stopped, so the
+    // dynamic exclusivity checks (a runtime call per access) are turned off.
+    @exclusivity(unchecked) private var records: [ExitRecord]
+    @exclusivity(unchecked) private var next = 0
+    @exclusivity(unchecked) private var count = 0
 
     init() { records = Array(repeating: ExitRecord(kind: .unknown), count: Self.capacity) }
 

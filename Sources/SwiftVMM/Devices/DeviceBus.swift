@@ -10,24 +10,28 @@ public final class DeviceBus<Device>: @unchecked Sendable {
         public let device: Device
     }
 
-    /// Sorted by address; written only before the machine runs.
-    private var placements: [Placement] = []
+    /// Sorted by address; written only before the machine runs and only read after, so the
+    /// per-access exclusivity check (a runtime call on every exit) is turned off.
+    @exclusivity(unchecked) private var placements: [Placement] = []
     /// Accesses that found no device, for the exit statistics and the debug log.
     let unhandled = Atomic<UInt64>(0)
     /// Where unhandled accesses are logged (debug level).
     private let logger: Logger?
+    /// Decided once: reading the logger's level on every access would copy its handler.
+    private let logsUnhandled: Bool
     private let name: String
 
     /// `name` ("port", "MMIO") labels unhandled accesses in the debug log.
     public init(name: String = "bus", logger: Logger? = nil) {
         self.name = name
         self.logger = logger
+        logsUnhandled = logger.map { $0.logLevel <= .debug } ?? false
     }
 
     /// Counts an access no device answered and logs it at debug level.
     private func noDevice(_ address: UInt64, _ size: Int, write value: UInt64?) {
         unhandled.add(1, ordering: .relaxed)
-        if let logger, logger.logLevel <= .debug {
+        if logsUnhandled, let logger {
             let what = value.map { "write of \(hex($0)) to" } ?? "read of"
             logger.debug("unhandled \(size)-byte \(what) \(name) \(hex(address))")
         }

@@ -42,20 +42,23 @@ public final class LocalAPIC {
     private var environment: Environment
 
     // MARK: Registers (one field per architectural register)
+    // `base`, `interruptRequest` and `lvt` are read after every exit (is an interrupt
+    // deliverable?); as only this vCPU's thread touches the APIC, their dynamic exclusivity
+    // checks (a runtime call per access) are turned off.
     /// IA32_APIC_BASE.
-    public private(set) var base: UInt64
+    @exclusivity(unchecked) public private(set) var base: UInt64
     private var taskPriority: UInt32 = 0
     private var logicalDestination: UInt32 = 0
     private var destinationFormat: UInt32 = 0xFFFF_FFFF
     private var spuriousVector: UInt32 = 0xFF
     private var inService = VectorSet()
     private var triggerMode = VectorSet()
-    private var interruptRequest = VectorSet()
+    @exclusivity(unchecked) private var interruptRequest = VectorSet()
     private var errorStatus: UInt32 = 0
     private var pendingErrors: UInt32 = 0
     private var interruptCommand: UInt64 = 0
     /// LVT entries: CMCI, timer, thermal, performance, LINT0, LINT1, error.
-    private var lvt = [UInt32](repeating: LocalAPIC.lvtMasked, count: 7)
+    @exclusivity(unchecked) private var lvt = [UInt32](repeating: LocalAPIC.lvtMasked, count: 7)
     private var timerInitialCount: UInt32 = 0
     private var timerDivide: UInt32 = 0
     private var tscDeadline: UInt64 = 0
@@ -130,7 +133,7 @@ public final class LocalAPIC {
     /// The vector to deliver now, if any: the highest IRR vector whose priority class is
     /// above PPR's (§11.8.3), with the APIC software-enabled.
     public var deliverableVector: UInt8? {
-        guard hardwareEnabled, softwareEnabled, let vector = interruptRequest.highest else { return nil }
+        guard let vector = interruptRequest.highest, hardwareEnabled, softwareEnabled else { return nil }
         return UInt32(vector) >> 4 > processorPriority >> 4 ? vector : nil
     }
 

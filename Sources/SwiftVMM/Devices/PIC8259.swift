@@ -246,6 +246,9 @@ public final class PIC8259Pair: Sendable {
 
     private let state = Mutex(State())
     private let output: any InterruptLine
+    /// INT as last computed under the lock, for `hasInterrupt`: the BSP asks on every exit
+    /// while LINT0 is in virtual-wire mode, and an atomic load costs less than the lock.
+    private let intPin = Atomic<Bool>(false)
 
     /// `output` is the master's INT pin (to the BSP's LINT0, or to I/O APIC pin 0 as ExtINT).
     public init(output: any InterruptLine = DisconnectedLine()) {
@@ -265,7 +268,7 @@ public final class PIC8259Pair: Sendable {
 
     /// The master's INT pin: an interrupt is waiting for INTA.
     public var hasInterrupt: Bool {
-        state.withLock { $0.master.pendingRequest(isMaster: true) != nil }
+        intPin.load(ordering: .acquiring)
     }
 
     /// The INTA cycle: returns the vector (ICW2 base + IR) of the highest-priority request
@@ -372,6 +375,7 @@ public final class PIC8259Pair: Sendable {
             let level = state.updateInterrupt()
             let changed = level != state.publishedOutput
             state.publishedOutput = level
+            intPin.store(level, ordering: .releasing)
             return (result, level, changed)
         }
         if changed {

@@ -75,14 +75,13 @@ struct ExitHandler {
         }
     }
 
-    /// `in`/`out`, and the string forms, which carry `count` items.
+    /// `in`/`out`, and the string forms, which carry `count` items of `size` bytes.
     private func handlePortIO(_ io: PortIO) {
-        for item in 0..<io.count {
-            let slot = UnsafeMutableRawBufferPointer(rebasing: io.data[item * io.size..<(item + 1) * io.size])
+        for offset in stride(from: 0, to: io.count * io.size, by: io.size) {
             if io.isWrite {
-                ports.write(port: io.port, size: io.size, value: UInt32(truncatingIfNeeded: slot.loadLittleEndian()))
+                ports.write(port: io.port, size: io.size, value: UInt32(truncatingIfNeeded: io.data.loadLittleEndian(at: offset, size: io.size)))
             } else {
-                slot.storeLittleEndian(UInt64(ports.read(port: io.port, size: io.size)))
+                io.data.storeLittleEndian(UInt64(ports.read(port: io.port, size: io.size)), at: offset, size: io.size)
             }
         }
     }
@@ -90,14 +89,37 @@ struct ExitHandler {
 
 extension UnsafeMutableRawBufferPointer {
     /// The buffer's 1–8 bytes as a little-endian integer.
-    func loadLittleEndian() -> UInt64 {
-        var value: UInt64 = 0
-        for (i, byte) in self.prefix(8).enumerated() { value |= UInt64(byte) << (8 * i) }
-        return value
+    func loadLittleEndian() -> UInt64 { loadLittleEndian(at: 0, size: Swift.min(count, 8)) }
+
+    /// Stores the low `count` bytes (at most 8) of `value`, little-endian.
+    func storeLittleEndian(_ value: UInt64) { storeLittleEndian(value, at: 0, size: Swift.min(count, 8)) }
+
+    /// The `size` bytes (1–8) at `offset` as a little-endian integer (x86 is little-endian,
+    /// so the common sizes are one unaligned load).
+    func loadLittleEndian(at offset: Int, size: Int) -> UInt64 {
+        precondition(offset >= 0 && size <= 8 && offset + size <= count, "access outside the exit's data")
+        switch size {
+        case 1: return UInt64(load(fromByteOffset: offset, as: UInt8.self))
+        case 2: return UInt64(loadUnaligned(fromByteOffset: offset, as: UInt16.self))
+        case 4: return UInt64(loadUnaligned(fromByteOffset: offset, as: UInt32.self))
+        case 8: return loadUnaligned(fromByteOffset: offset, as: UInt64.self)
+        default:
+            var value: UInt64 = 0
+            for i in 0..<size { value |= UInt64(self[offset + i]) << (8 * i) }
+            return value
+        }
     }
 
-    /// Stores the low `count` bytes of `value`, little-endian.
-    func storeLittleEndian(_ value: UInt64) {
-        for i in 0..<Swift.min(count, 8) { self[i] = UInt8(truncatingIfNeeded: value >> (8 * i)) }
+    /// Stores the low `size` bytes (1–8) of `value` at `offset`, little-endian.
+    func storeLittleEndian(_ value: UInt64, at offset: Int, size: Int) {
+        precondition(offset >= 0 && size <= 8 && offset + size <= count, "access outside the exit's data")
+        switch size {
+        case 1: storeBytes(of: UInt8(truncatingIfNeeded: value), toByteOffset: offset, as: UInt8.self)
+        case 2: storeBytes(of: UInt16(truncatingIfNeeded: value), toByteOffset: offset, as: UInt16.self)
+        case 4: storeBytes(of: UInt32(truncatingIfNeeded: value), toByteOffset: offset, as: UInt32.self)
+        case 8: storeBytes(of: value, toByteOffset: offset, as: UInt64.self)
+        default:
+            for i in 0..<size { self[offset + i] = UInt8(truncatingIfNeeded: value >> (8 * i)) }
+        }
     }
 }

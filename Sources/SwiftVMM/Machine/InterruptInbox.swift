@@ -14,31 +14,20 @@ final class InterruptInbox: Sendable {
         static let timer = Events(rawValue: 1 << 3)
         /// The 8259's INTR output changed (it reaches the CPU through LINT0 as ExtINT).
         static let externalInterrupt = Events(rawValue: 1 << 4)
+        /// Fixed vectors wait in the sets. Set after the vector's bit, so `isEmpty` is one
+        /// load: a taker that clears it before taking the sets misses no bit (a bit set
+        /// later brings its own flag; at worst a flag outlives its bit and one take is empty).
+        static let vectors = Events(rawValue: 1 << 5)
     }
 
     private let events = Atomic<UInt32>(0)
     private let startupVectorValue = Atomic<UInt8>(0)
     /// Words 0–3: edge-triggered vectors; 4–7: level-triggered vectors.
-    private let word0 = Atomic<UInt64>(0), word1 = Atomic<UInt64>(0), word2 = Atomic<UInt64>(0), word3 = Atomic<UInt64>(0)
-    private let word4 = Atomic<UInt64>(0), word5 = Atomic<UInt64>(0), word6 = Atomic<UInt64>(0), word7 = Atomic<UInt64>(0)
-
-    /// Applies `operation` to word `index` of the vector sets (atomics cannot be returned).
-    private func withWord<T>(_ index: Int, _ operation: (borrowing Atomic<UInt64>) -> T) -> T {
-        switch index {
-        case 0: operation(word0)
-        case 1: operation(word1)
-        case 2: operation(word2)
-        case 3: operation(word3)
-        case 4: operation(word4)
-        case 5: operation(word5)
-        case 6: operation(word6)
-        default: operation(word7)
-        }
-    }
+    private let words = InlineArray<8, Atomic<UInt64>> { _ in Atomic(0) }
 
     func post(vector: UInt8, levelTriggered: Bool = false) {
-        let index = Int(vector >> 6) + (levelTriggered ? 4 : 0)
-        withWord(index) { _ = $0.bitwiseOr(1 << UInt64(vector & 63), ordering: .releasing) }
+        words[Int(vector >> 6) + (levelTriggered ? 4 : 0)].bitwiseOr(1 << UInt64(vector & 63), ordering: .releasing)
+        events.bitwiseOr(Events.vectors.rawValue, ordering: .releasing)
     }
 
     func post(_ event: Events, startupVector: UInt8 = 0) {
@@ -46,16 +35,14 @@ final class InterruptInbox: Sendable {
         events.bitwiseOr(event.rawValue, ordering: .releasing)
     }
 
-    var isEmpty: Bool {
-        events.load(ordering: .acquiring) == 0 && (0..<8).allSatisfy { withWord($0) { $0.load(ordering: .acquiring) } == 0 }
-    }
+    var isEmpty: Bool { events.load(ordering: .acquiring) == 0 }
 
     /// Everything posted so far, leaving the inbox empty.
     func take() -> (events: Events, startupVector: UInt8, vectors: [(vector: UInt8, levelTriggered: Bool)]) {
         let events = Events(rawValue: self.events.exchange(0, ordering: .acquiring))
         var vectors: [(UInt8, Bool)] = []
         for index in 0..<8 {
-            var bits = withWord(index) { $0.exchange(0, ordering: .acquiring) }
+            var bits = words[index].exchange(0, ordering: .acquiring)
             while bits != 0 {
                 vectors.append((UInt8((index % 4) * 64 + bits.trailingZeroBitCount), index >= 4))
                 bits &= bits - 1

@@ -21,7 +21,7 @@ final class VCPURunner: @unchecked Sendable {
     /// Arms (true) or disarms a kick a little later, in case KVM is slow to report the
     /// interrupt window (see `injectPendingInterrupt`).
     private let pollInterruptWindow: (Bool) -> Void
-    private var pollingInterruptWindow = false
+    @exclusivity(unchecked) private var pollingInterruptWindow = false
     /// The gdb stub's all-stop control, when a debugger may attach.
     private let debug: DebugController?
     /// `--trace`: handles and records each exit (nil: the handler is called directly).
@@ -30,8 +30,10 @@ final class VCPURunner: @unchecked Sendable {
     let recentExits = ExitRing()
 
     /// Lifecycle, owned by this thread (§9.4: APs wait for SIPI after reset and after INIT).
+    /// This and the other per-exit fields below are touched only by this thread, so their
+    /// dynamic exclusivity checks (a runtime call per access) are turned off.
     private enum State { case waitingForStartup, running, halted }
-    private var state: State
+    @exclusivity(unchecked) private var state: State
 
     /// Guards `sleeping` and `blocked`, shared with posting threads.
     private let lock = ConditionLock()
@@ -165,7 +167,7 @@ final class VCPURunner: @unchecked Sendable {
 
     /// The last status this thread published; only a change takes the lock, so the exit
     /// loop does not lock on every pass.
-    private var publishedStatus = ""
+    @exclusivity(unchecked) private var publishedStatus = ""
 
     private func setStatus(_ text: String) {
         guard text != publishedStatus else { return }
@@ -177,7 +179,7 @@ final class VCPURunner: @unchecked Sendable {
     /// timer expiry, fixed vectors. True when an NMI, INIT or SIPI arrived (these wake a
     /// halted CPU whatever its IF).
     private func takeInbox() throws(KVMError) -> Bool {
-        guard let localAPIC, !inbox.isEmpty else { return false }
+        guard !inbox.isEmpty, let localAPIC else { return false }
         let (events, startupVector, vectors) = inbox.take()
         if events.contains(.initialize) {
             localAPIC.reset()
@@ -208,13 +210,15 @@ final class VCPURunner: @unchecked Sendable {
     /// `windowPollInterval` and looks again; where the window exit is prompt (hardware
     /// KVM) the poll is disarmed before it fires.
     private func injectPendingInterrupt() throws(KVMError) {
-        guard let localAPIC else { return }
+        guard localAPIC != nil else { return }
         var wantWindow = false
-        if hasDeliverableInterrupt {
+        let fromPIC = hasExtINT
+        let fromAPIC = fromPIC ? nil : localAPIC?.deliverableVector
+        if fromPIC || fromAPIC != nil {
             if vcpu.readyForInterruptInjection && vcpu.interruptsEnabled {
-                if let pic = externalInterrupts, localAPIC.acceptsExtINT, pic.hasInterrupt {
+                if fromPIC, let pic = externalInterrupts {
                     try vcpu.inject(vector: pic.acknowledge())
-                } else if let vector = localAPIC.deliverableVector {
+                } else if let vector = fromAPIC, let localAPIC {
                     try vcpu.inject(vector: vector)
                     localAPIC.startService(vector)
                 }
@@ -232,9 +236,12 @@ final class VCPURunner: @unchecked Sendable {
 
     /// An interrupt waits: from the 8259 through LINT0, or deliverable by the local APIC.
     private var hasDeliverableInterrupt: Bool {
-        guard let localAPIC else { return false }
-        if let pic = externalInterrupts, localAPIC.acceptsExtINT, pic.hasInterrupt { return true }
-        return localAPIC.deliverableVector != nil
+        hasExtINT || localAPIC?.deliverableVector != nil
+    }
+
+    /// The 8259 asserts INT and LINT0 passes it through (ExtINT).
+    private var hasExtINT: Bool {
+        localAPIC?.acceptsExtINT == true && externalInterrupts?.hasInterrupt == true
     }
 
     private var debuggerHolds: Bool { debug?.isHolding ?? false }
