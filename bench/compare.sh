@@ -7,8 +7,9 @@
 # -k: K for the marginal instructions-per-exit method (runs with K and 2K exits);
 # --static: also build swiftvmm with --static-swift-stdlib (scratch path .build/static)
 # and add it as a row to the boot, footprint and throughput tables.
-# Needs /dev/kvm, swift, gcc, python3; valgrind and qemu-system-x86_64 are used when
-# present, else their rows say why they were skipped. Installs nothing.
+# Needs /dev/kvm and swift. Installs gcc, python3, valgrind, qemu-system-x86 (qboot's ROM
+# comes with it) with apt-get when they are missing and it may (root on Debian); a peer or
+# tool that is still missing is skipped, and its row says why.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -23,6 +24,15 @@ while [[ $# -gt 0 ]]; do
         *) echo "usage: $0 [-n RUNS] [-k EXITS] [--static] [--only 1,2,...] [--no-write]" >&2; exit 2 ;;
     esac
 done
+missing=()
+for package in gcc python3 valgrind qemu-system-x86; do
+    dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")
+done
+if [[ ${#missing[@]} -gt 0 && $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
+    echo "installing ${missing[*]}..." >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2 \
+        || echo "compare.sh: could not install ${missing[*]}; going on without" >&2
+fi
 [[ -r /dev/kvm && -w /dev/kvm ]] || { echo "compare.sh: /dev/kvm is not usable; nothing to measure" >&2; exit 1; }
 for tool in swift gcc python3; do
     command -v "$tool" >/dev/null || { echo "compare.sh: $tool not found" >&2; exit 1; }
@@ -66,7 +76,7 @@ two figures measured in the same run, interleaved.
 Peers (exact command lines):
 - swiftvmm: \`swift build -c release\`, run as \`swiftvmm boot GUEST.elf --serial stdio [...]\`
 - swiftvmm static stdlib (with \`--static\`): the same built with \`--static-swift-stdlib\`
-- swiftvmm start-up only: \`swiftvmm boot no-such-kernel.elf\` (exits with status 2 after parsing, before opening /dev/kvm)
+- swiftvmm start-up only: \`swiftvmm boot no-such-kernel.elf\` (parses the command line, finds no kernel file and exits with status 2 before opening /dev/kvm)
 - floor (C): \`bench/floor.c\` built with \`gcc -O2\`: \`floor GUEST.elf [CMDLINE]\` (COM1 and port 0xF4 only)
 - QEMU+KVM+qboot: \`qemu-system-x86_64 -nodefaults -no-user-config -display none -serial stdio -no-reboot -m 256M -smp N -device isa-debug-exit,iobase=0xf4,iosize=4 -kernel GUEST32.elf -accel kvm -cpu host,-arch-capabilities -bios /usr/share/qemu/qboot.rom\`
 - QEMU TCG: the same with \`-accel tcg -cpu max\`

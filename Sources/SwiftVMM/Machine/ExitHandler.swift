@@ -95,7 +95,8 @@ extension UnsafeMutableRawBufferPointer {
     func storeLittleEndian(_ value: UInt64) { storeLittleEndian(value, at: 0, size: Swift.min(count, 8)) }
 
     /// The `size` bytes (1–8) at `offset` as a little-endian integer (x86 is little-endian,
-    /// so the common sizes are one unaligned load).
+    /// so the common sizes are one unaligned load). Inlined: it is on every exit's path.
+    @inline(__always)
     func loadLittleEndian(at offset: Int, size: Int) -> UInt64 {
         precondition(offset >= 0 && size <= 8 && offset + size <= count, "access outside the exit's data")
         switch size {
@@ -111,6 +112,7 @@ extension UnsafeMutableRawBufferPointer {
     }
 
     /// Stores the low `size` bytes (1–8) of `value` at `offset`, little-endian.
+    @inline(__always)
     func storeLittleEndian(_ value: UInt64, at offset: Int, size: Int) {
         precondition(offset >= 0 && size <= 8 && offset + size <= count, "access outside the exit's data")
         switch size {

@@ -52,6 +52,9 @@ public final class Machine: Sendable {
         self.logger = logger
         let cpus = configuration.cpus
         do {
+            // The kernel file first: a missing or unreadable kernel is reported before
+            // /dev/kvm is opened.
+            let kernel = try configuration.kernel.image()
             kvm = try KVM()
             try kvm.require(KVM_CAP_X86_USER_SPACE_MSR, "KVM_CAP_X86_USER_SPACE_MSR")
             try kvm.require(KVM_CAP_X86_MSR_FILTER, "KVM_CAP_X86_MSR_FILTER")
@@ -156,7 +159,6 @@ public final class Machine: Sendable {
             let acpi = ACPITables(cpuCount: cpus, hpetBlockID: chipset.map { UInt32(truncatingIfNeeded: $0.hpet.read(offset: 0, size: 4)) })
                 .build(at: Layout.acpiArea.lowerBound)
             try memory.write(acpi.image, at: Layout.acpiArea.lowerBound)
-            let kernel = try configuration.kernel.image()
             let entry = try BootLoader.boot(kernel: kernel, as: configuration.bootProtocol,
                                             commandLine: configuration.commandLine, modules: configuration.modules,
                                             rsdp: acpi.rsdp, memory: memory)
