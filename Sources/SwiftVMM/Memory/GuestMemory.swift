@@ -62,8 +62,10 @@ public final class GuestMemory: @unchecked Sendable {
 
     /// Whether all of `range` is guest RAM.
     public func contains(_ range: Range<UInt64>) -> Bool {
-        range.isEmpty ? hostOffset(range.lowerBound, 0) != nil
-                      : hostOffset(range.lowerBound, Int(range.count)) != nil
+        // Not `range.count`: a range from a kernel's headers can be longer than Int.max,
+        // and counting it would trap (found by FuzzLoaders).
+        let length = range.upperBound - range.lowerBound
+        return length <= UInt64(Int.max) && hostOffset(range.lowerBound, Int(length)) != nil
     }
 
     /// Raw view of `length` bytes of guest RAM at `address`.

@@ -95,6 +95,17 @@ struct BootLoaderTests {
         #expect(error == BootError(file: "/test/kernel", problem: "segment 0 (0x100000-0x300000) does not fit in the guest's 2 MiB of RAM"))
     }
 
+    /// Found by FuzzLoaders: a segment longer than Int.max made the RAM check trap.
+    @Test("a segment longer than Int.max is refused, not counted")
+    func segmentLongerThanIntMax() throws {
+        let small = try BootFixture(memorySize: 2 << 20)
+        let kernel = TestImages.elf64(entry: 0x1_0000_0000, segments: [
+            Segment(paddr: 0x1_0000_0000, bytes: [0xF4], memsz: 0x8000_0000_0000_0000),
+        ])
+        let error = #expect(throws: BootError.self) { try small.boot(kernel, modules: []) }
+        #expect(error?.problem == "segment 0 (0x100000000-0x8000000100000000) does not fit in the guest's 2 MiB of RAM")
+    }
+
     @Test("BootModule parses PATH[=STRING]")
     func bootModuleArgument() {
         #expect(BootModule(argument: "/boot/initrd") == BootModule(path: "/boot/initrd", string: "/boot/initrd"))
