@@ -14,7 +14,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 sanitizer=${1:-}
-filter=${2:-'HostileGuest|SMPIntegration|Teardown|Embedding|GDB'}
+filter=${2:-'AnnotatedMutex|HostileGuest|SMPIntegration|Teardown|Embedding|GDB'}
 case $sanitizer in
     thread)
         scratch=.build-tsan
