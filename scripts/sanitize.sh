@@ -41,11 +41,12 @@ status=0
 swift test --sanitize="$sanitizer" --scratch-path "$scratch" --no-parallel --filter "$filter" >"$log" 2>&1 || status=$?
 
 reports=$(grep -cE "$report" "$log" || true)
+summary=$(grep -E "Test run with [0-9]+ tests? .*(passed|failed)" "$log" | tail -1 || true)
 echo "sanitizer: $sanitizer   filter: $filter   log: $log"
-grep -E "Test run with [0-9]+ tests? (passed|failed)" "$log" | tail -1 || echo "no test summary (build failed?): see $log"
+echo "tests: ${summary:-no Swift Testing summary (did the build fail?)}"
 echo "sanitizer reports: $reports"
 grep -E "^SUMMARY: (Thread|Address|Leak)Sanitizer" "$log" | sort | uniq -c | sort -rn | head -20 || true
-if [ "$status" -ne 0 ] || [ "$reports" -ne 0 ]; then
+if [ "$status" -ne 0 ] || [ "$reports" -ne 0 ] || [ -z "$summary" ]; then
     echo "FAILED (swift test exit status $status, $reports sanitizer reports)"
     exit 1
 fi

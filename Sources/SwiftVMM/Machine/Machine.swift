@@ -297,12 +297,14 @@ public final class Machine: Sendable {
         return outcome
     }
 
-    /// The vCPU runners, the APIC bus, the timer service and the run control refer to each
-    /// other while the machine runs; cutting those references here frees them all (and so
-    /// closes every vCPU fd) whether or not `run()` was called.
+    /// The vCPU runners, the APIC bus, the timer service, the run control and the gdb
+    /// stub's controller refer to each other while the machine runs; cutting those
+    /// references here frees them all (and so closes every vCPU fd) whether or not `run()`
+    /// was called.
     deinit {
         control.wakeAll.withLock { $0 = nil }
         apicBus.attach([])
+        gdbServer?.controller.attach([])
         timers.stop()
     }
 
