@@ -25,9 +25,11 @@ case $sanitizer in
     address)
         scratch=.build-asan
         report='ERROR: (Address|Leak)Sanitizer'
-        # LeakSanitizer is off: build-guest (run by the GuestBuilder plugin during the build,
-        # built with ASan too) keeps its arguments until exit.
-        export ASAN_OPTIONS="detect_leaks=0 ${ASAN_OPTIONS:-}"
+        # LeakSanitizer on, less the leaks of the toolchain's libraries listed in
+        # lsan-suppressions.txt (Foundation's Process.run leaks in build-guest, which the
+        # GuestBuilder plugin runs during the build, and in the tests' subprocess helpers).
+        export ASAN_OPTIONS="detect_leaks=1 ${ASAN_OPTIONS:-}"
+        export LSAN_OPTIONS="suppressions=$PWD/scripts/lsan-suppressions.txt ${LSAN_OPTIONS:-}"
         ;;
     *)
         echo "usage: $0 thread|address [TEST-FILTER]" >&2
