@@ -5,12 +5,12 @@
 # touching threads, locks, kicks or teardown.
 #
 #   scripts/sanitize.sh thread             # ThreadSanitizer: data races, lock misuse
-#   scripts/sanitize.sh address            # AddressSanitizer: memory errors
+#   scripts/sanitize.sh address            # AddressSanitizer and LeakSanitizer
 #   scripts/sanitize.sh thread 'SMPIntegration'   # another --filter
 #
 # Each sanitizer builds in its own scratch path (.build-tsan, .build-asan). Locks are
 # `AnnotatedMutex`, which tells TSan what Synchronization's uninstrumented slow path hides,
-# so no suppressions are needed and none are used.
+# so TSan needs no suppressions and gets none.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 sanitizer=${1:-}
