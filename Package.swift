@@ -21,11 +21,13 @@ let package = Package(
     targets: [
         // Thin C shim over <linux/kvm.h>: ioctl numbers, fixed-arity wrappers, kvm_run accessors.
         .target(name: "CKVM"),
+        // ThreadSanitizer's happens-before annotations, as weak symbols (AnnotatedMutex.swift).
+        .target(name: "CSanitizerSupport"),
         // The library: KVM fds, guest memory, boot loaders, devices, platform tables, the machine.
         .target(
             name: "SwiftVMM",
             dependencies: [
-                "CKVM",
+                "CKVM", "CSanitizerSupport",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "SystemPackage", package: "swift-system"),
             ]

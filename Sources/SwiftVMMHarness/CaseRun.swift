@@ -1,5 +1,4 @@
 import Logging
-import Synchronization
 import SwiftVMM
 import SystemPackage
 
@@ -108,7 +107,7 @@ struct CaseRun {
 
 /// Keeps what SwiftVMM logs about one machine, for the report and the log's footer.
 final class MessageLog: LogHandler, Sendable {
-    private let messages = Mutex<[String]>([])
+    private let messages = AnnotatedMutex<[String]>([])
 
     func append(_ message: String) { messages.withLock { $0.append(message) } }
     var all: [String] { messages.withLock { $0 } }

@@ -1,4 +1,5 @@
 import Foundation
+import SwiftVMM
 import Synchronization
 #if canImport(Glibc)
 import Glibc
@@ -11,7 +12,7 @@ import Glibc
 final class CancelOnSignal: Sendable {
     private static let signals = [SIGINT, SIGTERM]
     private let pipeFDs: (read: Int32, write: Int32)
-    private let receivedSignal = Mutex<Int32?>(nil)
+    private let receivedSignal = AnnotatedMutex<Int32?>(nil)
     private let done = DispatchSemaphore(value: 0)
 
     init(cancel: @escaping @Sendable () -> Void) {

@@ -1,5 +1,5 @@
+import SwiftVMM
 import SwiftVMMHarness
-import Synchronization
 import SystemPackage
 #if canImport(Glibc)
 import Glibc
@@ -20,7 +20,7 @@ final class ProgressLine: Sendable {
 
     private let total: Int
     private let isTerminal = isatty(STDERR_FILENO) != 0
-    private let state = Mutex(State())
+    private let state = AnnotatedMutex(State())
 
     init(total: Int) { self.total = total }
 

@@ -1,4 +1,3 @@
-import Synchronization
 import SystemPackage
 
 /// What `--trace` asks for: every exit as a line (`exits`, to stderr or a file) and/or
@@ -29,7 +28,7 @@ final class ExitTracer: @unchecked Sendable {
     private let start = monotonicNanoseconds()
     private let output: FileDescriptor?
     private let ownsOutput: Bool
-    private let pending = Mutex<[UInt8]>([])
+    private let pending = AnnotatedMutex<[UInt8]>([])
     /// Per vCPU, each touched only by its own thread and read after the threads are joined.
     private let statistics: [Statistics]
 

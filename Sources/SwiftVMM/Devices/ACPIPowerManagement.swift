@@ -1,5 +1,3 @@
-import Synchronization
-
 /// The ACPI fixed-hardware PM1a event and control blocks (ACPI 6.5 §4.8.3.1 and §4.8.3.2),
 /// as the FADT places them (PM1a_EVT_BLK 0x600, PM1a_CNT_BLK 0x604). A write to PM1
 /// control with SLP_EN set and SLP_TYP 0 — the `\_S5_` sleep type SwiftVMM's DSDT gives —
@@ -19,7 +17,7 @@ public final class ACPIPowerManagement: Sendable {
 
     /// PM1 status (offset 0, write 1 to clear) and enable (offset 2) — no events are
     /// ever raised, so both only hold what the guest writes.
-    private let events = Mutex<(status: UInt16, enable: UInt16)>((0, 0))
+    private let events = AnnotatedMutex<(status: UInt16, enable: UInt16)>((0, 0))
     private let powerOff: @Sendable () -> Void
 
     public init(powerOff: @escaping @Sendable () -> Void) { self.powerOff = powerOff }
@@ -62,7 +60,7 @@ public final class ACPIPowerManagement: Sendable {
 /// the machine; bit 1 chooses hard reset, which is the same here.
 public final class ResetControl: PortDevice {
     static let resetCPU: UInt32 = 1 << 2
-    private let register = Mutex<UInt8>(0)
+    private let register = AnnotatedMutex<UInt8>(0)
     private let reset: @Sendable () -> Void
 
     public init(reset: @escaping @Sendable () -> Void) { self.reset = reset }

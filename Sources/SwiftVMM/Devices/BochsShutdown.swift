@@ -1,12 +1,10 @@
-import Synchronization
-
 /// Bochs's shutdown port 0x8900 (Bochs iodev/unmapped.cc): writing the bytes of the string
 /// "Shutdown" in order powers the machine off. Any other byte starts the match again.
 /// Reads return 0.
 public final class BochsShutdown: PortDevice {
     static let magic = Array("Shutdown".utf8)
     /// How many bytes of `magic` have been written in a row.
-    private let matched = Mutex(0)
+    private let matched = AnnotatedMutex(0)
     private let powerOff: @Sendable () -> Void
 
     public init(powerOff: @escaping @Sendable () -> Void) { self.powerOff = powerOff }

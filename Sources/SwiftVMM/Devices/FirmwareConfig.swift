@@ -1,5 +1,3 @@
-import Synchronization
-
 /// Guest memory as a DMA-capable device sees it.
 public protocol DMAMemory: Sendable {
     func read(at address: UInt64, count: Int) throws -> [UInt8]
@@ -42,7 +40,7 @@ public final class FirmwareConfig: Sendable {
 
     private let items: FirmwareConfigItems
     private let memory: (any DMAMemory)?
-    private let state = Mutex(State())
+    private let state = AnnotatedMutex(State())
 
     /// `memory` is what DMA transfers read and write; nil disables DMA (and the ID item
     /// should then say so).

@@ -1,5 +1,3 @@
-import Synchronization
-
 /// A High Precision Event Timer block (IA-PC HPET Specification 1.0a): a 64-bit main
 /// counter at 10 MHz and three comparators, each one-shot or periodic, 64- or 32-bit, edge
 /// or level, routed to an I/O APIC pin or (legacy replacement) to IRQ 0 and IRQ 8.
@@ -251,7 +249,7 @@ public final class HPET: MMIODevice {
         }
     }
 
-    private let state = Mutex(State())
+    private let state = AnnotatedMutex(State())
     private let timer: DeviceTimer
     private let setLine: @Sendable (Int, Bool) -> Void
 

@@ -1,5 +1,3 @@
-import Synchronization
-
 /// The 8042 keyboard controller at ports 0x60 (data) and 0x64 (status/command), as much
 /// of it as kernels touch without a keyboard: the status register reads 0 (output buffer
 /// empty, input buffer empty), so probes and "wait until ready" loops never spin; command
@@ -13,7 +11,7 @@ public final class I8042: Sendable {
     }
 
     /// A command that takes a data byte is waiting for it.
-    private let pendingCommand = Mutex<UInt8?>(nil)
+    private let pendingCommand = AnnotatedMutex<UInt8?>(nil)
     private let reset: @Sendable () -> Void
 
     public init(reset: @escaping @Sendable () -> Void) { self.reset = reset }

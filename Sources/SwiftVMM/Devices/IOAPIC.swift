@@ -1,5 +1,3 @@
-import Synchronization
-
 /// An I/O APIC with 24 inputs, after the Intel 82093AA datasheet (order 290566) §3
 /// "Register Description", as a version 0x20 part (the PCI-era I/O APIC of Intel ICH/PCH
 /// chipsets, which adds the EOI register at offset 0x40; Intel ICH9 datasheet §13.5).
@@ -147,12 +145,12 @@ public final class IOAPIC: MMIODevice {
         }
     }
 
-    private let state: Mutex<State>
+    private let state: AnnotatedMutex<State>
     private let deliver: @Sendable (Message) -> Void
 
     /// `id` is the I/O APIC ID the MADT reports (0–15); `deliver` receives each interrupt.
     public init(id: UInt8 = 0, deliver: @escaping @Sendable (Message) -> Void) {
-        state = Mutex(State(id: UInt32(id & 0xF) << Self.idShift))
+        state = AnnotatedMutex(State(id: UInt32(id & 0xF) << Self.idShift))
         self.deliver = deliver
     }
 

@@ -1,5 +1,3 @@
-import Synchronization
-
 /// Passes serial output through to another sink and matches every complete line against
 /// patterns (`--exit-on`): many kernels' test suites print a final line and then spin.
 /// `matched` is called after the matching line, newline included, has been written.
@@ -7,7 +5,7 @@ public final class LineMatchingSink: SerialSink, @unchecked Sendable {
     private let output: any SerialSink
     /// The patterns, compiled once; only read after init.
     private let patterns: [(text: String, regex: Regex<AnyRegexOutput>)]
-    private let line = Mutex<[UInt8]>([])
+    private let line = AnnotatedMutex<[UInt8]>([])
     private let matched: @Sendable (String) -> Void
 
     /// Throws when a pattern is not a valid regular expression.

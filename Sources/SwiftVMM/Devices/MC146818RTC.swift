@@ -1,7 +1,6 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import Synchronization
 
 /// The PC's real-time clock and CMOS RAM: a Motorola MC146818A (MC146818A datasheet; the
 /// same register set lives on in every PC chipset), at ports 0x70 (index) and 0x71 (data).
@@ -118,7 +117,7 @@ public final class MC146818RTC: PortDevice {
         var running: Bool { dividerRunning && !statusB.contains(.set) }
     }
 
-    private let state: Mutex<State>
+    private let state: AnnotatedMutex<State>
     /// Host wall-clock time: nanoseconds since 1970-01-01 UTC.
     private let now: @Sendable () -> Int64
 
@@ -127,7 +126,7 @@ public final class MC146818RTC: PortDevice {
     public init(backup: Backup = .poweredOn, now: @escaping @Sendable () -> Int64 = MC146818RTC.hostClock) {
         var ram = backup.ram + [UInt8](repeating: 0, count: max(0, 128 - backup.ram.count))
         ram[Register.statusB] &= ~StatusB.clearedByReset.rawValue
-        state = Mutex(State(ram: Array(ram.prefix(128)), clockOffset: backup.clockOffset,
+        state = AnnotatedMutex(State(ram: Array(ram.prefix(128)), clockOffset: backup.clockOffset,
                             lastStatusCRead: now() + backup.clockOffset))
         self.now = now
     }

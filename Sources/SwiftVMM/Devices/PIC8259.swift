@@ -1,5 +1,3 @@
-import Synchronization
-
 /// The PC/AT's two Intel 8259A programmable interrupt controllers, cascaded: the slave's INT
 /// output drives the master's IR2, ISA IRQ 8–15 reach the slave's IR0–7, and the master's
 /// INT goes to the boot processor's LINT0 (ExtINT). Register behaviour from the Intel 8259A
@@ -244,7 +242,7 @@ public final class PIC8259Pair: Sendable {
         }
     }
 
-    private let state = Mutex(State())
+    private let state = AnnotatedMutex(State())
     private let output: any InterruptLine
     /// INT as last computed under the lock, for `hasInterrupt`: the BSP asks on every exit
     /// while LINT0 is in virtual-wire mode, and an atomic load costs less than the lock.

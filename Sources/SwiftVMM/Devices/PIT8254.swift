@@ -1,5 +1,3 @@
-import Synchronization
-
 /// The PC's Intel 8254 programmable interval timer (ports 0x40–0x43) and the port 0x61
 /// bits that reach it (channel 2's gate, the speaker enable, channel 2's OUT). Behaviour
 /// from the Intel 8254 datasheet (order 231164): "Control Word Format", "Read-Back
@@ -99,7 +97,7 @@ public final class PIT8254: PortDevice {
         var deadline: UInt64?
     }
 
-    private let state: Mutex<State>
+    private let state: AnnotatedMutex<State>
     private let timer: DeviceTimer
     private let irq0: any InterruptLine
 
@@ -110,7 +108,7 @@ public final class PIT8254: PortDevice {
         self.irq0 = irq0
         var initial = State()
         initial.counters[2].gate = false    // port 0x61 bit 0 starts clear
-        state = Mutex(initial)
+        state = AnnotatedMutex(initial)
     }
 
     // MARK: Ports 0x40–0x43

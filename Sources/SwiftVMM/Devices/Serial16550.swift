@@ -1,5 +1,3 @@
-import Synchronization
-
 /// A National Semiconductor PC16550D UART as the PC wires it (COM1 at 0x3F8, IRQ 4).
 /// Register numbers and bits from the PC16550D datasheet, Table II "Summary of Registers".
 /// Transmitted bytes go to `sink` verbatim; received bytes come from `receive(_:)`.
@@ -75,7 +73,7 @@ public final class Serial16550: PortDevice {
         }
     }
 
-    private let state = Mutex(State())
+    private let state = AnnotatedMutex(State())
     private let sink: any SerialSink
     private let irq: any InterruptLine
 

@@ -1,5 +1,3 @@
-import Synchronization
-
 /// System control port A at 0x92 ("fast A20 and reset", IBM PS/2 Technical Reference;
 /// Intel ICH datasheets "Port 92h"): bit 1 gates A20, bit 0 going from 0 to 1 resets the
 /// machine ("fast reset", the ALT_RST# pulse). A20 is always on under KVM, so bit 1 reads
@@ -9,7 +7,7 @@ public final class SystemControlPortA: PortDevice {
         static let fastReset: UInt8 = 1 << 0
         static let a20Gate: UInt8 = 1 << 1
     }
-    private let register = Mutex<UInt8>(Bit.a20Gate)
+    private let register = AnnotatedMutex<UInt8>(Bit.a20Gate)
     private let reset: @Sendable () -> Void
 
     public init(reset: @escaping @Sendable () -> Void) { self.reset = reset }

@@ -1,15 +1,13 @@
-import Synchronization
-
 /// Routes inter-processor interrupts between local APICs (Intel SDM Vol. 3A §11.6): the
 /// ICR's shorthand, physical or logical destination and delivery mode decide which vCPUs
 /// get which message. Each APIC publishes its addressing (ID, LDR, DFR, mode, TPR) here
 /// when it changes, so routing never touches another vCPU's APIC.
 final class APICBus: Sendable {
-    private let addressing: Mutex<[LocalAPIC.Addressing?]>
-    private let runners = Mutex<[VCPURunner]>([])
+    private let addressing: AnnotatedMutex<[LocalAPIC.Addressing?]>
+    private let runners = AnnotatedMutex<[VCPURunner]>([])
 
     init(cpuCount: Int) {
-        addressing = Mutex(Array(repeating: nil, count: cpuCount))
+        addressing = AnnotatedMutex(Array(repeating: nil, count: cpuCount))
     }
 
     func attach(_ runners: [VCPURunner]) { self.runners.withLock { $0 = runners } }

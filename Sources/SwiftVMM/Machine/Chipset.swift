@@ -1,5 +1,3 @@
-import Synchronization
-
 /// The PC's legacy interrupt controllers and timers, wired as on a PC board:
 ///
 /// - ISA IRQ lines go to both the 8259 pair and the I/O APIC; IRQ0 is I/O APIC pin 2
@@ -82,7 +80,7 @@ private final class HPETTimers: Sendable {
     /// Weak: the HPET's interrupt closure holds this object (a strong reference both ways
     /// kept every machine's chipset alive; found by the FuzzDevices leak check).
     private struct WeakHPET: Sendable { weak var hpet: HPET? }
-    private let hpet = Mutex(WeakHPET())
+    private let hpet = AnnotatedMutex(WeakHPET())
 
     init(router: ISARouter, ioapic: IOAPIC) {
         self.router = router

@@ -1,5 +1,3 @@
-import Synchronization
-
 /// Spreads the vCPU threads of every machine in this process over the host CPUs it may
 /// use (`CPUPinning.auto`): each vCPU goes to the CPU with the fewest vCPUs of live
 /// machines on it, so concurrent machines do not all put their vCPU 0 on CPU 0. A single
@@ -8,7 +6,7 @@ final class HostCPUPool: Sendable {
     static let shared = HostCPUPool()
 
     /// vCPU threads of live machines per host CPU.
-    private let load = Mutex<[Int: Int]>([:])
+    private let load = AnnotatedMutex<[Int: Int]>([:])
 
     func lease(count: Int, from cpus: [Int] = CPUAffinity.allowedCPUs()) -> Lease {
         let chosen = load.withLock { load in

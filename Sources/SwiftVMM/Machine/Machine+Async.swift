@@ -1,5 +1,3 @@
-import Synchronization
-
 /// The asynchronous face of a machine, for test harnesses: run it in a task, watch and
 /// answer its serial port, cancel it. The vCPUs stay on their own pthreads; `run()` waits
 /// for them on one more host thread, so the cooperative pool is never blocked.
@@ -16,7 +14,7 @@ extension Machine {
                 // The thread lets go of the machine before resuming the caller, so the
                 // machine is freed (its fds closed) when the caller drops it, not a moment
                 // later on this thread.
-                let handOff = Mutex<Machine?>(self)
+                let handOff = AnnotatedMutex<Machine?>(self)
                 do {
                     // Detached: the thread ends right after resuming the continuation.
                     try HostThread.detached(name: "machine") {

@@ -35,7 +35,7 @@ public final class Machine: Sendable {
     /// The host CPUs the vCPUs are pinned to, when SwiftVMM chose them.
     private let cpuLease: HostCPUPool.Lease?
     /// The line after the last one `expect` matched.
-    let expectCursor = Mutex(0)
+    let expectCursor = AnnotatedMutex(0)
     /// Every guest-visible clock's time base (stands still while a debugger holds the machine).
     let clock: MachineClock
     /// The gdb remote stub, when configured.
@@ -43,7 +43,7 @@ public final class Machine: Sendable {
     /// `--trace`, when configured.
     let tracer: ExitTracer?
     private let ran = Atomic<Bool>(false)
-    private let wallTime = Mutex<Duration>(.zero)
+    private let wallTime = AnnotatedMutex<Duration>(.zero)
 
     /// `cmos` is what the RTC's battery kept from an earlier machine (after a reset).
     public init(_ configuration: Configuration, logger: Logger = Logger(label: "swiftvmm"),
@@ -299,12 +299,14 @@ public final class Machine: Sendable {
         return outcome
     }
 
-    /// The vCPU runners, the APIC bus, the timer service and the run control refer to each
-    /// other while the machine runs; cutting those references here frees them all (and so
-    /// closes every vCPU fd) whether or not `run()` was called.
+    /// The vCPU runners, the APIC bus, the timer service, the run control and the gdb
+    /// stub's controller refer to each other while the machine runs; cutting those
+    /// references here frees them all (and so closes every vCPU fd) whether or not `run()`
+    /// was called.
     deinit {
         control.wakeAll.withLock { $0 = nil }
         apicBus.attach([])
+        gdbServer?.controller.attach([])
         timers.stop()
     }
 

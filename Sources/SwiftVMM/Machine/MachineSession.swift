@@ -16,16 +16,16 @@ public final class MachineSession: Sendable {
     public let configuration: Machine.Configuration
     private let logger: Logger
     /// The machine running now, and the signal `stop` was called with (if it was).
-    private let current: Mutex<(machine: Machine?, stopped: Int32?)>
+    private let current: AnnotatedMutex<(machine: Machine?, stopped: Int32?)>
     private let bootCount = Atomic<Int>(1)
     /// `--trace summary` of each machine that has run.
-    private let traceSummaries = Mutex<[String]>([])
+    private let traceSummaries = AnnotatedMutex<[String]>([])
 
     /// Builds the first machine; its errors are the same as `Machine.init`'s.
     public init(_ configuration: Machine.Configuration, logger: Logger = Logger(label: "swiftvmm")) throws(MachineError) {
         self.configuration = configuration
         self.logger = logger
-        current = Mutex((try Machine(configuration, logger: logger), nil))
+        current = AnnotatedMutex((try Machine(configuration, logger: logger), nil))
     }
 
     /// How many times the kernel has booted (1 + reboots).

@@ -6,14 +6,14 @@ final class RunControl: Sendable {
     let cpuCount: Int
     /// Set once, by the first `finish`; every vCPU loop checks it before `KVM_RUN`.
     private let stoppingFlag = Atomic<Bool>(false)
-    private let result = Mutex<(outcome: Outcome, fault: FaultInfo?)?>(nil)
+    private let result = AnnotatedMutex<(outcome: Outcome, fault: FaultInfo?)?>(nil)
     /// Signalled when the outcome is set; `Machine.run` waits on it.
     let finished = ConditionLock()
     /// vCPUs halted with interrupts disabled or waiting for start-up. When all are, no
     /// guest event can wake any of them: deadlock (userspace irqchip only).
     let blockedCount: Atomic<Int>
     /// Wakes every vCPU thread (set by `Machine` once the runners exist).
-    let wakeAll = Mutex<(@Sendable () -> Void)?>(nil)
+    let wakeAll = AnnotatedMutex<(@Sendable () -> Void)?>(nil)
 
     /// The vCPU exit that ended the run with a fault, before registers are gathered.
     struct FaultInfo: Sendable {

@@ -1,5 +1,3 @@
-import Synchronization
-
 /// Sits between the UART and the configured serial sink: passes every byte on, and keeps
 /// the complete lines (the last `lineLimit` of them) for `Machine.expect` and the async
 /// serial streams. Subscribers get what arrives after they subscribe; a line subscriber
@@ -19,7 +17,7 @@ final class SerialMonitor: SerialSink {
     }
 
     private let output: any SerialSink
-    private let state = Mutex(State())
+    private let state = AnnotatedMutex(State())
 
     init(output: any SerialSink) { self.output = output }
 

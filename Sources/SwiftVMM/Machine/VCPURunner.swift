@@ -1,5 +1,4 @@
 import Logging
-import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -35,7 +34,7 @@ final class VCPURunner: @unchecked Sendable {
     private enum State { case waitingForStartup, running, halted }
     @exclusivity(unchecked) private var state: State
 
-    /// Guards `sleeping` and `blocked`, shared with posting threads.
+    /// Guards `sleeping`, `blocked` and `thread`, shared with posting threads.
     private let lock = ConditionLock()
     /// Asleep in `sleep(blocking:)`; a post clears it and wakes the thread.
     private var sleeping = false
@@ -44,9 +43,12 @@ final class VCPURunner: @unchecked Sendable {
     /// Exits by kind (`Machine.statistics`).
     let exits = ExitCounters()
     /// What the thread is doing, for fault reports.
-    let status = Mutex("not started")
-    /// The thread id once running, for kicks (0 before).
-    private let threadID = Atomic<UInt>(0)
+    let status = AnnotatedMutex("not started")
+    /// This vCPU's thread while `run()` runs (nil before and after), for kicks. Kicks are
+    /// sent with `lock` held and `run()` clears it under `lock` before it returns, so a
+    /// late kick (a timer firing or another vCPU's IPI while the machine stops) never
+    /// reaches a thread that has been joined: `pthread_kill` on one is undefined.
+    private var thread: pthread_t?
 
     init(vcpu: VCPU, localAPIC: LocalAPIC?, externalInterrupts: (any ExternalInterruptController)?, inbox: InterruptInbox,
          isBootCPU: Bool, control: RunControl, handler: ExitHandler,
@@ -80,40 +82,41 @@ final class VCPURunner: @unchecked Sendable {
     /// is woken (and no longer counted as blocked); a running one is kicked out of KVM_RUN.
     private func deliver(_ change: (InterruptInbox) -> Void) {
         change(inbox)
-        let mustKick = lock.withLock { () -> Bool in
+        lock.withLock {
             if blocked {
                 blocked = false
                 control.unblock()
             }
-            guard !sleeping else {
+            if sleeping {
                 sleeping = false
                 lock.broadcast()
-                return false
+            } else if let thread, thread != pthread_self() {
+                KickSignal.send(to: thread)
             }
-            return true
         }
-        let thread = threadID.load(ordering: .acquiring)
-        if mustKick, thread != 0, thread != UInt(pthread_self()) { KickSignal.send(to: pthread_t(thread)) }
     }
 
     /// Pulls the vCPU out of KVM_RUN so it looks at its pending interrupts again.
     func kick() {
-        let thread = threadID.load(ordering: .acquiring)
-        if thread != 0 { KickSignal.send(to: pthread_t(thread)) }
+        lock.withLock {
+            if let thread { KickSignal.send(to: thread) }
+        }
     }
 
     /// Wakes the thread wherever it is (the machine is stopping).
     func wake() {
-        lock.withLock { lock.broadcast() }
-        let thread = threadID.load(ordering: .acquiring)
-        if thread != 0 { KickSignal.send(to: pthread_t(thread)) }
+        lock.withLock {
+            lock.broadcast()
+            if let thread { KickSignal.send(to: thread) }
+        }
     }
 
     // MARK: The thread
 
     func run() {
         let insideRun = KickSignal.blockInCurrentThread()
-        threadID.store(UInt(pthread_self()), ordering: .releasing)
+        lock.withLock { thread = pthread_self() }
+        defer { lock.withLock { thread = nil } }
         if let hostCPU, !CPUAffinity.pinCurrentThread(to: hostCPU) {
             logger.warning("vCPU \(vcpu.id): cannot pin to host CPU \(hostCPU)")
         }

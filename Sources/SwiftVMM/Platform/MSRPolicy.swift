@@ -1,5 +1,4 @@
 import Logging
-import Synchronization
 
 /// What a guest gets for an MSR that neither KVM nor SwiftVMM's table implements.
 public enum UnknownMSRPolicy: String, Sendable, CaseIterable {
@@ -27,7 +26,7 @@ final class MSRPolicy: Sendable {
     /// capability MSRs); otherwise VMX reads as disabled by firmware.
     let nestedVMX: Bool
     private let logger: Logger
-    private let warned = Mutex<Set<UInt32>>([])
+    private let warned = AnnotatedMutex<Set<UInt32>>([])
 
     init(tscKHz: UInt32, cpuCount: Int, unknown: UnknownMSRPolicy, overrides: [UInt32: UInt64],
          nestedVMX: Bool = false, logger: Logger) {

@@ -1,10 +1,9 @@
-import Synchronization
 import Testing
 @testable import SwiftVMM
 
 /// A settable host clock.
 private final class PMClock: Sendable {
-    private let time = Mutex<UInt64>(5_000_000_000)
+    private let time = AnnotatedMutex<UInt64>(5_000_000_000)
     var now: UInt64 {
         get { time.withLock { $0 } }
         set { time.withLock { $0 = newValue } }

@@ -6,7 +6,7 @@ import Testing
 final class RecordingPortDevice: PortDevice {
     enum Access: Equatable { case read(UInt16, Int), write(UInt16, Int, UInt32) }
     let name: String
-    private let log = Mutex<[Access]>([])
+    private let log = AnnotatedMutex<[Access]>([])
     var accesses: [Access] { log.withLock { $0 } }
 
     init(_ name: String) { self.name = name }
@@ -23,7 +23,7 @@ final class RecordingPortDevice: PortDevice {
 
 final class RecordingMMIODevice: MMIODevice {
     enum Access: Equatable { case read(UInt64, Int), write(UInt64, Int, UInt64) }
-    private let log = Mutex<[Access]>([])
+    private let log = AnnotatedMutex<[Access]>([])
     var accesses: [Access] { log.withLock { $0 } }
     func read(offset: UInt64, size: Int) -> UInt64 { log.withLock { $0.append(.read(offset, size)) }; return 0xAB }
     func write(offset: UInt64, size: Int, value: UInt64) { log.withLock { $0.append(.write(offset, size, value)) } }

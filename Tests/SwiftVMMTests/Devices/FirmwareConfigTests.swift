@@ -1,4 +1,3 @@
-import Synchronization
 import Testing
 @testable import SwiftVMM
 
@@ -95,9 +94,9 @@ struct FirmwareConfigTests {
 
     /// A flat little RAM; addresses at and above `size` fail.
     final class FakeMemory: DMAMemory {
-        let bytes: Mutex<[UInt8]>
+        let bytes: AnnotatedMutex<[UInt8]>
         struct OutOfRange: Error {}
-        init(size: Int) { bytes = Mutex([UInt8](repeating: 0xAA, count: size)) }
+        init(size: Int) { bytes = AnnotatedMutex([UInt8](repeating: 0xAA, count: size)) }
         func read(at address: UInt64, count: Int) throws -> [UInt8] {
             try bytes.withLock { b in
                 guard address + UInt64(count) <= UInt64(b.count) else { throw OutOfRange() }

@@ -1,12 +1,11 @@
-import Synchronization
 import Testing
 @testable import SwiftVMM
 
 /// The RTC with a settable wall clock.
 struct MC146818RTCTests {
     final class WallClock: Sendable {
-        private let value: Mutex<Int64>
-        init(_ nanoseconds: Int64) { value = Mutex(nanoseconds) }
+        private let value: AnnotatedMutex<Int64>
+        init(_ nanoseconds: Int64) { value = AnnotatedMutex(nanoseconds) }
         var now: Int64 {
             get { value.withLock { $0 } }
             set { value.withLock { $0 = newValue } }

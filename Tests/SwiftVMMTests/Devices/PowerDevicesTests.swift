@@ -1,11 +1,10 @@
-import Synchronization
 import Testing
 @testable import SwiftVMM
 
 /// PM1a event/control, the reset control register and the 8042, with recording sinks.
 struct PowerDevicesTests {
     final class Count: Sendable {
-        private let value = Mutex(0)
+        private let value = AnnotatedMutex(0)
         func increment() { value.withLock { $0 += 1 } }
         var count: Int { value.withLock { $0 } }
     }

@@ -1,4 +1,3 @@
-import Synchronization
 import Testing
 @testable import SwiftVMM
 
@@ -6,7 +5,7 @@ import Testing
 /// debug-exit ports go.
 struct QEMUPortsTests {
     final class Count: Sendable {
-        private let value = Mutex(0)
+        private let value = AnnotatedMutex(0)
         func increment() { value.withLock { $0 += 1 } }
         var count: Int { value.withLock { $0 } }
     }

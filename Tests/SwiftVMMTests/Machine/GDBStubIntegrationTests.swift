@@ -1,5 +1,4 @@
 import Foundation
-import Synchronization
 import Testing
 import TestGuests
 @testable import SwiftVMM
@@ -14,7 +13,7 @@ struct GDBStubIntegrationTests {
     final class DebuggedMachine: Sendable {
         let machine: Machine
         let sink = CollectingSink()
-        private let result = Mutex<Outcome?>(nil)
+        private let result = AnnotatedMutex<Outcome?>(nil)
         private let done = DispatchSemaphore(value: 0)
 
         init(guest: [UInt8] = gdbTargetGuest, name: String = "gdb-target", cpus: Int, wait: Bool = true) throws {

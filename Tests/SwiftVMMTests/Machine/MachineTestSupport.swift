@@ -1,5 +1,4 @@
 import Foundation
-import Synchronization
 import Testing
 @testable import SwiftVMM
 
@@ -14,7 +13,7 @@ enum KVMHost {
 
 /// A serial sink that keeps every byte, for checking exact output.
 final class CollectingSink: SerialSink {
-    private let bytes = Mutex<[UInt8]>([])
+    private let bytes = AnnotatedMutex<[UInt8]>([])
     func write(_ byte: UInt8) { bytes.withLock { $0.append(byte) } }
     var text: String { String(decoding: bytes.withLock { $0 }, as: UTF8.self) }
 }

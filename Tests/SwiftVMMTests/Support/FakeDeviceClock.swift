@@ -1,9 +1,8 @@
-import Synchronization
 @testable import SwiftVMM
 
 /// A settable host clock for device models, and a record of every deadline they armed.
 final class FakeDeviceClock: Sendable {
-    private let state = Mutex<(now: UInt64, arms: [UInt64?])>((1_000_000_000, []))
+    private let state = AnnotatedMutex<(now: UInt64, arms: [UInt64?])>((1_000_000_000, []))
 
     var now: UInt64 {
         get { state.withLock { $0.now } }

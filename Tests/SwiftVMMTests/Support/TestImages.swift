@@ -2,7 +2,6 @@
 import Glibc
 #endif
 import Foundation
-import Synchronization
 @testable import SwiftVMM
 
 /// Kernel images built in memory for the boot tests: ELF32/ELF64 executables, multiboot 1
@@ -229,7 +228,7 @@ final class TemporaryDirectory {
 
 /// Values appended from any thread, read back in order.
 final class Recorder<Value: Sendable>: Sendable {
-    private let storage = Mutex<[Value]>([])
+    private let storage = AnnotatedMutex<[Value]>([])
     var values: [Value] { storage.withLock { $0 } }
     func append(_ value: Value) { storage.withLock { $0.append(value) } }
 }
