@@ -1,3 +1,5 @@
+import Synchronization
+
 /// The PC/AT's two Intel 8259A programmable interrupt controllers, cascaded: the slave's INT
 /// output drives the master's IR2, ISA IRQ 8–15 reach the slave's IR0–7, and the master's
 /// INT goes to the boot processor's LINT0 (ExtINT). Register behaviour from the Intel 8259A
