@@ -213,6 +213,8 @@ final class VCPURunner: @unchecked Sendable {
     /// `windowPollInterval` and looks again; where the window exit is prompt (hardware
     /// KVM) the poll is disarmed before it fires.
     private func injectPendingInterrupt() throws(KVMError) {
+        // `localAPIC?.` rather than binding it up front: a binding retains the APIC on
+        // every exit, and this runs after every exit.
         guard localAPIC != nil else { return }
         var wantWindow = false
         let fromPIC = hasExtINT
