@@ -61,6 +61,29 @@ struct DeviceBusTests {
         #expect(bus.find(0xFFFF) == nil)
     }
 
+    @Test("a range across 64 Ki (the end of the directly indexed addresses) is found on both sides")
+    func acrossTheDirectIndex() throws {
+        let bus = PortBus()
+        try bus.place(RecordingPortDevice("low"), at: 0x20, count: 2)
+        try bus.place(RecordingPortDevice("across"), at: 0xFFF0, count: 0x20)
+        #expect(name(bus.find(0xFFEF)) == nil)
+        #expect(bus.find(0xFFFF)?.offset == 0xF)
+        #expect(bus.find(0x1_0000)?.offset == 0x10)
+        #expect(name(bus.find(0x1_000F)) == "across")
+        #expect(bus.find(0x1_0010) == nil)
+        #expect(name(bus.find(0x21)) == "low")
+    }
+
+    @Test("more low devices than the direct index holds are still all found")
+    func moreDevicesThanTheDirectIndexHolds() throws {
+        let bus = PortBus()
+        for i: UInt64 in (0..<300).reversed() { try bus.place(RecordingPortDevice("d\(i)"), at: 0x100 + 4 * i, count: 2) }
+        for i: UInt64 in [0, 1, 254, 255, 299] {
+            #expect(name(bus.find(0x100 + 4 * i + 1)) == "d\(i)")
+            #expect(bus.find(0x100 + 4 * i + 2) == nil)
+        }
+    }
+
     @Test("adjacent ranges are allowed")
     func adjacent() throws {
         let bus = PortBus()
