@@ -292,8 +292,6 @@ func parseNumber(_ text: String) -> UInt64? {
 struct CPUFeatureChanges: ExpressibleByArgument {
     let changes: [String: Bool]
 
-    init(changes: [String: Bool]) { self.changes = changes }
-
     init?(argument: String) {
         var changes: [String: Bool] = [:]
         for item in argument.split(separator: ",") {
