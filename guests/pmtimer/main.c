@@ -9,27 +9,35 @@
  * memory (id 0, below 4 GiB) takes precedence over PM_TMR_BLK (§5.2.9 table 5.9).
  * The timer runs at 3.579545 MHz (ACPI 6.5 §4.8 PM timer) and wraps at 2^24 (or 2^32).
  *
- * Measurement: read the counter continuously for ~20 ms of TSC (CPUID rate), summing
+ * Measurement: read the counter continuously for a window of TSC time (CPUID rate), summing
  * (now - previous) mod 2^bits, so a wrap is handled; every read is bracketed by TSC reads
  * and the first and last samples are timed at the bracket midpoints. A step of more than
- * half the range counts as backwards (the timer must be monotonic). If the first or last
- * bracket is longer than 0.5 % of the interval (vCPU descheduled there), the measurement is
- * repeated, at most 5 times; the last one is reported.
+ * half the range counts as backwards (the timer must be monotonic). The rate is judged only
+ * when the first and last brackets together are at most 0.5 % of the window (the estimate
+ * is then within 0.25 %, inside the 1 % allowed). An undisturbed bracket is one port exit,
+ * so the window is 20 ms or 800 exits (port_exit_tsc), whichever is longer: a slow host
+ * (a debug build, a nested KVM) gets a longer window instead of failing. A run the host
+ * disturbed (the vCPU descheduled during a bracket) is repeated, at most 5 times; if all
+ * were, the rate is not judged (pm_rate=unjudged, which the host-side test turns into a
+ * skip) and only monotonicity is.
  * Prints, each on its own line:
  *   pm_tmr_blk=0x<port> source=<PM_TMR_BLK|X_PM_TMR_BLK> space=<io|mem> bits=<24|32> fadt_rev=<n>
  *   pm_timer_hz=<n> expected=3579545
  *   pm_ticks=<n> tsc_cycles=<n> reads=<n> wraps=<n> backwards=<n> attempts=<n> error_ppm=<n>
+ *   port_exit_tsc=<n> window_us=<n> bracket_tsc=<n>
+ *   [pm_rate=unjudged (...)]
  *   pmtimer: PASS (v=0) | pmtimer: FAIL <reason> (v=3) | pmtimer: TIMEOUT (v=4)
  * Pass: pm_timer_hz within 1 % of 3579545 by the CPUID TSC rate, no backwards step. */
 #include "guest.h"
 #include "tsc.h"
+#include "host_delay.h"
 #include "../pic-pit/legacy_hw.h" /* shared with pic-pit, as the -x2apic guests share sources */
 
 #define EXIT_TEST_FAIL 3
 #define EXIT_TIMEOUT   4
 
 #define PM_TIMER_HZ 3579545u
-#define MEASURE_US  20000u
+#define MEASURE_US  20000u /* at least; see port_exit_tsc above */
 #define ATTEMPTS    5
 
 static int is_mem;
@@ -122,18 +130,22 @@ int main(void) {
     }
 
     uint64_t tsc_khz = cpu_khz ? cpu_khz : tsc_hz() / 1000;
+    uint64_t exit_tsc = port_exit_tsc();
     uint64_t cycles = tsc_khz * MEASURE_US / 1000;
+    if (cycles < 800 * exit_tsc) cycles = 800 * exit_tsc;
     struct sample s;
-    int attempts;
+    int attempts, disturbed;
     for (attempts = 1;; attempts++) {
         s = measure(cycles);
-        if (s.bracket * 200 <= s.tsc || attempts == ATTEMPTS) break;
+        disturbed = s.bracket * 200 > s.tsc;
+        if (!disturbed || attempts == ATTEMPTS) break;
     }
     uint64_t hz = s.tsc ? s.ticks * tsc_khz * 1000 / s.tsc : 0;
     long err = deviation_ppm(hz, PM_TIMER_HZ);
     printf("pm_timer_hz=%lu expected=%u\n", hz, PM_TIMER_HZ);
     printf("pm_ticks=%lu tsc_cycles=%lu reads=%u wraps=%u backwards=%u attempts=%d error_ppm=%ld\n",
            s.ticks, s.tsc, s.reads, s.wraps, s.backwards, attempts, err);
+    printf("port_exit_tsc=%lu window_us=%lu bracket_tsc=%lu\n", exit_tsc, cycles * 1000 / tsc_khz, s.bracket);
 
     if (!cpu_khz) {
         printf("pmtimer: FAIL CPUID advertises no TSC frequency (0x15, 0x16, 0x40000010)\n");
@@ -143,7 +155,9 @@ int main(void) {
         printf("pmtimer: FAIL the PM timer went backwards %u times\n", s.backwards);
         return EXIT_TEST_FAIL;
     }
-    if (!within_1pct(hz, PM_TIMER_HZ)) {
+    if (disturbed) {
+        printf("pm_rate=unjudged (the host kept the vCPU from running during every bracket)\n");
+    } else if (!within_1pct(hz, PM_TIMER_HZ)) {
         printf("pmtimer: FAIL %lu Hz, expected 3579545 +- 1 %% (%ld ppm)\n", hz, err);
         return EXIT_TEST_FAIL;
     }

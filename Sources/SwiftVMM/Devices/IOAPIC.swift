@@ -1,3 +1,5 @@
+import Synchronization
+
 /// An I/O APIC with 24 inputs, after the Intel 82093AA datasheet (order 290566) §3
 /// "Register Description", as a version 0x20 part (the PCI-era I/O APIC of Intel ICH/PCH
 /// chipsets, which adds the EOI register at offset 0x40; Intel ICH9 datasheet §13.5).
@@ -80,6 +82,8 @@ public final class IOAPIC: MMIODevice {
         var redirection = [UInt64](repeating: Redirection.masked.rawValue, count: IOAPIC.pinCount)
         /// Input levels (bit n = pin n asserted).
         var pins: UInt32 = 0
+        /// Edge pins whose last message has not been EOIed yet (bit n = pin n).
+        var edgesInFlight: UInt32 = 0
 
         func entry(_ pin: Int) -> Redirection { Redirection(rawValue: redirection[pin]) }
 
@@ -128,6 +132,7 @@ public final class IOAPIC: MMIODevice {
                 // to clear a stuck one (Linux's I/O APIC EOI workaround; KVM does the same).
                 if new & Redirection.levelTriggered.rawValue == 0 { new &= ~Redirection.remoteIRR.rawValue }
                 redirection[pin] = new
+                edgesInFlight &= ~(1 << pin)   // a reprogrammed entry waits for no old EOI
                 serviceLevel(pin, into: &messages)   // unmasking an asserted level pin delivers
             default:
                 break   // version and arbitration are read-only
@@ -147,11 +152,19 @@ public final class IOAPIC: MMIODevice {
 
     private let state: AnnotatedMutex<State>
     private let deliver: @Sendable (Message) -> Void
+    /// Told each edge pin whose message an EOI acknowledged, after the lock is released.
+    private let acknowledged: @Sendable (Int) -> Void
+    /// `State.edgesInFlight != 0`, so the EOI of a vector no edge pin waits for (every
+    /// local APIC timer tick, every IPI) costs one load, not the lock.
+    private let anyEdgeInFlight = Atomic<Bool>(false)
 
-    /// `id` is the I/O APIC ID the MADT reports (0–15); `deliver` receives each interrupt.
-    public init(id: UInt8 = 0, deliver: @escaping @Sendable (Message) -> Void) {
+    /// `id` is the I/O APIC ID the MADT reports (0–15); `deliver` receives each interrupt;
+    /// `acknowledged` hears of each edge pin whose interrupt was EOIed.
+    public init(id: UInt8 = 0, deliver: @escaping @Sendable (Message) -> Void,
+                acknowledged: @escaping @Sendable (Int) -> Void = { _ in }) {
         state = AnnotatedMutex(State(id: UInt32(id & 0xF) << Self.idShift))
         self.deliver = deliver
+        self.acknowledged = acknowledged
     }
 
     // MARK: Inputs and EOI
@@ -170,8 +183,41 @@ public final class IOAPIC: MMIODevice {
                 state.serviceLevel(pin, into: &messages)
             } else if rising, !entry.contains(.masked) {
                 messages.append(state.message(pin))
+                state.edgesInFlight |= bit
+                anyEdgeInFlight.store(true, ordering: .relaxed)
             }
         }
+    }
+
+    /// Whether an edge on `pin` now would be a new interrupt: masked, pending (a level
+    /// entry awaiting EOI, or an edge whose vector has not been EOIed), or ready.
+    public func acceptance(pin: Int) -> EdgeAcceptance {
+        guard (0..<Self.pinCount).contains(pin) else { return .masked }
+        return state.withLock { state in
+            let entry = state.entry(pin)
+            if entry.contains(.masked) { return .masked }
+            let waiting = entry.contains(.levelTriggered) ? entry.contains(.remoteIRR) : state.edgesInFlight & 1 << pin != 0
+            return waiting ? .pending : .ready
+        }
+    }
+
+    /// A local APIC's EOI of an edge-triggered `vector` (which real local APICs do not
+    /// broadcast): edge pins waiting on that vector are acknowledged. Only the timers that
+    /// deliver owed ticks care (`acceptance(pin:)`), as KVM's PIT hears of an edge EOI
+    /// through its I/O APIC's ack notifier.
+    public func edgeEndOfInterrupt(vector: UInt8) {
+        guard anyEdgeInFlight.load(ordering: .relaxed) else { return }
+        let done = state.withLock { state -> UInt32 in
+            var done: UInt32 = 0
+            for pin in 0..<Self.pinCount where state.edgesInFlight & 1 << pin != 0
+                && UInt8(state.redirection[pin] & Redirection.vectorMask) == vector {
+                done |= 1 << pin
+            }
+            state.edgesInFlight &= ~done
+            anyEdgeInFlight.store(state.edgesInFlight != 0, ordering: .relaxed)
+            return done
+        }
+        for pin in 0..<Self.pinCount where done & 1 << pin != 0 { acknowledged(pin) }
     }
 
     /// An EOI broadcast from a local APIC for a level-triggered `vector` (Intel SDM Vol. 3A

@@ -21,13 +21,18 @@ public final class LocalAPIC {
         public var addressingChanged: (Addressing) -> Void
         /// EOI of a level-triggered vector, broadcast to the I/O APIC (§11.8.5).
         public var levelEndOfInterrupt: (UInt8) -> Void
+        /// EOI of an edge-triggered vector. Hardware sends it nowhere; the VMM tells the I/O
+        /// APIC, so a timer that owes ticks on an edge pin knows the last one was taken.
+        public var edgeEndOfInterrupt: (UInt8) -> Void
 
         public init(tscHz: UInt64, now: @escaping () -> UInt64, armTimer: @escaping (UInt64?) -> Void,
                     sendIPI: @escaping (InterprocessorInterrupt) -> Void, addressingChanged: @escaping (Addressing) -> Void,
-                    levelEndOfInterrupt: @escaping (UInt8) -> Void = { _ in }) {
+                    levelEndOfInterrupt: @escaping (UInt8) -> Void = { _ in },
+                    edgeEndOfInterrupt: @escaping (UInt8) -> Void = { _ in }) {
             self.tscHz = tscHz; self.now = now; self.armTimer = armTimer
             self.sendIPI = sendIPI; self.addressingChanged = addressingChanged
             self.levelEndOfInterrupt = levelEndOfInterrupt
+            self.edgeEndOfInterrupt = edgeEndOfInterrupt
         }
     }
 
@@ -148,7 +153,9 @@ public final class LocalAPIC {
     private func endOfInterrupt() {
         guard let vector = inService.highest else { return }
         inService.remove(vector)
-        if triggerMode.contains(vector), spuriousVector & Self.suppressEOIBroadcast == 0 {
+        if !triggerMode.contains(vector) {
+            environment.edgeEndOfInterrupt(vector)
+        } else if spuriousVector & Self.suppressEOIBroadcast == 0 {
             environment.levelEndOfInterrupt(vector)
         }
     }

@@ -250,9 +250,15 @@ public final class PIC8259Pair: Sendable {
     /// while LINT0 is in virtual-wire mode, and an atomic load costs less than the lock.
     private let intPin = Atomic<Bool>(false)
 
-    /// `output` is the master's INT pin (to the BSP's LINT0, or to I/O APIC pin 0 as ExtINT).
-    public init(output: any InterruptLine = DisconnectedLine()) {
+    /// Told the IRQ (0–15) each INTA cycle took, after the lock is released (a timer that
+    /// owes ticks sends the next one then).
+    private let acknowledged: @Sendable (Int) -> Void
+
+    /// `output` is the master's INT pin (to the BSP's LINT0, or to I/O APIC pin 0 as ExtINT);
+    /// `acknowledged` hears of each IRQ an INTA cycle takes.
+    public init(output: any InterruptLine = DisconnectedLine(), acknowledged: @escaping @Sendable (Int) -> Void = { _ in }) {
         self.output = output
+        self.acknowledged = acknowledged
     }
 
     // MARK: Inputs and INTA
@@ -277,13 +283,27 @@ public final class PIC8259Pair: Sendable {
     /// chip concerned (datasheet "Interrupt Sequence": the master's ISR bit 2 stays set when
     /// the slave's request vanished, as on real hardware).
     public func acknowledge() -> UInt8 {
-        access { state -> UInt8 in
-            guard let irq = state.master.pendingRequest(isMaster: true) else { return state.master.vectorBase | 7 }
+        let (vector, irq) = access { state -> (UInt8, Int?) in
+            guard let irq = state.master.pendingRequest(isMaster: true) else { return (state.master.vectorBase | 7, nil) }
             state.master.accept(irq)
-            guard irq == Self.cascadeInput, state.cascaded else { return state.master.vectorBase | UInt8(irq) }
-            guard let slaveIRQ = state.slave.pendingRequest(isMaster: false) else { return state.slave.vectorBase | 7 }
+            guard irq == Self.cascadeInput, state.cascaded else { return (state.master.vectorBase | UInt8(irq), irq) }
+            guard let slaveIRQ = state.slave.pendingRequest(isMaster: false) else { return (state.slave.vectorBase | 7, nil) }
             state.slave.accept(slaveIRQ)
-            return state.slave.vectorBase | UInt8(slaveIRQ)
+            return (state.slave.vectorBase | UInt8(slaveIRQ), 8 + slaveIRQ)
+        }
+        if let irq { acknowledged(irq) }
+        return vector
+    }
+
+    /// Whether an edge on ISA IRQ `line` now would be a new request: masked (IMR), pending
+    /// (its IRR bit is still set: the edge would merge), or ready.
+    public func acceptance(irq line: Int) -> EdgeAcceptance {
+        guard (0..<16).contains(line), line != Self.cascadeInput else { return .masked }
+        return state.withLock { state in
+            let chip = line < 8 ? state.master : state.slave
+            let bit = UInt8(1) << UInt8(line & 7)
+            if chip.interruptMask & bit != 0 { return .masked }
+            return chip.interruptRequest & bit != 0 ? .pending : .ready
         }
     }
 

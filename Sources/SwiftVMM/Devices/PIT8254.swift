@@ -16,9 +16,18 @@
 ///
 /// IRQ0 is sent as a pulse, `set(true)` then `set(false)`, at each event where OUT makes
 /// the rising edge the PIC latches: each period boundary in modes 2 and 3, terminal count
-/// in modes 0 and 4. (OUT's exact level is in the read-back status.) Periodic modes that
-/// fall behind deliver one pulse and stay on phase; pulses come at most every
-/// `minimumPeriod`, so a tiny count cannot swamp the host.
+/// in modes 0 and 4. (OUT's exact level is in the read-back status.)
+///
+/// Lost ticks are delayed, not dropped (QEMU's and KVM's default PIT policy, "delay" or
+/// "reinject"): every event is owed to the guest until it is sent, and a pulse is sent
+/// only when the interrupt controllers have taken the last one (an 8259 INTA, or the I/O
+/// APIC vector's EOI; `InterruptLine.acceptance`), and each acknowledgement sends the next
+/// owed one at once. So when the host runs the timer thread or the vCPU late, the missed
+/// ticks arrive afterwards, as fast as the guest takes them, and a
+/// kernel counting ticks loses none. A masked IRQ0 gets the current edge (the 8259 latches
+/// it as hardware would) and the backlog is dropped, as is the backlog when counter 0 is
+/// reprogrammed. Periods under `minimumPeriod` are not caught up (a tiny count cannot
+/// swamp the host) and the backlog is capped at `maximumOwed` events.
 public final class PIT8254: PortDevice {
     // MARK: Registers (offsets from 0x40)
 
@@ -82,6 +91,8 @@ public final class PIT8254: PortDevice {
     static let refreshPeriod: UInt64 = 15_085
     /// Shortest interval between two IRQ0 pulses, as LocalAPIC.minimumPeriod (50 µs).
     public static let minimumPeriod: UInt64 = 50_000
+    /// The most channel 0 events owed at once (one second at 1 kHz); beyond, they are dropped.
+    static let maximumOwed: UInt64 = 1000
 
     static let clock = TickClock(hertz: inputHz)
 
@@ -93,8 +104,39 @@ public final class PIT8254: PortDevice {
         var counters = [Counter(), Counter(), Counter()]
         /// Port 0x61's writable bits (bit 0 is also counter 2's gate).
         var systemControl: SystemControl = []
-        /// Channel 0's next interrupt, as armed.
+        /// Channel 0's next event (period boundary or terminal count), in host time.
         var deadline: UInt64?
+        /// Channel 0 events not yet sent as IRQ0 pulses.
+        var owed: UInt64 = 0
+
+        /// Moves channel 0's events up to `now` into `owed` and sets `deadline` to the next.
+        mutating func collectEvents(now: UInt64) {
+            guard let due = deadline, now >= due else { return }
+            var counter = counters[0]
+            let dueTick = PIT8254.clock.ticks(in: due)
+            if counter.mode.isPeriodic {
+                counter.settle(dueTick)
+                let nowTick = PIT8254.clock.ticks(in: now)
+                var events: UInt64 = 1
+                if counter.run(dueTick).reload >= PIT8254.clock.ticks(in: PIT8254.minimumPeriod) {
+                    var next = counter.nextEvent(notBefore: dueTick + 1)
+                    while let boundary = next, boundary <= nowTick, events < PIT8254.maximumOwed {
+                        events += 1
+                        next = counter.nextEvent(notBefore: boundary + 1)
+                    }
+                }
+                counter.settle(nowTick)
+                // The next boundary after now, and at least minimumPeriod after this one.
+                let notBefore = max(nowTick, PIT8254.clock.ticks(in: due + PIT8254.minimumPeriod)) + 1
+                deadline = counter.nextEvent(notBefore: notBefore).map(PIT8254.clock.nanoseconds(for:))
+                owed = min(owed + events, PIT8254.maximumOwed)
+            } else {
+                counter.terminalCountSignalled = true
+                deadline = nil
+                owed = min(owed + 1, PIT8254.maximumOwed)
+            }
+            counters[0] = counter
+        }
     }
 
     private let state: AnnotatedMutex<State>
@@ -189,39 +231,59 @@ public final class PIT8254: PortDevice {
 
     // MARK: Channel 0 interrupts
 
-    /// The timer service's callback for the deadline this device armed. One pulse per call
-    /// at most; a periodic counter re-arms for its next boundary after `now`.
+    /// The timer service's callback: collects channel 0's events up to `now` and sends one
+    /// owed pulse if the controllers took the last (see the type's note on lost ticks).
+    /// Calls may come late, early or when nothing is due; the deadline is re-armed each time.
     public func timerFired(now: UInt64) {
-        let (pulse, deadline) = state.withLock { state -> (Bool, UInt64?) in
-            guard let due = state.deadline, now >= due else { return (false, state.deadline) }
-            var counter = state.counters[0]
-            if counter.mode.isPeriodic {
-                counter.settle(Self.clock.ticks(in: due))
-                // The next boundary after now, and at least minimumPeriod after this one.
-                let notBefore = max(Self.clock.ticks(in: now), Self.clock.ticks(in: due + Self.minimumPeriod)) + 1
-                state.deadline = counter.nextEvent(notBefore: notBefore).map(Self.clock.nanoseconds(for:))
-            } else {
-                counter.terminalCountSignalled = true
-                state.deadline = nil
+        let (_, deadline) = sendOwedPulse(now: now)
+        // The timer service disarmed the slot to call us: arm what is still due.
+        timer.arm(following: { state.withLock { $0.deadline } }, first: deadline)
+    }
+
+    /// The 8259 took IRQ0 (INTA) or the I/O APIC's IRQ0 vector was EOIed: the next owed
+    /// pulse goes now, from the acknowledging vCPU's thread, as KVM's PIT re-injects from
+    /// its ack notifier. Catching up then costs no timer-thread wake-up per tick, which a
+    /// busy host would make late again.
+    func irq0Acknowledged() {
+        let (moved, deadline) = sendOwedPulse(now: timer.now())
+        if moved { timer.arm(following: { state.withLock { $0.deadline } }, first: deadline) }
+    }
+
+    /// Collects events up to `now` and sends one owed pulse unless the last is still pending
+    /// at the controllers (a masked IRQ0 gets this one and the backlog is dropped). Returns
+    /// whether the deadline moved, and the deadline.
+    private func sendOwedPulse(now: UInt64) -> (moved: Bool, deadline: UInt64?) {
+        let (pulse, moved, deadline) = state.withLock { state -> (Bool, Bool, UInt64?) in
+            let before = state.deadline
+            state.collectEvents(now: now)
+            let moved = state.deadline != before
+            guard state.owed > 0 else { return (false, moved, state.deadline) }
+            // Asked under this lock (the controllers never call in while holding theirs), so
+            // an acknowledgement after this answer finds `owed` and sends it.
+            switch irq0.acceptance {
+            case .pending:
+                return (false, moved, state.deadline)
+            case .masked:
+                state.owed = 0
+            case .ready:
+                state.owed -= 1
             }
-            state.counters[0] = counter
-            return (true, state.deadline)
+            return (true, moved, state.deadline)
         }
         if pulse {
             irq0.set(true)
             irq0.set(false)
         }
-        // The timer service disarmed the slot to call us: arm what is still due (an early or
-        // stale call re-arms the same deadline).
-        if pulse || deadline != nil { timer.arm(following: { state.withLock { $0.deadline } }, first: deadline) }
+        return (moved, deadline)
     }
 
-    /// Runs `body` under the lock; when it says counter 0 changed, recomputes and re-arms
-    /// channel 0's deadline after unlocking.
+    /// Runs `body` under the lock; when it says counter 0 changed, recomputes channel 0's
+    /// deadline, drops the backlog, and re-arms after unlocking.
     private func access(_ body: (inout State) -> Bool) {
         let (rearm, deadline) = state.withLock { state -> (Bool, UInt64?) in
             guard body(&state) else { return (false, nil) }
             let before = state.deadline
+            state.owed = 0
             state.deadline = state.counters[0].nextEvent(notBefore: 0).map(Self.clock.nanoseconds(for:))
             return (state.deadline != before, state.deadline)
         }

@@ -19,14 +19,21 @@ final class Chipset: Sendable {
     /// `pitTimer` and `hpetTimer` come from the timer service; `apicBus` carries the
     /// I/O APIC's messages and the 8259's INTR to the vCPUs.
     init(ioAPICID: UInt8, pitTimer: DeviceTimer, hpetTimer: DeviceTimer, apicBus: APICBus) {
-        pic = PIC8259Pair(output: ExternalInterruptWire(apicBus: apicBus))
-        ioapic = IOAPIC(id: ioAPICID) { apicBus.deliver($0) }
+        // IRQ0 taken by an INTA cycle or EOIed at the I/O APIC: the PIT may send a tick it owes.
+        let irq0Taken = IRQ0Acknowledgement()
+        pic = PIC8259Pair(output: ExternalInterruptWire(apicBus: apicBus)) { irq in
+            if irq == 0 { irq0Taken.notify() }
+        }
+        ioapic = IOAPIC(id: ioAPICID, deliver: { apicBus.deliver($0) }) { pin in
+            if pin == Chipset.ioAPICPin(forISAIRQ: 0) { irq0Taken.notify() }
+        }
         pmTimer = ACPIPMTimer(now: pitTimer.now)   // one clock for every device
         let router = ISARouter(pic: pic, ioapic: ioapic)
         let hpetTimers = HPETTimers(router: router, ioapic: ioapic)
         hpet = HPET(timer: hpetTimer) { hpetTimers.set($0, $1) }
         pit = PIT8254(timer: pitTimer, irq0: PITOutput(router: router, hpet: hpetTimers))
         hpetTimers.attach(hpet)
+        irq0Taken.attach(pit)
         self.router = router
     }
 
@@ -59,12 +66,25 @@ private struct ISARouter: Sendable {
         pic.setIRQ(irq, level: level)
         ioapic.setPin(Chipset.ioAPICPin(forISAIRQ: irq), level: level)
     }
+
+    func acceptance(_ irq: Int) -> EdgeAcceptance {
+        pic.acceptance(irq: irq).combined(with: ioapic.acceptance(pin: Chipset.ioAPICPin(forISAIRQ: irq)))
+    }
 }
 
 private struct ISALine: InterruptLine {
     let router: ISARouter
     let irq: Int
     func set(_ level: Bool) { router.set(irq, level) }
+    var acceptance: EdgeAcceptance { router.acceptance(irq) }
+}
+
+/// Passes "IRQ0 was taken" from the interrupt controllers, built before the PIT, to it.
+private final class IRQ0Acknowledgement: Sendable {
+    private struct WeakPIT: Sendable { weak var pit: PIT8254? }
+    private let target = AnnotatedMutex(WeakPIT())
+    func attach(_ pit: PIT8254) { target.withLock { $0.pit = pit } }
+    func notify() { target.withLock { $0.pit }?.irq0Acknowledged() }
 }
 
 /// The 8259's INTR output: tells the boot CPU to look at LINT0.
@@ -101,6 +121,7 @@ private struct PITOutput: InterruptLine {
     let router: ISARouter
     let hpet: HPETTimers
     func set(_ level: Bool) { if !hpet.legacyReplacement { router.set(0, level) } }
+    var acceptance: EdgeAcceptance { hpet.legacyReplacement ? .masked : router.acceptance(0) }
 }
 
 extension PIC8259Pair: ExternalInterruptController {}

@@ -60,6 +60,10 @@ extension Machine {
         public var gdb: GDBOptions? = nil
         /// `--trace exits[=FILE]`, `--trace summary`; nil: no tracing, no cost.
         public var trace: ExitTraceOptions? = nil
+        /// Time added to the handling of every exit, spent on the vCPU's thread: a slower host
+        /// (a debug build, a nested KVM) modelled on a fast one, for the tests that check a
+        /// guest's verdict does not depend on what an exit costs. nil: none.
+        var addedExitLatency: Duration? = nil
 
         public init(kernel: Kernel, bootProtocol: BootProtocol? = nil, commandLine: String = "",
                     modules: [BootModule] = [], cpus: Int = 1, memorySize: UInt64 = 256 << 20,

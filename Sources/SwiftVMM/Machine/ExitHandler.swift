@@ -18,6 +18,16 @@ struct ExitHandler {
     let localAPIC: LocalAPIC?
     /// This vCPU's TSC (for MSRs that count with it).
     let readTSC: () -> UInt64?
+    /// `Configuration.addedExitLatency`.
+    var addedLatency: Duration? = nil
+
+    /// Spends `addedLatency` on this thread, as slower exit handling would.
+    func addLatency() {
+        guard let addedLatency else { return }
+        let clock = ContinuousClock()
+        let end = clock.now + addedLatency
+        while clock.now < end {}
+    }
 
     func handle(_ exit: VCPUExit) -> ExitAction {
         switch exit {

@@ -217,10 +217,12 @@ public final class Machine: Sendable {
                     },
                     sendIPI: { apicBus.deliver($0) },
                     addressingChanged: { apicBus.update($0) },
-                    levelEndOfInterrupt: { chipset?.ioapic.endOfInterrupt(vector: $0) })) : nil
+                    levelEndOfInterrupt: { chipset?.ioapic.endOfInterrupt(vector: $0) },
+                    edgeEndOfInterrupt: { chipset?.ioapic.edgeEndOfInterrupt(vector: $0) })) : nil
                 if id == 0 { localAPIC?.configureVirtualWire() }
                 let handler = ExitHandler(ports: ports, mmio: mmio, msrs: msrs, localAPIC: localAPIC,
-                                          readTSC: { try? vcpu.msr(VCPURunner.timeStampCounter) })
+                                          readTSC: { try? vcpu.msr(VCPURunner.timeStampCounter) },
+                                          addedLatency: configuration.addedExitLatency)
                 runners.append(VCPURunner(vcpu: vcpu, localAPIC: localAPIC, externalInterrupts: id == 0 ? chipset?.pic : nil, inbox: inbox, isBootCPU: id == 0, control: control,
                                           handler: handler, hostCPU: hostCPUs?[id], logger: logger,
                                           pollInterruptWindow: { on in

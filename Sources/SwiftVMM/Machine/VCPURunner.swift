@@ -152,6 +152,7 @@ final class VCPURunner: @unchecked Sendable {
                 if case .interrupted = exit { KickSignal.consumePending() }
                 if let debug, debug.claim(exit, on: vcpu) { continue }
                 let action = if let tracer { tracer.handle(exit, on: vcpu, with: handler) } else { handler.handle(exit) }
+                handler.addLatency()
                 recentExits.record(exit)
                 switch action {
                 case .resume:

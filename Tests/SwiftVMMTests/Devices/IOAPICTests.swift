@@ -186,3 +186,55 @@ struct IOAPICTests {
         #expect(ioapic.read(offset: Self.window + 2, size: 1) & 0xFF == 0x17)
     }
 }
+
+/// What a timer that owes ticks learns from the I/O APIC about an edge pin.
+@Suite("IOAPIC edge acceptance")
+struct IOAPICAcceptanceTests {
+    let acknowledged = Recorder<Int>()
+    let ioapic: IOAPIC
+
+    init() {
+        let acknowledged = acknowledged
+        ioapic = IOAPIC(deliver: { _ in }, acknowledged: { acknowledged.append($0) })
+    }
+
+    func route(_ pin: Int, low: UInt32) {
+        ioapic.write(offset: 0x00, size: 4, value: UInt64(0x10 + 2 * pin))
+        ioapic.write(offset: 0x10, size: 4, value: UInt64(low))
+    }
+
+    func pulse(_ pin: Int) {
+        ioapic.setPin(pin, level: true)
+        ioapic.setPin(pin, level: false)
+    }
+
+    @Test("an edge is pending from delivery until its vector's EOI, which names the pin")
+    func edgePendingUntilEndOfInterrupt() {
+        #expect(ioapic.acceptance(pin: 2) == .masked, "reset: masked")
+        route(2, low: 0x30)
+        #expect(ioapic.acceptance(pin: 2) == .ready)
+        pulse(2)
+        #expect(ioapic.acceptance(pin: 2) == .pending)
+        ioapic.edgeEndOfInterrupt(vector: 0x31)
+        #expect(ioapic.acceptance(pin: 2) == .pending, "another vector's EOI")
+        #expect(acknowledged.values.isEmpty)
+        ioapic.edgeEndOfInterrupt(vector: 0x30)
+        #expect(ioapic.acceptance(pin: 2) == .ready)
+        #expect(acknowledged.values == [2])
+        ioapic.edgeEndOfInterrupt(vector: 0x30)
+        #expect(acknowledged.values == [2], "nothing left in flight")
+    }
+
+    @Test("reprogramming an entry forgets the edge in flight; a masked edge is never in flight")
+    func reprogrammingAndMasking() {
+        route(2, low: 0x30)
+        pulse(2)
+        route(2, low: 0x30)
+        #expect(ioapic.acceptance(pin: 2) == .ready)
+        route(2, low: 0x30 | 1 << 16)
+        pulse(2)
+        #expect(ioapic.acceptance(pin: 2) == .masked)
+        route(2, low: 0x30)
+        #expect(ioapic.acceptance(pin: 2) == .ready, "the masked edge was dropped, as on the 82093AA")
+    }
+}

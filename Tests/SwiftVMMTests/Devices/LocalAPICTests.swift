@@ -9,6 +9,7 @@ struct LocalAPICTests {
         var armed: UInt64?? = .none
         var ipis: [LocalAPIC.InterprocessorInterrupt] = []
         var addressing: LocalAPIC.Addressing?
+        var levelEOIs: [UInt8] = [], edgeEOIs: [UInt8] = []
         var apic: LocalAPIC!
 
         /// TSC at 2 GHz, bus at 1 GHz: one timer count (divide by 1) is 2 TSC cycles.
@@ -17,7 +18,9 @@ struct LocalAPICTests {
                 tscHz: 2_000_000_000, now: { [unowned self] in tsc },
                 armTimer: { [unowned self] in armed = .some($0) },
                 sendIPI: { [unowned self] in ipis.append($0) },
-                addressingChanged: { [unowned self] in addressing = $0 }))
+                addressingChanged: { [unowned self] in addressing = $0 },
+                levelEndOfInterrupt: { [unowned self] in levelEOIs.append($0) },
+                edgeEndOfInterrupt: { [unowned self] in edgeEOIs.append($0) }))
         }
 
         func write(_ register: UInt32, _ value: UInt32) { apic.writeMMIO(offset: UInt64(register), size: 4, value: UInt64(value)) }
@@ -36,6 +39,23 @@ struct LocalAPICTests {
         #expect(h.read(R.destinationFormat) == 0xFFFF_FFFF)
         #expect(h.read(R.lvtTimer) == 1 << 16, "LVTs start masked")
         #expect(Harness().apic.base & 1 << 8 != 0, "BSP flag on the boot processor")
+    }
+
+    /// A level vector's EOI is broadcast (SDM Vol. 3A §11.8.5); an edge vector's goes only to
+    /// the VMM's I/O APIC hook, for timers that owe ticks; suppressed broadcast stops the first.
+    @Test func endOfInterruptGoesOutByTriggerMode() {
+        let h = Harness()
+        h.enable()
+        h.apic.accept(vector: 0x30)
+        h.apic.startService(0x30)
+        h.write(R.endOfInterrupt, 0)
+        h.apic.accept(vector: 0x40, levelTriggered: true)
+        h.apic.startService(0x40)
+        h.write(R.endOfInterrupt, 0)
+        #expect(h.edgeEOIs == [0x30])
+        #expect(h.levelEOIs == [0x40])
+        h.write(R.endOfInterrupt, 0)
+        #expect(h.edgeEOIs == [0x30] && h.levelEOIs == [0x40], "nothing in service: nothing sent")
     }
 
     @Test func priorityDecidesDelivery() {

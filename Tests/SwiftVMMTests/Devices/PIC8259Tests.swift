@@ -373,3 +373,47 @@ struct PIC8259Tests {
         #expect(int.levels == [true, false, true, false])
     }
 }
+
+/// What a timer that owes ticks learns from the 8259: whether an edge now would be new, and
+/// when an INTA took one.
+@Suite("PIC8259 edge acceptance")
+struct PIC8259AcceptanceTests {
+    let taken = Recorder<Int>()
+    let pic: PIC8259Pair
+
+    init() {
+        let taken = taken
+        pic = PIC8259Pair(acknowledged: { taken.append($0) })
+    }
+
+    func initialize() {
+        for (chip, icws) in [(pic.master, [0x11, 0x20, 0x04, 0x01]), (pic.slave, [0x11, 0x28, 0x02, 0x01])] {
+            for (index, icw) in icws.enumerated() { chip.write(offset: index == 0 ? 0 : 1, size: 1, value: UInt32(icw)) }
+        }
+    }
+
+    @Test("masked by IMR, pending while IRR holds the edge, ready once INTA took it")
+    func acceptanceFollowsIMRAndIRR() {
+        #expect(pic.acceptance(irq: 0) == .masked, "power-on: everything masked")
+        initialize()
+        #expect(pic.acceptance(irq: 0) == .ready)
+        pic.setIRQ(0, level: true)
+        pic.setIRQ(0, level: false)
+        #expect(pic.acceptance(irq: 0) == .pending, "IRR holds the edge: another would merge")
+        #expect(taken.values.isEmpty)
+        #expect(pic.acknowledge() == 0x20)
+        #expect(pic.acceptance(irq: 0) == .ready, "in service, not requested: a new edge is latched as a new request")
+        #expect(taken.values == [0])
+    }
+
+    @Test("an INTA through the cascade names the slave's IRQ; a spurious one names none")
+    func acknowledgementsNameTheIRQ() {
+        initialize()
+        pic.setIRQ(10, level: true)
+        #expect(pic.acknowledge() == 0x2A)
+        #expect(taken.values == [10])
+        #expect(pic.acknowledge() == 0x27, "nothing requested: spurious IRQ7")
+        #expect(taken.values == [10])
+        #expect(pic.acceptance(irq: 2) == .masked, "the cascade input is not an ISA line")
+    }
+}

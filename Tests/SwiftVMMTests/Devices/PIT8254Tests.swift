@@ -179,7 +179,7 @@ struct PIT8254Tests {
         #expect(clock.armed == .some(Self.t0 + ns(20 + 0x30)), "counting restarts from the new count")
     }
 
-    @Test("mode 2: one pulse per period; a late timer gives one pulse and keeps the phase")
+    @Test("mode 2: one pulse per period; a late timer sends one pulse now and keeps the phase")
     func periodicInterrupts() {
         program(0, mode: 2, count: 1193)
         #expect(clock.armed == .some(Self.t0 + ns(1193)))
@@ -189,8 +189,74 @@ struct PIT8254Tests {
         #expect(clock.armed == .some(Self.t0 + ns(2 * 1193)))
         clock.now = Self.t0 + ns(4 * 1193) + 500
         pit.timerFired(now: clock.now)
-        #expect(irq0.levels.count == 4, "one pulse, not three")
+        #expect(irq0.pulses == 2, "one pulse now, not three at once")
         #expect(clock.armed == .some(Self.t0 + ns(5 * 1193)))
+    }
+
+    @Test("lost ticks are delayed: each acknowledgement sends the next one owed, none merged, none lost")
+    func lateTicksAreCaughtUpOnePerAcknowledgement() {
+        program(0, mode: 2, count: 1193)
+        clock.now = Self.t0 + ns(5 * 1193) + 500   // the timer thread ran 4 periods late
+        pit.timerFired(now: clock.now)
+        #expect(irq0.pulses == 1)
+        // The controllers still hold that edge: another one now would merge with it.
+        irq0.acceptance = .pending
+        pit.timerFired(now: clock.now)
+        #expect(irq0.pulses == 1, "held while the last edge is pending")
+        irq0.acceptance = .ready
+        for owed in 2...5 {
+            pit.irq0Acknowledged()
+            #expect(irq0.pulses == owed)
+        }
+        pit.irq0Acknowledged()
+        #expect(irq0.pulses == 5, "five events, five pulses")
+        #expect(clock.armed == .some(Self.t0 + ns(6 * 1193)), "still on phase")
+        at(ticks: 6 * 1193)
+        pit.timerFired(now: clock.now)
+        #expect(irq0.pulses == 6)
+    }
+
+    @Test("an acknowledgement that finds a boundary passed sends it without waiting for the timer")
+    func acknowledgementCollectsPassedBoundaries() {
+        program(0, mode: 2, count: 1193)
+        at(ticks: 1193)
+        pit.timerFired(now: clock.now)
+        clock.now = Self.t0 + ns(2 * 1193) + 100   // due, but the timer thread has not run yet
+        pit.irq0Acknowledged()
+        #expect(irq0.pulses == 2)
+        #expect(clock.armed == .some(Self.t0 + ns(3 * 1193)))
+        pit.timerFired(now: clock.now)   // the late timer call finds nothing more owed
+        #expect(irq0.pulses == 2)
+    }
+
+    @Test("a masked IRQ0 gets the current edge and the backlog is dropped, as is a reprogrammed counter's")
+    func backlogDroppedWhenMaskedOrReprogrammed() {
+        program(0, mode: 2, count: 1193)
+        irq0.acceptance = .masked
+        clock.now = Self.t0 + ns(4 * 1193) + 10
+        pit.timerFired(now: clock.now)
+        #expect(irq0.pulses == 1, "the 8259 latches the current edge even while masked")
+        irq0.acceptance = .ready
+        pit.irq0Acknowledged()
+        #expect(irq0.pulses == 1, "nothing owed from the masked time")
+
+        clock.now = Self.t0 + ns(8 * 1193) + 10   // 4 more periods late
+        irq0.acceptance = .pending
+        pit.timerFired(now: clock.now)
+        #expect(irq0.pulses == 1)
+        program(0, mode: 2, count: 1193)   // a new control word and count
+        irq0.acceptance = .ready
+        pit.irq0Acknowledged()
+        #expect(irq0.pulses == 1, "the old counting's backlog is gone")
+    }
+
+    @Test("the backlog is capped at maximumOwed events")
+    func backlogIsCapped() {
+        program(0, mode: 2, count: 1193)
+        clock.now = Self.t0 + ns(UInt64(3 * PIT8254.maximumOwed) * 1193) + 10
+        pit.timerFired(now: clock.now)
+        for _ in 0..<(3 * PIT8254.maximumOwed) { pit.irq0Acknowledged() }
+        #expect(irq0.pulses == Int(PIT8254.maximumOwed))
     }
 
     @Test("mode 3 interrupts once per period, and OUT is a square wave")

@@ -28,6 +28,16 @@ struct GDBStubIntegrationTests {
             }
         }
 
+        /// Waits until the guest has printed `text` (polling its output; false after `seconds`).
+        func waitForOutput(_ text: String, within seconds: Double = 60) -> Bool {
+            let deadline = Date(timeIntervalSinceNow: seconds)
+            while !sink.text.contains(text) {
+                if Date() > deadline { return false }
+                Thread.sleep(forTimeInterval: 0.01)
+            }
+            return true
+        }
+
         func outcome(within seconds: Double = 60) -> Outcome? {
             guard done.wait(timeout: .now() + seconds) == .success else {
                 machine.stop()
@@ -139,7 +149,7 @@ struct GDBStubIntegrationTests {
         let vm = try DebuggedMachine(guest: spinGuest, name: "spin", cpus: 2, wait: false)
         let elf = try temporaryFile(spinGuest, name: "spin.elf")
         let port = try #require(vm.machine.gdbPort)
-        Thread.sleep(forTimeInterval: 0.3)   // let it boot and spin
+        #expect(vm.waitForOutput("spinning\n"), "the guest never reached its spin loop")
         let output = try GDB.run(elf: elf, commands: ["set architecture i386:x86-64", "target remote :\(port)",
                                                       "info threads", "detach"])
         #expect(output.contains("Thread 1 (vCPU 0 (running)) "), "\(output)")

@@ -54,10 +54,12 @@ struct CommandResult {
     var stderr: String
 }
 
-/// Runs `swiftvmm` (or `executable`) with `arguments`, stdin from /dev/null; `signal` is
-/// sent after `signalAfter` when given.
-func swiftvmm(_ arguments: [String], signal: Int32? = nil, signalAfter: Duration = .milliseconds(500),
-              executable: URL = swiftvmmExecutable) throws -> CommandResult {
+/// Runs `swiftvmm` (or `executable`) with `arguments`, stdin from /dev/null. With `signal`,
+/// it is sent once `signalAfter` has appeared on standard output (by default the spin guest's
+/// line: the machine is running and the handlers are installed), or on standard error with
+/// `signalAfterStderr`: an event, whatever the host's speed.
+func swiftvmm(_ arguments: [String], signal: Int32? = nil, signalAfter: String = "spinning\n",
+              signalAfterStderr: Bool = false, executable: URL = swiftvmmExecutable) throws -> CommandResult {
     let process = Process()
     process.executableURL = executable
     process.arguments = arguments
@@ -66,12 +68,21 @@ func swiftvmm(_ arguments: [String], signal: Int32? = nil, signalAfter: Duration
     process.standardError = stderr
     process.standardInput = FileHandle.nullDevice
     try process.run()
+    var out = Data(), err = Data()
     if let signal {
-        Thread.sleep(forTimeInterval: Double(signalAfter.components.attoseconds) / 1e18 + Double(signalAfter.components.seconds))
+        let marker = Data(signalAfter.utf8)
+        let watched = signalAfterStderr ? stderr : stdout
+        var seen = Data()
+        while seen.range(of: marker) == nil {
+            let chunk = watched.fileHandleForReading.availableData   // waits for output or EOF
+            if chunk.isEmpty { break }
+            seen.append(chunk)
+        }
         kill(process.processIdentifier, signal)
+        if signalAfterStderr { err = seen } else { out = seen }
     }
-    let out = stdout.fileHandleForReading.readDataToEndOfFile()
-    let err = stderr.fileHandleForReading.readDataToEndOfFile()
+    out.append(stdout.fileHandleForReading.readDataToEndOfFile())
+    err.append(stderr.fileHandleForReading.readDataToEndOfFile())
     process.waitUntilExit()
     return CommandResult(status: process.terminationStatus, stdout: String(decoding: out, as: UTF8.self),
                          stderr: String(decoding: err, as: UTF8.self))

@@ -243,8 +243,16 @@ final class RecordingSink: SerialSink {
 /// An InterruptLine that keeps every level it was set to.
 final class RecordingLine: InterruptLine {
     private let recorder = Recorder<Bool>()
+    private let accepting = AnnotatedMutex(EdgeAcceptance.ready)
     var levels: [Bool] { recorder.values }
     /// The current level (low before the first set).
     var level: Bool { levels.last ?? false }
+    /// Rising edges so far (pulses, for an edge line).
+    var pulses: Int { zip([false] + levels, levels).filter { !$0 && $1 }.count }
     func set(_ level: Bool) { recorder.append(level) }
+    /// What the test says the controllers at the other end would make of an edge now.
+    var acceptance: EdgeAcceptance {
+        get { accepting.withLock { $0 } }
+        set { accepting.withLock { $0 = newValue } }
+    }
 }
