@@ -24,29 +24,35 @@
  *   6. GEN_CONF = LEG_RT_CNF | ENABLE_CNF, sti.
  * IRQ0 handler (vector 0x20): reads GINTR_STA; if bit 0 (timer 0 active, level mode) is set,
  * writes 1 to clear it (the level line drops, so the next period makes a new edge at the
- * 8259) and counts a tick; at tick 64 it stops timer 0 (Tn_INT_ENB_CNF = 0) and halts the
- * main counter, so nothing may follow. An IRQ0 without bit 0 set counts as stray_irq0.
+ * 8259) and counts a tick; at tick 200 it stops timer 0 (Tn_INT_ENB_CNF = 0) and halts the
+ * main counter, so nothing may follow - unless a 201st tick was already due when it did
+ * (the handler ran late; ticks_due in host_delay.h), when one more may come, as on hardware.
+ * An IRQ0 without bit 0 set counts as stray_irq0.
  * Then a non-specific EOI to the master. Vector 0x27: spurious if the master ISR bit 7 is
  * clear (no EOI), 0x2F: spurious if the slave ISR bit 7 is clear (EOI to the master only,
  * which did take the cascade) - 8259A datasheet. Any other IRQ is counted in other_irqs
  * (a bit mask), masked (a level source would storm) and EOIed; it does not fail the test.
  *
- * Measurement: TSC at ticks 1 and 64 (63 periods); tsc_per_ms = TSC cycles per 10^12 fs of
- * HPET time (period * ticks per interrupt, exact). Also, from the main counter read in the
- * handler at the same ticks, hpet_counter_tsc_per_ms (HPET clock rate against the TSC,
- * without interrupt delivery jitter).
+ * Measurement: tsc_per_ms = TSC cycles per 10^12 fs of HPET time, from the period of the
+ * on-time ticks (tick_fit in host_delay.h: the least-late settled ticks of the first and
+ * last 50, 100-198 periods apart), within 1 % of the CPUID rate. Why that holds on a slow
+ * or busy host, and when a run is repeated or the rate left unjudged (hpet_rate=unjudged),
+ * is as for pic-pit (b); see its header and guests/README.md. Also, from the main counter
+ * read in the handler at ticks 1 and 200, hpet_counter_tsc_per_ms (HPET clock rate against
+ * the TSC, for the record).
  * Prints, each on its own line:
  *   hpet_base=0x<addr> acpi=<0|1> period_fs=<n> timers=<n> ticks_per_ms=<n> t0_conf=0x<n>
+ *   port_exit_tsc=<n>
  *   hpet_ticks=<n> tsc_per_ms=<n> cpuid_tsc_khz=<n> error_ppm=<n>
  *   hpet_counter_tsc_per_ms=<n> counter_error_ppm=<n>
- *   hpet_attempts=<n> min_interval_tsc=<n> max_interval_tsc=<n> extra_ticks=<n>
+ *   hpet_attempts=<n> anchors=<i>,<j> latest_tsc=<n> min_interval_tsc=<n> max_interval_tsc=<n>
+ *     missed=<n> bunched=<n> extra_ticks=<n> late_at_stop=<0|1> host_delays=<n>
+ *   [hpet_rate=unjudged (...)]
  *   spurious_irq7=<n> spurious_irq15=<n> stray_irq0=<n> other_irqs=0x<mask>
+ *   ioapic_pin=<n> ioapic_ticks=<n>  [ioapic_late_at_stop=1 ioapic_extra=<n>]
  *   hpet-legacy: PASS (v=0) | hpet-legacy: FAIL <reason> (v=3) | hpet-legacy: TIMEOUT (v=4)
- * Pass: 64 ticks, none after the stop, no stray IRQ0, |tsc_per_ms - cpuid_tsc_khz| <= 1 %.
- * A failing run with an interval over 1.5 periods or under half a period (the vCPU did not
- * run for a while - host load - so ticks came late and then in a burst, or merged) is
- * repeated, at most 3 runs; the last run is reported. A VMM that loses or bunches ticks by
- * itself fails all three. */
+ * Pass: 200 ticks, none after the stop (one if late_at_stop), no stray IRQ0, the rate as
+ * above; then 20 ticks through the I/O APIC with the same rule for the stop. */
 #include "guest.h"
 #include "idt.h"
 #include "lapic.h"
@@ -78,6 +84,7 @@ static volatile uint32_t ticks, extra, stray0, spurious7, spurious15, other_mask
 static uint64_t stamps[TICKS + 1];
 static uint8_t delayed[TICKS + 1];
 static volatile uint32_t cnt_first, cnt_last;
+static volatile uint64_t stop_tsc; /* when the handler stopped timer 0 */
 
 /* 32-bit read of the low half of the main counter (the counter starts at 0 each run, and
  * 64 ms are far below the 2^32-tick wrap at the allowed periods). */
@@ -102,6 +109,7 @@ static void irq0(struct isr_frame *f) {
             if (ticks == 1) cnt_first = counter_lo();
             if (ticks == TICKS) {
                 cnt_last = counter_lo();
+                stop_tsc = rdtsc();
                 hpet_stop();
             }
         }
@@ -138,17 +146,25 @@ static void other_irq(struct isr_frame *f) {
 #define IOAPIC_VECTOR  0x31
 #define IOAPIC_TICKS   20
 static volatile uint32_t ioapic_ticks;
+static uint64_t ioapic_stamps[IOAPIC_TICKS + 2];
 
 static void ioapic_irq0(struct isr_frame *f) {
     (void)f;
+    uint64_t now = rdtsc();
     if (hpet_r32(hpet, HPET_GINTR_STA) & 1) {
         hpet_w32(hpet, HPET_GINTR_STA, 1);
-        if (++ioapic_ticks == IOAPIC_TICKS) hpet_stop();
+        if (ioapic_ticks <= IOAPIC_TICKS) ioapic_stamps[ioapic_ticks + 1] = now;
+        if (++ioapic_ticks == IOAPIC_TICKS) {
+            stop_tsc = rdtsc();
+            hpet_stop();
+        }
     }
     lapic_eoi();
 }
 
-static int route_through_ioapic(uint32_t t0_conf) {
+/* 20 ticks through the I/O APIC, and none after the stop - or one, if the handler that
+ * stopped the timer ran after a 21st tick was already due (ticks_due). */
+static int route_through_ioapic(uint32_t t0_conf, uint64_t period_tsc) {
     pic_mask_all();
     lapic_init(0);
     struct isa_route route = madt_isa_route(0);
@@ -168,12 +184,18 @@ static int route_through_ioapic(uint32_t t0_conf) {
     delay_us(SETTLE_US);
     cli();
     ioapic_mask(ioapic, route.gsi);
-    printf("ioapic_pin=%u ioapic_ticks=%u\n", route.gsi, ioapic_ticks);
-    return ioapic_ticks == IOAPIC_TICKS;
+    int late = ioapic_ticks >= IOAPIC_TICKS &&
+               ticks_due(ioapic_stamps, IOAPIC_TICKS, period_tsc, stop_tsc) > IOAPIC_TICKS;
+    uint32_t counted = ioapic_ticks;
+    if (late && counted == IOAPIC_TICKS + 1) counted = IOAPIC_TICKS;
+    printf("ioapic_pin=%u ioapic_ticks=%u\n", route.gsi, counted);
+    if (late) printf("ioapic_late_at_stop=1 ioapic_extra=%u\n", ioapic_ticks - IOAPIC_TICKS);
+    return counted == IOAPIC_TICKS;
 }
 
 struct result {
     uint32_t n, extra, host_delays;
+    int late_at_stop;    /* a 201st tick was due when the handler stopped timer 0 */
     uint64_t dtsc;
     uint32_t dcount;
     struct tick_fit fit;
@@ -226,6 +248,7 @@ static struct result run_once(uint32_t t0_conf, uint64_t period_tsc, uint64_t de
         r.dtsc = stamps[TICKS] - stamps[1];
         r.dcount = cnt_last - cnt_first;
         r.fit = tick_fit(stamps, delayed, TICKS, period_tsc);
+        r.late_at_stop = ticks_due(stamps, TICKS, period_tsc, stop_tsc) > TICKS;
     }
     return r;
 }
@@ -285,8 +308,9 @@ int main(void) {
         if (r.n != TICKS) {
             snprintf(why, sizeof(why), "%u HPET ticks in %u ms, expected %u", r.n, WAIT_US / 1000, TICKS);
             ok = 0;
-        } else if (r.extra) {
-            snprintf(why, sizeof(why), "%u ticks after timer 0 was stopped at tick %u", r.extra, TICKS);
+        } else if (r.extra > (uint32_t)r.late_at_stop) {
+            snprintf(why, sizeof(why), "%u ticks after timer 0 was stopped at tick %u (late_at_stop=%d)", r.extra, TICKS,
+                     r.late_at_stop);
             ok = 0;
         } else if (cpu_khz && !r.fit.first) {
             snprintf(why, sizeof(why), "host delays before every tick of the first or the last %u", TICKS / 4);
@@ -320,9 +344,9 @@ int main(void) {
     printf("hpet_counter_tsc_per_ms=%lu counter_error_ppm=%ld\n", counter_tsc_per_ms,
            deviation_ppm(counter_tsc_per_ms, cpu_khz));
     printf("hpet_attempts=%d anchors=%u,%u latest_tsc=%lu min_interval_tsc=%lu max_interval_tsc=%lu missed=%u "
-           "bunched=%u extra_ticks=%u host_delays=%u\n",
+           "bunched=%u extra_ticks=%u late_at_stop=%d host_delays=%u\n",
            attempts, r.fit.first, r.fit.last, r.fit.latest, r.fit.shortest, r.fit.longest, r.fit.missed,
-           r.fit.bunched, r.extra, r.host_delays);
+           r.fit.bunched, r.extra, r.late_at_stop, r.host_delays);
     if (unjudged) printf("hpet_rate=unjudged (the host kept the vCPU from running in every run)\n");
     printf("spurious_irq7=%u spurious_irq15=%u stray_irq0=%u other_irqs=0x%x\n", spurious7,
            spurious15, stray0, other_mask);
@@ -330,7 +354,7 @@ int main(void) {
         snprintf(why, sizeof(why), "%u IRQ0s without HPET timer 0 status (8254 not cut off by LEG_RT_CNF?)", stray0);
         fail(why);
     }
-    if (!failed && !route_through_ioapic(conf)) fail("HPET ticks through the I/O APIC stopped or came extra");
+    if (!failed && !route_through_ioapic(conf, period_tsc)) fail("HPET ticks through the I/O APIC stopped or came extra");
     if (failed) {
         printf("hpet-legacy: FAIL %s\n", reason);
         return EXIT_TEST_FAIL;
