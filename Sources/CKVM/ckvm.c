@@ -32,6 +32,7 @@ const unsigned long CKVM_GET_MSRS = KVM_GET_MSRS;
 const unsigned long CKVM_SET_MSRS = KVM_SET_MSRS;
 const unsigned long CKVM_INTERRUPT = KVM_INTERRUPT;
 const unsigned long CKVM_NMI = KVM_NMI;
+const unsigned long CKVM_GET_VCPU_EVENTS = KVM_GET_VCPU_EVENTS;
 const unsigned long CKVM_SET_SIGNAL_MASK = KVM_SET_SIGNAL_MASK;
 const unsigned long CKVM_GET_TSC_KHZ = KVM_GET_TSC_KHZ;
 const unsigned long CKVM_TRANSLATE = KVM_TRANSLATE;

@@ -42,6 +42,7 @@ extern const unsigned long CKVM_GET_MSRS;
 extern const unsigned long CKVM_SET_MSRS;
 extern const unsigned long CKVM_INTERRUPT;
 extern const unsigned long CKVM_NMI;
+extern const unsigned long CKVM_GET_VCPU_EVENTS;
 extern const unsigned long CKVM_SET_SIGNAL_MASK;
 extern const unsigned long CKVM_GET_TSC_KHZ;
 extern const unsigned long CKVM_TRANSLATE;

@@ -4,7 +4,7 @@
 public struct ExitRecord: Equatable, Sendable {
     public enum Kind: UInt8, Sendable, CaseIterable {
         case ioIn, ioOut, mmioRead, mmioWrite, rdmsr, wrmsr, hlt, interruptWindow, interrupted
-        case shutdown, internalError, failEntry, systemEvent, debug, unknown
+        case shutdown, internalError, failEntry, systemEvent, debug, unknown, setTPR
 
         public var name: String {
             switch self {
@@ -23,6 +23,7 @@ public struct ExitRecord: Equatable, Sendable {
             case .systemEvent: "system-event"
             case .debug: "debug"
             case .unknown: "unknown"
+            case .setTPR: "set-tpr"
             }
         }
 
@@ -78,6 +79,7 @@ public struct ExitRecord: Equatable, Sendable {
         case .halt: kind = .hlt
         case .interruptWindow: kind = .interruptWindow
         case .interrupted: kind = .interrupted
+        case .taskPriorityLowered: kind = .setTPR
         case .shutdown: kind = .shutdown
         case .internalError(let suberror, _, _):
             kind = .internalError

@@ -90,12 +90,16 @@ extension LocalAPIC {
 
     /// What the APIC bus needs to know to route an interrupt to this APIC (§11.6.2).
     public struct Addressing: Equatable, Sendable {
+        /// The APIC's own ID: its vCPU's index on the bus, and its x2APIC ID.
         public var id: UInt32
         public var logicalDestination: UInt32
         public var destinationFormat: UInt32
         public var x2APIC: Bool
         public var softwareEnabled: Bool
         public var taskPriority: UInt32
+        /// The xAPIC ID register's bits 31:24 where the guest wrote another ID (§11.4.6: the
+        /// xAPIC ID is writable); nil: `id`.
+        public var xAPICID: UInt32? = nil
 
         /// Whether a logical destination selects this APIC (§11.6.2.2; x2APIC §11.12.10.2).
         public func matchesLogical(_ destination: UInt32) -> Bool {
@@ -112,7 +116,7 @@ extension LocalAPIC {
         /// Whether a physical destination selects this APIC (0xFF / 0xFFFFFFFF broadcast).
         public func matchesPhysical(_ destination: UInt32, x2APICMessage: Bool) -> Bool {
             let broadcast: UInt32 = x2APICMessage ? 0xFFFF_FFFF : 0xFF
-            return destination == broadcast || destination == id
+            return destination == broadcast || destination == (x2APIC ? id : xAPICID ?? id)
         }
     }
 }

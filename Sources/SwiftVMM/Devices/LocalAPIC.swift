@@ -24,15 +24,26 @@ public final class LocalAPIC {
         /// EOI of an edge-triggered vector. Hardware sends it nowhere; the VMM tells the I/O
         /// APIC, so a timer that owes ticks on an edge pin knows the last one was taken.
         public var edgeEndOfInterrupt: (UInt8) -> Void
+        /// IA32_APIC_BASE changed (the CPU's view of it: CPUID.1:EDX.APIC follows EN).
+        public var baseChanged: (UInt64) -> Void
+        /// The guest's MAXPHYADDR (CPUID 0x80000008 EAX[7:0]): base bits from it up are reserved.
+        public var physicalAddressBits: Int
+        /// CPUID.1:ECX.x2APIC: without it, IA32_APIC_BASE.EXTD is reserved.
+        public var x2APICSupported: Bool
 
         public init(tscHz: UInt64, now: @escaping () -> UInt64, armTimer: @escaping (UInt64?) -> Void,
                     sendIPI: @escaping (InterprocessorInterrupt) -> Void, addressingChanged: @escaping (Addressing) -> Void,
                     levelEndOfInterrupt: @escaping (UInt8) -> Void = { _ in },
-                    edgeEndOfInterrupt: @escaping (UInt8) -> Void = { _ in }) {
+                    edgeEndOfInterrupt: @escaping (UInt8) -> Void = { _ in },
+                    baseChanged: @escaping (UInt64) -> Void = { _ in },
+                    physicalAddressBits: Int = 52, x2APICSupported: Bool = true) {
             self.tscHz = tscHz; self.now = now; self.armTimer = armTimer
             self.sendIPI = sendIPI; self.addressingChanged = addressingChanged
             self.levelEndOfInterrupt = levelEndOfInterrupt
             self.edgeEndOfInterrupt = edgeEndOfInterrupt
+            self.baseChanged = baseChanged
+            self.physicalAddressBits = physicalAddressBits
+            self.x2APICSupported = x2APICSupported
         }
     }
 
@@ -44,6 +55,8 @@ public final class LocalAPIC {
     public static let minimumPeriod: UInt64 = 50_000
 
     public let id: UInt32
+    /// The xAPIC ID register's ID (bits 31:24): `id` until the guest writes another.
+    private var xAPICID: UInt32
     private var environment: Environment
 
     // MARK: Registers (one field per architectural register)
@@ -81,6 +94,7 @@ public final class LocalAPIC {
 
     public init(id: UInt32, isBootProcessor: Bool, environment: Environment) {
         self.id = id
+        xAPICID = id & 0xFF
         self.environment = environment
         base = Layout.localAPICBase | Self.baseEnabled | (isBootProcessor ? Self.baseBSP : 0)
         publishAddressing()
@@ -160,6 +174,18 @@ public final class LocalAPIC {
         }
     }
 
+    /// CR8, the task priority's class (SDM Vol. 3A §11.8.6.1, "Task Priority in IA-32e
+    /// Mode"): MOV to CR8 sets TPR[7:4] and clears TPR[3:0]; MOV from CR8 reads TPR[7:4].
+    /// KVM holds CR8 for a userspace APIC; the vCPU loop passes it both ways at each exit.
+    public var cr8: UInt64 {
+        get { UInt64(taskPriority >> 4) }
+        set {
+            guard newValue & 0xF != UInt64(taskPriority >> 4) else { return }
+            taskPriority = UInt32(newValue & 0xF) << 4
+            publishAddressing()
+        }
+    }
+
     // MARK: LINT0 and the 8259 (§11.5.1; MP Specification 1.4 §3.6.2.2 "virtual wire")
 
     /// Leaves LINT0 as ExtINT and LINT1 as NMI with the APIC software-enabled, as PC
@@ -221,14 +247,21 @@ public final class LocalAPIC {
         case MSR.x2APICRange:
             guard x2APICMode else { return false }
             let register = (index - 0x800) << 4
+            // §11.12.1.3: non-zero writes to reserved bits raise #GP. Every x2APIC register
+            // but the ICR is 32 bits wide; SELF IPI holds only a vector (Table 11-6), and
+            // EOI takes only 0 (§11.12.1.2, Table 11-6 note).
+            if register != Register.interruptCommandLow, value >> 32 != 0 { return false }
             switch register {
             case Register.interruptCommandLow:
                 interruptCommand = value
                 sendInterprocessorInterrupt()
                 return true
             case Register.selfIPI:
+                guard value & ~0xFF == 0 else { return false }
                 accept(vector: UInt8(truncatingIfNeeded: value))
                 return true
+            case Register.endOfInterrupt where value != 0:
+                return false
             case Register.id, Register.version, Register.processorPriority, Register.logicalDestination,
                  Register.timerCurrentCount, Register.interruptCommandHigh, Register.destinationFormat,
                  Register.arbitrationPriority, Register.remoteRead:
@@ -247,15 +280,26 @@ public final class LocalAPIC {
     }
 
     /// IA32_APIC_BASE writes (§11.4.4, §11.12.5 state transitions): x2APIC → xAPIC
-    /// directly, or EXTD without EN, is invalid.
+    /// directly, disabled → x2APIC directly, or EXTD without EN, is invalid; so are the
+    /// reserved bits (§11.12.1, Figure 11-26: 7:0, 9, MAXPHYADDR and up; EXTD without x2APIC
+    /// support). BSP (bit 8) is read-only.
     private func writeBase(_ value: UInt64) -> Bool {
+        var reserved: UInt64 = 0xFF | 1 << 9
+        if environment.physicalAddressBits < 64 { reserved |= ~0 << UInt64(environment.physicalAddressBits) }
+        if !environment.x2APICSupported { reserved |= Self.baseExtended }
+        guard value & reserved == 0 else { return false }
         let enabling = value & Self.baseEnabled != 0, extended = value & Self.baseExtended != 0
         if extended && !enabling { return false }
         if x2APICMode && enabling && !extended { return false }
-        let wasEnabled = hardwareEnabled
-        base = value & (0x000F_FFFF_FFFF_F000 | Self.baseEnabled | Self.baseExtended) | base & Self.baseBSP
+        if !hardwareEnabled && extended { return false }
+        let wasEnabled = hardwareEnabled, before = base
+        base = value & ~Self.baseBSP | base & Self.baseBSP
+        // The x2APIC ID takes over in x2APIC mode; a global disable resets the APIC as at
+        // power-up, ID included (§11.4.3; INIT keeps the ID, §11.4.7.3).
+        if x2APICMode || !hardwareEnabled { xAPICID = id & 0xFF }
         if wasEnabled && !hardwareEnabled { reset() }
         publishAddressing()
+        if base != before { environment.baseChanged(base) }
         return true
     }
 
@@ -263,7 +307,7 @@ public final class LocalAPIC {
 
     private func read(_ register: UInt32) -> UInt32? {
         switch register {
-        case Register.id: return x2APICMode ? id : id << 24
+        case Register.id: return x2APICMode ? id : xAPICID << 24
         case Register.version: return Self.versionValue
         case Register.taskPriority: return taskPriority
         case Register.arbitrationPriority, Register.remoteRead, Register.endOfInterrupt: return 0
@@ -288,7 +332,11 @@ public final class LocalAPIC {
 
     private func write(_ register: UInt32, _ value: UInt32) {
         switch register {
-        case Register.id: break  // the ID is fixed by the VMM (= the vCPU index)
+        case Register.id:
+            // §11.4.6: writable in xAPIC mode (KVM allows it; kernels rarely do it). The
+            // x2APIC ID is read-only and never reaches here.
+            xAPICID = value >> 24
+            publishAddressing()
         case Register.taskPriority:
             taskPriority = value & 0xFF
             publishAddressing()
@@ -346,7 +394,7 @@ public final class LocalAPIC {
         environment.addressingChanged(Addressing(
             id: id, logicalDestination: x2APICMode ? x2APICLogicalID : logicalDestination,
             destinationFormat: destinationFormat, x2APIC: x2APICMode, softwareEnabled: softwareEnabled,
-            taskPriority: taskPriority))
+            taskPriority: taskPriority, xAPICID: xAPICID == id ? nil : xAPICID))
     }
 
     // MARK: IPIs (§11.6)

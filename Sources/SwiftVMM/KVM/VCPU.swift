@@ -52,6 +52,12 @@ public final class VCPU: @unchecked Sendable {
     var interruptsEnabled: Bool { run.pointee.if_flag != 0 }
     /// `kvm_run.ready_for_interrupt_injection`: KVM_INTERRUPT would be accepted now.
     var readyForInterruptInjection: Bool { run.pointee.ready_for_interrupt_injection != 0 }
+    /// `kvm_run.cr8`: without KVM's APIC, KVM keeps CR8 (the guest's task priority, SDM
+    /// Vol. 3A §11.8.6.1) and reports it at every exit; the value here at entry is loaded.
+    var cr8: UInt64 {
+        get { run.pointee.cr8 }
+        set { run.pointee.cr8 = newValue }
+    }
     /// `kvm_run.request_interrupt_window`: exit as soon as the guest can take an interrupt.
     var requestInterruptWindow: Bool {
         get { run.pointee.request_interrupt_window != 0 }
@@ -67,6 +73,14 @@ public final class VCPU: @unchecked Sendable {
     /// `KVM_NMI`: queue a non-maskable interrupt.
     func injectNMI() throws(KVMError) {
         try IOCTL.call(fd, "KVM_NMI", CKVM_NMI)
+    }
+
+    /// `KVM_GET_VCPU_EVENTS`: KVM still holds an NMI (being injected, or pending behind
+    /// one the guest is handling).
+    func holdsNMI() throws(KVMError) -> Bool {
+        var events = kvm_vcpu_events()
+        try IOCTL.call(fd, "KVM_GET_VCPU_EVENTS", CKVM_GET_VCPU_EVENTS, &events)
+        return events.nmi.pending != 0 || events.nmi.injected != 0
     }
 
     /// `KVM_SET_SIGNAL_MASK`: the signal mask in force only while inside `KVM_RUN`.

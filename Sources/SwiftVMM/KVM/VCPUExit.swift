@@ -17,6 +17,9 @@ public enum VCPUExit {
     case halt
     /// The guest can take an interrupt now (`request_interrupt_window` was set).
     case interruptWindow
+    /// The guest lowered CR8 (`KVM_EXIT_SET_TPR`, userspace APIC only): an interrupt the old
+    /// task priority held back may be deliverable now. The new CR8 is in `kvm_run.cr8`.
+    case taskPriorityLowered
     /// `KVM_RUN` was interrupted by a signal (the kick) before or while running.
     case interrupted
     /// Triple fault (hardware KVM).
@@ -56,6 +59,8 @@ public enum VCPUExit {
             self = .halt
         case KVM_EXIT_IRQ_WINDOW_OPEN:
             self = .interruptWindow
+        case KVM_EXIT_SET_TPR:
+            self = .taskPriorityLowered
         case KVM_EXIT_INTR:
             self = .interrupted
         case KVM_EXIT_SHUTDOWN:
@@ -122,6 +127,12 @@ public struct MSRAccess {
     public var value: UInt64 { msr.pointee.data }
     /// `KVM_MSR_EXIT_REASON_{INVAL,UNKNOWN,FILTER}`.
     public var reason: UInt32 { msr.pointee.reason }
+    /// The MSR filter let this access through to KVM, which refused it: INVAL (a
+    /// non-canonical base, a reserved bit, a machine-check bank it does not have) or UNKNOWN
+    /// (a read of a write-only MSR, a feature this CPU lacks), where hardware raises #GP.
+    /// Only FILTER exits are the VMM's to answer. Without KVM's APIC, x2APIC accesses come
+    /// this way too (the filter cannot cover them).
+    public var rejectedByKVM: Bool { reason != UInt32(KVM_MSR_EXIT_REASON_FILTER) }
 
     /// Completes the access: the value RDMSR returns (ignored for WRMSR).
     public func reply(_ value: UInt64) {

@@ -50,6 +50,8 @@ struct ExitHandler {
         case .msrRead(let access):
             let value = if let apic = localAPIC, LocalAPIC.MSR.owned(access.index) {
                 apic.readMSR(access.index)
+            } else if access.rejectedByKVM {
+                nil as UInt64?   // KVM's verdict on an MSR it handles: #GP, whatever the policy
             } else {
                 msrs.read(access.index, tsc: readTSC)
             }
@@ -58,6 +60,8 @@ struct ExitHandler {
         case .msrWrite(let access):
             let accepted = if let apic = localAPIC, LocalAPIC.MSR.owned(access.index) {
                 apic.writeMSR(access.index, access.value)
+            } else if access.rejectedByKVM {
+                false
             } else {
                 msrs.write(access.index, access.value)
             }
@@ -65,7 +69,7 @@ struct ExitHandler {
             return .resume
         case .halt:
             return .halt
-        case .interruptWindow, .interrupted:
+        case .interruptWindow, .interrupted, .taskPriorityLowered:
             return .resume
         case .shutdown:
             return .fault(reason: "triple fault (KVM_EXIT_SHUTDOWN)", instruction: [])

@@ -8,6 +8,7 @@ import Synchronization
 final class InterruptInbox: Sendable {
     struct Events: OptionSet, Sendable {
         let rawValue: UInt32
+        /// One or more NMIs (`take` says how many).
         static let nmi = Events(rawValue: 1 << 0)
         static let initialize = Events(rawValue: 1 << 1)
         static let startup = Events(rawValue: 1 << 2)
@@ -21,6 +22,10 @@ final class InterruptInbox: Sendable {
     }
 
     private let events = Atomic<UInt32>(0)
+    /// NMIs posted since the last take: two that arrive together are two NMIs (the CPU
+    /// handles one and latches the next; SDM Vol. 3A §7.7.1, "Handling Multiple NMIs"),
+    /// not one flag.
+    private let nmis = Atomic<UInt32>(0)
     private let startupVectorValue = Atomic<UInt8>(0)
     /// Words 0–3: edge-triggered vectors; 4–7: level-triggered vectors.
     private let words = InlineArray<8, Atomic<UInt64>> { _ in Atomic(0) }
@@ -32,14 +37,19 @@ final class InterruptInbox: Sendable {
 
     func post(_ event: Events, startupVector: UInt8 = 0) {
         if event.contains(.startup) { startupVectorValue.store(startupVector, ordering: .releasing) }
+        if event.contains(.nmi) { nmis.add(1, ordering: .relaxed) }
         events.bitwiseOr(event.rawValue, ordering: .releasing)
     }
 
     var isEmpty: Bool { events.load(ordering: .acquiring) == 0 }
 
-    /// Everything posted so far, leaving the inbox empty.
-    func take() -> (events: Events, startupVector: UInt8, vectors: [(vector: UInt8, levelTriggered: Bool)]) {
+    /// Everything posted so far, leaving the inbox empty; `nmis` counts the NMIs.
+    func take() -> (events: Events, nmis: UInt32, startupVector: UInt8, vectors: [(vector: UInt8, levelTriggered: Bool)]) {
         let events = Events(rawValue: self.events.exchange(0, ordering: .acquiring))
+        // The count is bumped before the flag is set: a flag taken here brings its count,
+        // and a count taken before its flag is set is still counted (that flag, taken
+        // later, brings none).
+        let nmis = self.nmis.exchange(0, ordering: .relaxed)
         var vectors: [(UInt8, Bool)] = []
         for index in 0..<8 {
             var bits = words[index].exchange(0, ordering: .acquiring)
@@ -48,6 +58,6 @@ final class InterruptInbox: Sendable {
                 bits &= bits - 1
             }
         }
-        return (events, startupVectorValue.load(ordering: .acquiring), vectors)
+        return (events, nmis, startupVectorValue.load(ordering: .acquiring), vectors)
     }
 }

@@ -174,6 +174,7 @@ public final class Machine: Sendable {
             for id in 0..<cpus {
                 let vcpu = try vm.createVCPU(id: id)
                 try vcpu.setMSR(VCPURunner.timeStampCounter, 0)
+                try vcpu.setMSR(MSRPolicy.Index.miscEnable, MSRPolicy.miscEnableReset)
                 if nested == .vmx {
                     // KVM checks its own copy before it lets the guest execute VMXON.
                     try vcpu.setMSR(MSRPolicy.Index.featureControl, MSRPolicy.featureControl(nestedVMX: true))
@@ -218,8 +219,19 @@ public final class Machine: Sendable {
                     sendIPI: { apicBus.deliver($0) },
                     addressingChanged: { apicBus.update($0) },
                     levelEndOfInterrupt: { chipset?.ioapic.endOfInterrupt(vector: $0) },
-                    edgeEndOfInterrupt: { chipset?.ioapic.edgeEndOfInterrupt(vector: $0) })) : nil
+                    edgeEndOfInterrupt: { chipset?.ioapic.edgeEndOfInterrupt(vector: $0) },
+                    baseChanged: { base in
+                        // KVM keeps its own copy of IA32_APIC_BASE even without its APIC and
+                        // derives CPUID.1:EDX.APIC from EN (kvm_lapic_set_base); the filter
+                        // stops only the guest's accesses, not this one.
+                        do { try vcpu.setMSR(LocalAPIC.MSR.apicBase, base) } catch {
+                            logger.warning("vCPU \(id): KVM did not take APIC base \(hex(base)): \(error); CPUID.1:EDX.APIC may not follow it")
+                        }
+                    },
+                    physicalAddressBits: cpuid.physicalAddressBits(for: id),
+                    x2APICSupported: cpuid.hasX2APIC(for: id))) : nil
                 if id == 0 { localAPIC?.configureVirtualWire() }
+                if let localAPIC { try vcpu.setMSR(LocalAPIC.MSR.apicBase, localAPIC.base) }   // KVM's copy, as above
                 let handler = ExitHandler(ports: ports, mmio: mmio, msrs: msrs, localAPIC: localAPIC,
                                           readTSC: { try? vcpu.msr(VCPURunner.timeStampCounter) },
                                           addedLatency: configuration.addedExitLatency)

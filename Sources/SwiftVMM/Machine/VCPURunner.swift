@@ -147,7 +147,9 @@ final class VCPURunner: @unchecked Sendable {
                 }
                 setStatus("running")
                 try injectPendingInterrupt()
+                if let cr8 = localAPIC?.cr8 { vcpu.cr8 = cr8 }   // a TPR written through MMIO
                 let exit = try vcpu.runOnce()
+                localAPIC?.cr8 = vcpu.cr8                       // a MOV to CR8 in the guest
                 exits.record(exit)
                 if case .interrupted = exit { KickSignal.consumePending() }
                 if let debug, debug.claim(exit, on: vcpu) { continue }
@@ -184,7 +186,7 @@ final class VCPURunner: @unchecked Sendable {
     /// halted CPU whatever its IF).
     private func takeInbox() throws(KVMError) -> Bool {
         guard !inbox.isEmpty, let localAPIC else { return false }
-        let (events, startupVector, vectors) = inbox.take()
+        let (events, nmis, startupVector, vectors) = inbox.take()
         if events.contains(.initialize) {
             localAPIC.reset()
             state = .waitingForStartup
@@ -193,12 +195,17 @@ final class VCPURunner: @unchecked Sendable {
             try vcpu.startUp(vector: startupVector)
             state = .running
         }
-        if events.contains(.nmi), state != .waitingForStartup { try vcpu.injectNMI() }
+        // KVM keeps one NMI in service and one pending; more at once merge, as on hardware.
+        // The count, not the flag, says how many (a take can see a count whose flag is set
+        // just after it, and the next take then sees the flag alone).
+        let newNMIs = state != .waitingForStartup ? min(nmis, 2) : 0
+        for _ in 0..<newNMIs { try vcpu.injectNMI() }
+        if newNMIs > 0 { nmiMayBeHeld = true }
         if events.contains(.timer) {
             localAPIC.timerExpired(atTSC: try vcpu.msr(Self.timeStampCounter))
         }
         for (vector, level) in vectors { localAPIC.accept(vector: vector, levelTriggered: level) }
-        return !events.intersection([.nmi, .initialize, .startup]).isEmpty
+        return newNMIs > 0 || !events.intersection([.initialize, .startup]).isEmpty
     }
 
     /// IA32_TIME_STAMP_COUNTER: the guest's TSC, read exactly when a timer fires.
@@ -221,7 +228,7 @@ final class VCPURunner: @unchecked Sendable {
         let fromPIC = hasExtINT
         let fromAPIC = fromPIC ? nil : localAPIC?.deliverableVector
         if fromPIC || fromAPIC != nil {
-            if vcpu.readyForInterruptInjection && vcpu.interruptsEnabled {
+            if vcpu.readyForInterruptInjection && vcpu.interruptsEnabled, try !kvmHoldsNMI() {
                 if fromPIC, let pic = externalInterrupts {
                     try vcpu.inject(vector: pic.acknowledge())
                 } else if let vector = fromAPIC, let localAPIC {
@@ -238,6 +245,20 @@ final class VCPURunner: @unchecked Sendable {
             pollInterruptWindow(wantWindow)
             pollingInterruptWindow = wantWindow
         }
+    }
+
+    /// NMIs went to KVM and one may still wait there (`kvmHoldsNMI`).
+    @exclusivity(unchecked) private var nmiMayBeHeld = false
+
+    /// Whether KVM still holds an NMI this thread gave it. An external interrupt queued now
+    /// would go in first (KVM re-injects a queued interrupt before it looks at NMIs), where
+    /// the CPU takes a pending NMI before INTR (SDM Vol. 3A §7.9, "Priority Among
+    /// Concurrent Exceptions and Interrupts"); so the interrupt waits, with an interrupt
+    /// window requested. Asks KVM only while an NMI may be held, so other exits pay nothing.
+    private func kvmHoldsNMI() throws(KVMError) -> Bool {
+        guard nmiMayBeHeld else { return false }
+        nmiMayBeHeld = try vcpu.holdsNMI()
+        return nmiMayBeHeld
     }
 
     /// An interrupt waits: from the 8259 through LINT0, or deliverable by the local APIC.

@@ -66,7 +66,8 @@ final class MSRPolicy: Sendable {
         static let perfStatus: UInt32 = 0x198, perfControl: UInt32 = 0x199
         /// IA32_THERM_STATUS: reading valid (bit 31), 40 °C below TjMax (bits 22:16).
         static let thermalStatus: UInt32 = 0x19C
-        /// IA32_MISC_ENABLE: fast strings (bit 0), BTS and PEBS unavailable (bits 11, 12).
+        /// IA32_MISC_ENABLE: a read/write register KVM keeps per vCPU (the guest may turn
+        /// features off); SwiftVMM only sets its reset value, `miscEnableReset`.
         static let miscEnable: UInt32 = 0x1A0
         /// MSR_TEMPERATURE_TARGET: TjMax 100 °C (bits 23:16).
         static let temperatureTarget: UInt32 = 0x1A2
@@ -93,7 +94,6 @@ final class MSRPolicy: Sendable {
         case Index.mperf, Index.aperf: tsc()
         case Index.perfStatus, Index.perfControl: ratio << 8
         case Index.thermalStatus: 1 << 31 | 40 << 16
-        case Index.miscEnable: 1 | 1 << 11 | 1 << 12
         case Index.temperatureTarget: 100 << 16
         case Index.raplPowerUnit, Index.packageEnergy, Index.pp0Energy, Index.pp1Energy: 0
         default: nil
@@ -101,7 +101,11 @@ final class MSRPolicy: Sendable {
     }
 
     /// Writable table entries (writes accepted and ignored); the rest are read-only (#GP).
-    static let ignoredWrites: Set<UInt32> = [Index.perfControl, Index.miscEnable, Index.mperf, Index.aperf]
+    static let ignoredWrites: Set<UInt32> = [Index.perfControl, Index.mperf, Index.aperf]
+
+    /// IA32_MISC_ENABLE as firmware leaves it: fast strings on (bit 0), BTS and PEBS
+    /// unavailable (bits 11, 12; SDM Vol. 4 §2.1, IA32_MISC_ENABLE).
+    static let miscEnableReset: UInt64 = 1 | 1 << 11 | 1 << 12
 
     // MARK: Access
 
@@ -146,6 +150,7 @@ final class MSRPolicy: Sendable {
         0x174...0x176,                  // IA32_SYSENTER_CS/ESP/EIP
         0x179...0x17B,                  // IA32_MCG_CAP/STATUS/CTL
         0x186...0x18D,                  // IA32_PERFEVTSELx
+        0x1A0...0x1A0,                  // IA32_MISC_ENABLE (reset value: miscEnableReset)
         0x1D9...0x1D9,                  // IA32_DEBUGCTL
         0x200...0x20F,                  // IA32_MTRR_PHYSBASE/MASK0-7
         0x250...0x250, 0x258...0x259, 0x268...0x26F,  // fixed-range MTRRs

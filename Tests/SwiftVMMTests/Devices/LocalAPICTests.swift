@@ -10,17 +10,20 @@ struct LocalAPICTests {
         var ipis: [LocalAPIC.InterprocessorInterrupt] = []
         var addressing: LocalAPIC.Addressing?
         var levelEOIs: [UInt8] = [], edgeEOIs: [UInt8] = []
+        var bases: [UInt64] = []
         var apic: LocalAPIC!
 
         /// TSC at 2 GHz, bus at 1 GHz: one timer count (divide by 1) is 2 TSC cycles.
-        init(id: UInt32 = 0, bootProcessor: Bool = true) {
+        init(id: UInt32 = 0, bootProcessor: Bool = true, physicalAddressBits: Int = 46, x2APIC: Bool = true) {
             apic = LocalAPIC(id: id, isBootProcessor: bootProcessor, environment: .init(
                 tscHz: 2_000_000_000, now: { [unowned self] in tsc },
                 armTimer: { [unowned self] in armed = .some($0) },
                 sendIPI: { [unowned self] in ipis.append($0) },
                 addressingChanged: { [unowned self] in addressing = $0 },
                 levelEndOfInterrupt: { [unowned self] in levelEOIs.append($0) },
-                edgeEndOfInterrupt: { [unowned self] in edgeEOIs.append($0) }))
+                edgeEndOfInterrupt: { [unowned self] in edgeEOIs.append($0) },
+                baseChanged: { [unowned self] in bases.append($0) },
+                physicalAddressBits: physicalAddressBits, x2APICSupported: x2APIC))
         }
 
         func write(_ register: UInt32, _ value: UInt32) { apic.writeMMIO(offset: UInt64(register), size: 4, value: UInt64(value)) }
@@ -217,6 +220,71 @@ struct LocalAPICTests {
         #expect(h.apic.deliverableVector == 0x55, "SELF IPI")
         #expect(!h.apic.writeMSR(LocalAPIC.MSR.apicBase, 0xFEE0_0000 | 1 << 11), "x2APIC → xAPIC directly is invalid")
         #expect(h.addressing?.x2APIC == true)
+    }
+
+    /// IA32_APIC_BASE (§11.4.4, §11.12.1 Figure 11-26, §11.12.5): reserved bits #GP, the
+    /// mode transitions hardware refuses #GP, and each change is told to the CPU's view.
+    @Test func apicBaseReservedBitsAndTransitions() {
+        let h = Harness(physicalAddressBits: 46)
+        let base: UInt64 = 0xFEE0_0000, en: UInt64 = 1 << 11, extd: UInt64 = 1 << 10
+        #expect(!h.apic.writeMSR(LocalAPIC.MSR.apicBase, base | en | 1), "bit 0 is reserved")
+        #expect(!h.apic.writeMSR(LocalAPIC.MSR.apicBase, base | en | 1 << 9), "bit 9 is reserved")
+        #expect(!h.apic.writeMSR(LocalAPIC.MSR.apicBase, base | en | 1 << 46), "at MAXPHYADDR and up reserved")
+        #expect(h.bases.isEmpty, "refused writes change nothing")
+        #expect(h.apic.writeMSR(LocalAPIC.MSR.apicBase, base))
+        #expect(h.bases == [base | 1 << 8], "disabled (BSP kept), and the CPU told")
+        #expect(!h.apic.writeMSR(LocalAPIC.MSR.apicBase, base | en | extd), "disabled → x2APIC directly")
+        #expect(h.apic.writeMSR(LocalAPIC.MSR.apicBase, 0xFED4_0000 | en), "relocated and enabled")
+        #expect(h.apic.mmioBase == 0xFED4_0000)
+        #expect(h.apic.writeMSR(LocalAPIC.MSR.apicBase, 0xFED4_0000 | en))
+        #expect(h.bases.count == 2, "an unchanged value is not told again")
+        let noX2APIC = Harness(x2APIC: false)
+        #expect(!noX2APIC.apic.writeMSR(LocalAPIC.MSR.apicBase, base | en | extd), "EXTD without x2APIC support")
+    }
+
+    /// The xAPIC ID is writable (§11.4.6) and physical IPIs follow it; the x2APIC ID is not.
+    @Test func xAPICIDIsWritable() {
+        let h = Harness(id: 1)
+        h.write(R.id, 0x0700_0000)
+        #expect(h.read(R.id) == 0x0700_0000)
+        #expect(h.addressing?.matchesPhysical(7, x2APICMessage: false) == true)
+        #expect(h.addressing?.matchesPhysical(1, x2APICMessage: false) == false)
+        #expect(h.addressing?.id == 1, "still vCPU 1's APIC on the bus")
+        h.apic.reset()   // INIT
+        #expect(h.read(R.id) == 0x0700_0000, "INIT keeps the ID")
+        #expect(h.apic.writeMSR(LocalAPIC.MSR.apicBase, 0xFEE0_0000 | 1 << 11 | 1 << 10))
+        #expect(h.apic.readMSR(0x802) == 1, "x2APIC mode: the x2APIC ID")
+        #expect(h.addressing?.matchesPhysical(1, x2APICMessage: true) == true)
+    }
+
+    /// CR8 is TPR[7:4] (§11.8.6.1): a MOV to CR8 clears TPR[3:0] and masks by class; a TPR
+    /// written through the page shows in CR8.
+    @Test func cr8IsTheTaskPriorityClass() {
+        let h = Harness()
+        h.enable()
+        h.apic.accept(vector: 0x45)
+        h.apic.cr8 = 5
+        #expect(h.read(R.taskPriority) == 0x50)
+        #expect(h.apic.deliverableVector == nil, "class 5 masks 0x45")
+        h.apic.cr8 = 3
+        #expect(h.apic.deliverableVector == 0x45)
+        h.write(R.taskPriority, 0x7A)
+        #expect(h.apic.cr8 == 7)
+        h.apic.cr8 = 7
+        #expect(h.read(R.taskPriority) == 0x7A, "the same class written back keeps TPR[3:0]")
+    }
+
+    /// x2APIC MSR writes (§11.12.1.2-3): bits 63:32 are reserved except in the ICR, SELF IPI
+    /// takes only a vector, EOI only 0.
+    @Test func x2APICReservedBits() {
+        let h = Harness()
+        #expect(h.apic.writeMSR(LocalAPIC.MSR.apicBase, 0xFEE0_0000 | 1 << 11 | 1 << 10))
+        #expect(!h.apic.writeMSR(0x808, 1 << 32), "TPR: high half reserved")
+        #expect(!h.apic.writeMSR(0x83F, 0x100), "SELF IPI: bits 31:8 reserved")
+        #expect(!h.apic.writeMSR(0x83F, 0xFF00_0000))
+        #expect(!h.apic.writeMSR(0x80B, 1), "EOI takes 0 only")
+        #expect(h.apic.writeMSR(0x80B, 0))
+        #expect(h.apic.writeMSR(0x830, 0x0000_0001_0000_00FE), "ICR is 64 bits wide")
     }
 
     @Test func logicalDestinations() {
