@@ -184,7 +184,8 @@ public final class Machine: Sendable {
             tscKHz = try vcpus[0].tscKHz()
             let cpuid = CPUIDTable(cpuCount: cpus, tscKHz: tscKHz, vendor: configuration.cpuVendor,
                                    featureChanges: configuration.cpuFeatures, nested: nested, supported: supportedCPUID)
-            for (id, vcpu) in vcpus.enumerated() { try vcpu.setCPUID(cpuid.entries(for: id)) }
+            let leaves = vcpus.indices.map { cpuid.entries(for: $0) }   // each vCPU's CPUID, built once
+            for (id, vcpu) in vcpus.enumerated() { try vcpu.setCPUID(leaves[id]) }
             try vcpus[0].enter(entry)
             let msrs = MSRPolicy(tscKHz: tscKHz, cpuCount: cpus, unknown: configuration.msrPolicy,
                                  overrides: configuration.msrOverrides, nestedVMX: nested == .vmx, logger: logger)
@@ -228,8 +229,8 @@ public final class Machine: Sendable {
                             logger.warning("vCPU \(id): KVM did not take APIC base \(hex(base)): \(error); CPUID.1:EDX.APIC may not follow it")
                         }
                     },
-                    physicalAddressBits: cpuid.physicalAddressBits(for: id),
-                    x2APICSupported: cpuid.hasX2APIC(for: id))) : nil
+                    physicalAddressBits: CPUIDTable.physicalAddressBits(in: leaves[id]),
+                    x2APICSupported: CPUIDTable.hasX2APIC(in: leaves[id]))) : nil
                 if id == 0 { localAPIC?.configureVirtualWire() }
                 if let localAPIC { try vcpu.setMSR(LocalAPIC.MSR.apicBase, localAPIC.base) }   // KVM's copy, as above
                 let handler = ExitHandler(ports: ports, mmio: mmio, msrs: msrs, localAPIC: localAPIC,

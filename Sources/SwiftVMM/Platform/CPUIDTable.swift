@@ -82,14 +82,14 @@ public struct CPUIDTable: Sendable {
         self.supported = supported
     }
 
-    /// MAXPHYADDR as the guest reads it (CPUID 0x80000008 EAX[7:0]; 36 without the leaf).
-    func physicalAddressBits(for apicID: Int) -> Int {
-        entries(for: apicID).first { $0.function == 0x8000_0008 }.map { Int($0.eax & 0xFF) } ?? 36
+    /// MAXPHYADDR in a vCPU's `entries` (CPUID 0x80000008 EAX[7:0]; 36 without the leaf).
+    static func physicalAddressBits(in entries: [CPUIDEntry]) -> Int {
+        entries.first { $0.function == 0x8000_0008 }.map { Int($0.eax & 0xFF) } ?? 36
     }
 
-    /// CPUID.1:ECX.x2APIC (bit 21) as the guest reads it.
-    func hasX2APIC(for apicID: Int) -> Bool {
-        entries(for: apicID).first { $0.function == 1 }.map { $0.ecx & 1 << 21 != 0 } ?? false
+    /// CPUID.1:ECX.x2APIC (bit 21) in a vCPU's `entries`.
+    static func hasX2APIC(in entries: [CPUIDEntry]) -> Bool {
+        entries.first { $0.function == 1 }.map { $0.ecx & 1 << 21 != 0 } ?? false
     }
 
     func entries(for apicID: Int) -> [CPUIDEntry] {
