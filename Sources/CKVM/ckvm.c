@@ -18,6 +18,7 @@ const unsigned long CKVM_SET_TSS_ADDR = KVM_SET_TSS_ADDR;
 const unsigned long CKVM_SET_IDENTITY_MAP_ADDR = KVM_SET_IDENTITY_MAP_ADDR;
 const unsigned long CKVM_CREATE_IRQCHIP = KVM_CREATE_IRQCHIP;
 const unsigned long CKVM_CREATE_PIT2 = KVM_CREATE_PIT2;
+const unsigned long CKVM_REINJECT_CONTROL = KVM_REINJECT_CONTROL;
 const unsigned long CKVM_IRQ_LINE = KVM_IRQ_LINE;
 const unsigned long CKVM_ENABLE_CAP = KVM_ENABLE_CAP;
 const unsigned long CKVM_X86_SET_MSR_FILTER = KVM_X86_SET_MSR_FILTER;

@@ -63,6 +63,12 @@ struct MachineOptions: ParsableArguments {
     @Option(name: .customLong("debug-exit"), help: ArgumentHelp("More debug-exit ports besides 0xF4 (repeatable), as QEMU's isa-debug-exit iobase and iosize.", valueName: "PORT[,SIZE]"))
     var debugExitPorts: [DebugExitOption] = []
 
+    @Option(help: ArgumentHelp("PIT ticks the host ran too late to send on time: delay (each sent later, once the guest took the one before) or discard (merged into one), as QEMU's lost_tick_policy.", valueName: "delay|discard"))
+    var lostTicks: PIT8254.LostTickPolicy = .delay
+
+    @Flag(name: .customLong("pc-testdev"), help: "Add QEMU's pc-testdev (ports 0xE0-0xEB, 0x2000-0x2017, MMIO 0xFF000000), which kvm-unit-tests drives; it replaces the Bochs console at 0xE9.")
+    var testDevice = false
+
     @Option(help: ArgumentHelp("Start a gdb remote stub listening on PORT (loopback) or HOST:PORT, e.g. tcp::1234.", valueName: "tcp::PORT|tcp:HOST:PORT"))
     var gdb: GDBDevice?
 
@@ -122,6 +128,8 @@ struct MachineOptions: ParsableArguments {
             throw ExitCode(ExitStatus.usage)
         }
         configuration.debugExitPorts = debugExitPorts.map(\.ports)
+        configuration.testDevice = testDevice
+        configuration.lostTicks = lostTicks
         let machine: MachineSession
         do {
             machine = try MachineSession(configuration)
@@ -268,6 +276,7 @@ struct PinOption: ExpressibleByArgument {
 // CaseIterable defaults parse them and list them in the help).
 extension InterruptController: ExpressibleByArgument {}
 extension UnknownMSRPolicy: ExpressibleByArgument {}
+extension PIT8254.LostTickPolicy: ExpressibleByArgument {}
 extension CPUIDTable.Vendor: ExpressibleByArgument {}
 
 /// `INDEX=VALUE`, each a number in decimal or 0x hex.

@@ -18,6 +18,20 @@ struct QEMUSpelling: Equatable {
         case boot(QEMUSpelling)
         case help
         case version
+        /// `-device help` or `-device ?`: the devices, in QEMU's listing format.
+        case deviceList
+    }
+
+    /// The first line of `-version` and `-help`, in QEMU's format, so scripts that parse
+    /// QEMU's version (kvm-unit-tests reads `-h | head -1`) can; the number is that of the
+    /// QEMU whose command line this follows (Debian 12's), and the rest says who is speaking.
+    static let versionLine = "QEMU emulator version 7.2.0 (SwiftVMM, speaking qemu-system-x86_64's command line; this is not QEMU)"
+
+    /// QEMU's device names SwiftVMM has, for `-device`, listed as `-device help` lists them.
+    static let devices: [(name: String, option: String)] = [("isa-debug-exit", "--debug-exit"), ("pc-testdev", "--pc-testdev")]
+
+    static var deviceList: String {
+        "Misc devices:\n" + devices.map { "name \"\($0.name)\", bus ISA" }.joined(separator: "\n")
     }
 
     /// QEMU's defaults that differ from swiftvmm's: `-m` is 128 MiB; isa-debug-exit sits at
@@ -32,7 +46,7 @@ struct QEMUSpelling: Equatable {
         "kernel": true, "append": true, "initrd": true, "smp": true, "m": true, "serial": true,
         "display": true, "device": true, "gdb": true, "accel": true, "cpu": true, "machine": true,
         "M": true, "fw_cfg": true, "name": true, "monitor": true, "vga": true, "net": true, "nic": true,
-        "parallel": true,
+        "parallel": true, "global": true,
         "cdrom": true, "hda": true, "hdb": true, "hdc": true, "hdd": true, "drive": true, "bios": true,
         "pflash": true,
         "nographic": false, "no-reboot": false, "enable-kvm": false, "nodefaults": false,
@@ -78,6 +92,7 @@ struct QEMUSpelling: Equatable {
             switch name {
             case "h", "help": return .help
             case "version": return .version
+            case "device" where value == "help" || value == "?": return .deviceList
             default: try translator.apply(name, value)
             }
         }
@@ -85,6 +100,7 @@ struct QEMUSpelling: Equatable {
     }
 
     static let usage = """
+        \(versionLine)
         swiftvmm, invoked with QEMU's spelling (as qemu-system-x86_64, or swiftvmm boot -kernel ...):
 
           -kernel PATH            the kernel (multiboot 1/2 or ELF64); command line "PATH APPEND"
@@ -94,11 +110,16 @@ struct QEMUSpelling: Equatable {
           -m SIZE                 RAM (bare number: MiB; default 128M)
           -serial stdio|mon:stdio|file:PATH|none|null   COM1
           -device isa-debug-exit[,iobase=N][,iosize=N]  (default 0x501, 2; 0xF4 is always there)
+          -device pc-testdev      QEMU's test device (kvm-unit-tests); -device help lists the devices
+          -global kvm-pit.lost_tick_policy=delay|discard   the PIT's lost ticks (--lost-ticks)
           -fw_cfg name=NAME,file=PATH|string=STRING
           -s, -gdb DEV, -S        gdb server on tcp::1234 / DEV; wait for gdb before starting
-          -nographic, -display none, -no-reboot, -enable-kvm, -accel kvm, -cpu host[,±FEATURE],
-          -machine pc|q35[,accel=kvm], -nodefaults, -no-user-config, -name, -monitor/-vga/-net/
-          -nic/-parallel none     accepted (values that would change behaviour are warned about)
+          -cpu host|max|qemu64[,±FEATURE][,vendor=GenuineIntel|AuthenticAMD]   the host CPU as KVM
+                                  offers it, features and vendor changed (--cpu-features, --cpu-vendor)
+          -machine pc|q35[,accel=kvm][,kernel_irqchip=on|split|off]   on: --irqchip kernel, else user
+          -nographic, -display none, -no-reboot, -enable-kvm, -accel kvm, -nodefaults,
+          -no-user-config, -name, -monitor/-vga/-net/-nic/-parallel none
+                                  accepted (values that would change behaviour are warned about)
           -cdrom, -hda…-hdd, -drive, -bios, -pflash   refused: no firmware, no disks
 
         swiftvmm's own --options may be mixed in (e.g. --timeout 30). Exit statuses: swiftvmm boot --help.
@@ -140,12 +161,13 @@ private struct Translator {
         case "serial": try serial(value)
         case "device": try device(value)
         case "fw_cfg": options += ["--fw-cfg", value]
+        case "global": global(value)
         case "gdb": options += ["--gdb", value]
         case "s": options += ["--gdb", QEMUSpelling.defaultGDBDevice]
         case "S": options.append("--gdb-wait")
         case "accel": accelerator(value, option: "-accel ")
-        case "cpu": cpu(value)
-        case "machine", "M": machine(value)
+        case "cpu": try cpu(value)
+        case "machine", "M": try machine(value)
         case "display":
             if value != "none" { warnings.append("-display \(value) ignored: there is no display") }
         case "monitor", "vga", "net", "nic", "parallel":
@@ -233,8 +255,13 @@ private struct Translator {
 
     mutating func device(_ value: String) throws(QEMUSpellingError) {
         let pairs = QEMUOptionList.pairs(value)
+        if pairs.count == 1, pairs[0].key == "", pairs[0].value == "pc-testdev" {
+            options.append("--pc-testdev")
+            return
+        }
         guard pairs.first?.key == "", pairs.first?.value == "isa-debug-exit" else {
-            throw .unsupported("-device \(value) is not supported (only isa-debug-exit)")
+            let names = QEMUSpelling.devices.map(\.name).joined(separator: ", ")
+            throw .unsupported("-device \(value) is not supported: SwiftVMM has \(names)")
         }
         var base = QEMUSpelling.defaultDebugExitBase, size = QEMUSpelling.defaultDebugExitSize
         for (key, text) in pairs.dropFirst() {
@@ -255,15 +282,40 @@ private struct Translator {
         }
     }
 
-    /// `host` or `max` and `+feature`, `-feature`, `feature=on|off`: the features SwiftVMM
-    /// can set or clear become --cpu-features; anything else is warned about.
-    mutating func cpu(_ value: String) {
+    /// `-global DRIVER.PROPERTY=VALUE`: the PIT's lost-tick policy; anything else is warned about.
+    mutating func global(_ value: String) {
+        let policies = PIT8254.LostTickPolicy.allCases.map(\.rawValue)
+        let prefix = "kvm-pit.lost_tick_policy="
+        if value.hasPrefix(prefix), policies.contains(String(value.dropFirst(prefix.count))) {
+            options += ["--lost-ticks", String(value.dropFirst(prefix.count))]
+        } else {
+            warnings.append("-global \(value) ignored")
+        }
+    }
+
+    /// `host`, `max` or `qemu64` (all the host CPU as KVM offers it; a named model SwiftVMM
+    /// does not have is refused, so a test needing one is skipped, not run on the wrong
+    /// CPU), `vendor=`, and `+feature`, `-feature`, `feature=on|off`: the features SwiftVMM
+    /// can set or clear become --cpu-features; any other property is warned about.
+    mutating func cpu(_ value: String) throws(QEMUSpellingError) {
         let parts = QEMUOptionList.split(value)
-        if !["host", "max"].contains(parts.first ?? "") {
-            warnings.append("-cpu \(parts.first ?? ""): the CPU model is ignored; the guest sees the host CPU as KVM supports it")
+        let model = parts.first ?? ""
+        guard ["host", "max", "qemu64"].contains(model) else {
+            throw .unsupported("-cpu \(model): CPU model not supported; SwiftVMM offers host, max and qemu64, each the host CPU as KVM offers it")
+        }
+        if model == "qemu64" {
+            warnings.append("-cpu qemu64: the guest sees the host CPU as KVM offers it, not QEMU's qemu64 model")
         }
         var changes: [String] = [], ignored: [String] = []
         for part in parts.dropFirst() {
+            if part.hasPrefix("vendor=") {
+                switch part.dropFirst("vendor=".count) {
+                case "GenuineIntel": options += ["--cpu-vendor", "intel"]
+                case "AuthenticAMD": options += ["--cpu-vendor", "amd"]
+                default: throw .unsupported("-cpu \(value): \(part) not supported (GenuineIntel or AuthenticAMD)")
+                }
+                continue
+            }
             var name = part, on = true
             if part.hasPrefix("+") || part.hasPrefix("-") {
                 on = part.hasPrefix("+")
@@ -278,7 +330,7 @@ private struct Translator {
         if !ignored.isEmpty { warnings.append("-cpu \(value): \(ignored.joined(separator: ",")) ignored") }
     }
 
-    mutating func machine(_ value: String) {
+    mutating func machine(_ value: String) throws(QEMUSpellingError) {
         for (key, text) in QEMUOptionList.pairs(value) {
             switch key {
             case "", "type":
@@ -286,6 +338,17 @@ private struct Translator {
                     warnings.append("-machine \(text) ignored: SwiftVMM's machine is a PC")
                 }
             case "accel": accelerator(text, option: "-machine accel=")
+            case "kernel_irqchip", "kernel-irqchip":
+                switch text {
+                case "on", "true", "yes": options += ["--irqchip", "kernel"]
+                case "off", "false", "no": options += ["--irqchip", "user"]
+                case "split":
+                    // KVM's split irqchip keeps the local APICs in the kernel; SwiftVMM's
+                    // userspace irqchip models them too.
+                    options += ["--irqchip", "user"]
+                    warnings.append("-machine kernel_irqchip=split: the local APICs are in userspace too (--irqchip user)")
+                default: throw .invalid("-machine", value)
+                }
             default: warnings.append("-machine \(key)=\(text) ignored")
             }
         }

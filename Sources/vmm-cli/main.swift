@@ -16,10 +16,20 @@ if QEMUSpelling.applies(program: CommandLine.arguments[0], arguments: arguments)
             print(QEMUSpelling.usage)
             exit(0)
         case .version:
-            print("swiftvmm, accepting qemu-system-x86_64's -kernel spelling (swiftvmm boot --help)")
+            print(QEMUSpelling.versionLine)
+            exit(0)
+        case .deviceList:
+            print(QEMUSpelling.deviceList)
             exit(0)
         case .boot(let translation):
             for warning in translation.warnings { printError("swiftvmm: warning: \(warning)") }
+            // QEMU's wording, which scripts look for (kvm-unit-tests tells a missing kernel
+            // from an unsupported option by it).
+            let kernel = translation.arguments[1]
+            if access(kernel, R_OK) != 0 {
+                printError("swiftvmm: could not load kernel '\(kernel)': \(String(cString: strerror(errno)))")
+                exit(ExitStatus.usage)
+            }
             arguments = translation.arguments
         }
     } catch {

@@ -27,6 +27,7 @@ extern const unsigned long CKVM_SET_TSS_ADDR;
 extern const unsigned long CKVM_SET_IDENTITY_MAP_ADDR;
 extern const unsigned long CKVM_CREATE_IRQCHIP;
 extern const unsigned long CKVM_CREATE_PIT2;
+extern const unsigned long CKVM_REINJECT_CONTROL;
 extern const unsigned long CKVM_IRQ_LINE;
 extern const unsigned long CKVM_ENABLE_CAP;
 extern const unsigned long CKVM_X86_SET_MSR_FILTER;

@@ -28,7 +28,19 @@
 /// it as hardware would) and the backlog is dropped, as is the backlog when counter 0 is
 /// reprogrammed. Periods under `minimumPeriod` are not caught up (a tiny count cannot
 /// swamp the host) and the backlog is capped at `maximumOwed` events.
+///
+/// With the `discard` policy (QEMU's `lost_tick_policy=discard`, KVM without reinjection)
+/// nothing is owed: each time the timer runs, the events since the last become one pulse,
+/// sent at once, which an edge still pending at the controllers absorbs, as on hardware.
 public final class PIT8254: PortDevice {
+    /// What happens to channel 0 events the host ran too late to send on time.
+    public enum LostTickPolicy: String, Sendable, CaseIterable {
+        /// Each is sent later, once the controllers took the one before (QEMU's default).
+        case delay
+        /// They merge into one pulse, sent at once.
+        case discard
+    }
+
     // MARK: Registers (offsets from 0x40)
 
     enum Register {
@@ -108,6 +120,14 @@ public final class PIT8254: PortDevice {
         var deadline: UInt64?
         /// Channel 0 events not yet sent as IRQ0 pulses.
         var owed: UInt64 = 0
+        /// What became of channel 0's events so far (`PIT8254.ticks`).
+        var ticks = TimerTicks()
+
+        /// Drops what is owed, counting it as discarded.
+        mutating func discardOwed() {
+            ticks.discarded += owed
+            owed = 0
+        }
 
         /// Moves channel 0's events up to `now` into `owed` and sets `deadline` to the next.
         mutating func collectEvents(now: UInt64) {
@@ -129,25 +149,35 @@ public final class PIT8254: PortDevice {
                 // The next boundary after now, and at least minimumPeriod after this one.
                 let notBefore = max(nowTick, PIT8254.clock.ticks(in: due + PIT8254.minimumPeriod)) + 1
                 deadline = counter.nextEvent(notBefore: notBefore).map(PIT8254.clock.nanoseconds(for:))
-                owed = min(owed + events, PIT8254.maximumOwed)
+                owe(events)
             } else {
                 counter.terminalCountSignalled = true
                 deadline = nil
-                owed = min(owed + 1, PIT8254.maximumOwed)
+                owe(1)
             }
             counters[0] = counter
+        }
+
+        /// Counts `events` expiries and owes them, beyond `maximumOwed` discarded.
+        private mutating func owe(_ events: UInt64) {
+            ticks.expiries += events
+            let kept = min(owed + events, PIT8254.maximumOwed)
+            ticks.discarded += owed + events - kept
+            owed = kept
         }
     }
 
     private let state: AnnotatedMutex<State>
     private let timer: DeviceTimer
     private let irq0: any InterruptLine
+    private let lostTicks: LostTickPolicy
 
     /// `timer` gives the host clock and arms channel 0's interrupts (its `timerFired(now:)`
     /// is this device's); `irq0` is ISA IRQ 0.
-    public init(timer: DeviceTimer, irq0: any InterruptLine = DisconnectedLine()) {
+    public init(timer: DeviceTimer, irq0: any InterruptLine = DisconnectedLine(), lostTicks: LostTickPolicy = .delay) {
         self.timer = timer
         self.irq0 = irq0
+        self.lostTicks = lostTicks
         var initial = State()
         initial.counters[2].gate = false    // port 0x61 bit 0 starts clear
         state = AnnotatedMutex(initial)
@@ -245,27 +275,42 @@ public final class PIT8254: PortDevice {
     /// its ack notifier. Catching up then costs no timer-thread wake-up per tick, which a
     /// busy host would make late again.
     func irq0Acknowledged() {
-        let (moved, deadline) = sendOwedPulse(now: timer.now())
+        let (moved, deadline) = sendOwedPulse(now: timer.now(), acknowledged: true)
         if moved { timer.arm(following: { state.withLock { $0.deadline } }, first: deadline) }
     }
 
+    /// What became of channel 0's events so far.
+    public var ticks: TimerTicks { state.withLock { $0.ticks } }
+
     /// Collects events up to `now` and sends one owed pulse unless the last is still pending
     /// at the controllers (a masked IRQ0 gets this one and the backlog is dropped). Returns
-    /// whether the deadline moved, and the deadline.
-    private func sendOwedPulse(now: UInt64) -> (moved: Bool, deadline: UInt64?) {
+    /// whether the deadline moved, and the deadline. A pulse owed from before an
+    /// acknowledgement counts as caught up.
+    private func sendOwedPulse(now: UInt64, acknowledged: Bool = false) -> (moved: Bool, deadline: UInt64?) {
         let (pulse, moved, deadline) = state.withLock { state -> (Bool, Bool, UInt64?) in
             let before = state.deadline
+            let owedBefore = state.owed
             state.collectEvents(now: now)
             let moved = state.deadline != before
             guard state.owed > 0 else { return (false, moved, state.deadline) }
+            if lostTicks == .discard {
+                state.ticks.delivered += 1
+                state.owed -= 1
+                state.discardOwed()   // merged into this pulse
+                return (true, moved, state.deadline)
+            }
             // Asked under this lock (the controllers never call in while holding theirs), so
             // an acknowledgement after this answer finds `owed` and sends it.
             switch irq0.acceptance {
             case .pending:
                 return (false, moved, state.deadline)
             case .masked:
-                state.owed = 0
+                state.ticks.delivered += 1
+                state.owed -= 1
+                state.discardOwed()
             case .ready:
+                state.ticks.delivered += 1
+                if acknowledged && owedBefore > 0 { state.ticks.caughtUp += 1 }
                 state.owed -= 1
             }
             return (true, moved, state.deadline)
@@ -283,7 +328,7 @@ public final class PIT8254: PortDevice {
         let (rearm, deadline) = state.withLock { state -> (Bool, UInt64?) in
             guard body(&state) else { return (false, nil) }
             let before = state.deadline
-            state.owed = 0
+            state.discardOwed()
             state.deadline = state.counters[0].nextEvent(notBefore: 0).map(Self.clock.nanoseconds(for:))
             return (state.deadline != before, state.deadline)
         }

@@ -68,6 +68,14 @@ public final class VirtualMachine: Sendable {
         try IOCTL.call(fd, "KVM_CREATE_PIT2", CKVM_CREATE_PIT2, &config)
     }
 
+    /// `KVM_REINJECT_CONTROL`: whether the in-kernel PIT delivers ticks it could not send
+    /// on time later (true, KVM's default) or drops them.
+    func setPITReinjection(_ reinject: Bool) throws(KVMError) {
+        var control = kvm_reinject_control()
+        control.pit_reinject = reinject ? 1 : 0
+        try IOCTL.call(fd, "KVM_REINJECT_CONTROL", CKVM_REINJECT_CONTROL, &control)
+    }
+
     /// `KVM_IRQ_LINE`: raise or lower a GSI of the in-kernel irqchip.
     func setIRQLine(_ gsi: UInt32, level: Bool) throws(KVMError) {
         var line = kvm_irq_level()

@@ -18,7 +18,8 @@ final class Chipset: Sendable {
 
     /// `pitTimer` and `hpetTimer` come from the timer service; `apicBus` carries the
     /// I/O APIC's messages and the 8259's INTR to the vCPUs.
-    init(ioAPICID: UInt8, pitTimer: DeviceTimer, hpetTimer: DeviceTimer, apicBus: APICBus) {
+    init(ioAPICID: UInt8, pitTimer: DeviceTimer, hpetTimer: DeviceTimer, apicBus: APICBus,
+         lostTicks: PIT8254.LostTickPolicy = .delay) {
         // IRQ0 taken by an INTA cycle or EOIed at the I/O APIC: the PIT may send a tick it owes.
         let irq0Taken = IRQ0Acknowledgement()
         pic = PIC8259Pair(output: ExternalInterruptWire(apicBus: apicBus)) { irq in
@@ -31,7 +32,7 @@ final class Chipset: Sendable {
         let router = ISARouter(pic: pic, ioapic: ioapic)
         let hpetTimers = HPETTimers(router: router, ioapic: ioapic)
         hpet = HPET(timer: hpetTimer) { hpetTimers.set($0, $1) }
-        pit = PIT8254(timer: pitTimer, irq0: PITOutput(router: router, hpet: hpetTimers))
+        pit = PIT8254(timer: pitTimer, irq0: PITOutput(router: router, hpet: hpetTimers), lostTicks: lostTicks)
         hpetTimers.attach(hpet)
         irq0Taken.attach(pit)
         self.router = router
@@ -41,6 +42,10 @@ final class Chipset: Sendable {
 
     /// The ISA IRQ line `irq` (a device's interrupt request).
     func isaLine(_ irq: Int) -> any InterruptLine { ISALine(router: router, irq: irq) }
+
+    /// Line `n` numbered as KVM's `KVM_IRQ_LINE` numbers them: ISA IRQ n below 16, else
+    /// the I/O APIC's pin n.
+    func line(_ n: Int) -> any InterruptLine { n < 16 ? isaLine(n) : IOAPICPinLine(ioapic: ioapic, pin: n) }
 
     func place(ports: PortBus, mmio: MMIOBus) throws(DevicePlacementError) {
         try ports.place(pic.master, at: UInt64(Layout.masterPIC), count: 2)
@@ -77,6 +82,14 @@ private struct ISALine: InterruptLine {
     let irq: Int
     func set(_ level: Bool) { router.set(irq, level) }
     var acceptance: EdgeAcceptance { router.acceptance(irq) }
+}
+
+/// An I/O APIC pin no ISA IRQ arrives on (GSI 16 and up).
+private struct IOAPICPinLine: InterruptLine {
+    let ioapic: IOAPIC
+    let pin: Int
+    func set(_ level: Bool) { ioapic.setPin(pin, level: level) }
+    var acceptance: EdgeAcceptance { ioapic.acceptance(pin: pin) }
 }
 
 /// Passes "IRQ0 was taken" from the interrupt controllers, built before the PIT, to it.

@@ -52,6 +52,8 @@ public struct RunStatistics: Sendable, CustomStringConvertible {
     public var wallTime: Duration
     /// Exits by kind, one dictionary per vCPU.
     public var exits: [[ExitKind: UInt64]]
+    /// What became of the PIT's channel 0 expiries (nil with `--irqchip kernel`: KVM's PIT).
+    public var pitTicks: TimerTicks? = nil
 
     /// Exits by kind over all vCPUs.
     public var totalExits: [ExitKind: UInt64] {
@@ -61,6 +63,6 @@ public struct RunStatistics: Sendable, CustomStringConvertible {
     public var description: String {
         let counts = totalExits.filter { $0.value > 0 }.sorted { $0.key < $1.key }
             .map { "\($0.key.rawValue) \($0.value)" }.joined(separator: ", ")
-        return "\(wallTime) wall; exits: \(counts.isEmpty ? "none" : counts)"
+        return "\(wallTime) wall; exits: \(counts.isEmpty ? "none" : counts)" + (pitTicks.map { "; PIT: \($0)" } ?? "")
     }
 }

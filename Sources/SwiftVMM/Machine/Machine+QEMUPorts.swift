@@ -1,10 +1,13 @@
 /// The devices kernels written for QEMU expect beyond the PC: fw_cfg, the Bochs debug
-/// console and shutdown ports, the POST port, fast A20/reset, and the debug-exit port
-/// (0xF4, and wherever QEMU's `-device isa-debug-exit,iobase=,iosize=` put more). Placed
-/// after the PC's devices, so a debug-exit range on one of their ports is refused (status 2).
+/// console and shutdown ports, the POST port, fast A20/reset, the debug-exit port (0xF4,
+/// and wherever QEMU's `-device isa-debug-exit,iobase=,iosize=` put more), and with
+/// `testDevice` QEMU's pc-testdev. Placed after the PC's devices, so a debug-exit range on
+/// one of their ports is refused (status 2). `line(n)` is interrupt line n (ISA IRQ n
+/// below 16, else I/O APIC pin n) for the test device.
 extension Machine {
-    static func placeQEMUPorts(on ports: PortBus, configuration: Configuration, memory: GuestMemory,
-                               serialOutput: any SerialSink, control: RunControl) throws {
+    static func placeQEMUPorts(on ports: PortBus, mmio: MMIOBus, configuration: Configuration, memory: GuestMemory,
+                               serialOutput: any SerialSink, control: RunControl,
+                               line: (Int) -> any InterruptLine) throws {
         let items: FirmwareConfigItems
         do {
             items = try FirmwareConfigItems(
@@ -16,7 +19,19 @@ extension Machine {
         let firmwareConfig = FirmwareConfig(items: items, memory: GuestDMAMemory(memory: memory))
         try ports.place(firmwareConfig.selectorAndData, at: UInt64(Layout.firmwareConfig), count: 2)
         try ports.place(firmwareConfig.dma, at: UInt64(Layout.firmwareConfigDMA), count: 8)
-        try ports.place(BochsDebugConsole(sink: serialOutput), at: UInt64(Layout.bochsDebugConsole), count: 1)
+        if configuration.testDevice {
+            let testDevice = PCTestDevice(lines: (0..<PCTestDevice.lineCount).map(line)) { [memory] in
+                memory.forgetHostMapping(ofPageAt: $0)
+            }
+            try ports.place(testDevice.scratch, at: UInt64(PCTestDevice.Address.scratch), count: 4)
+            try ports.place(testDevice.flushPage, at: UInt64(PCTestDevice.Address.flushPage), count: 4)
+            try ports.place(testDevice.scratch, at: UInt64(PCTestDevice.Address.scratchByteWise), count: 4)
+            try ports.place(testDevice.interruptLines, at: UInt64(PCTestDevice.Address.interruptLines),
+                            count: UInt64(PCTestDevice.lineCount))
+            try mmio.place(testDevice.memory, at: PCTestDevice.Address.memory, count: UInt64(PCTestDevice.memorySize))
+        } else {
+            try ports.place(BochsDebugConsole(sink: serialOutput), at: UInt64(Layout.bochsDebugConsole), count: 1)
+        }
         try ports.place(BochsShutdown { control.finish(.poweredOff) }, at: UInt64(Layout.bochsShutdown), count: 1)
         try ports.place(POSTPort(), at: UInt64(Layout.postCode), count: 1)
         try ports.place(SystemControlPortA { control.finish(.reset) }, at: UInt64(Layout.systemControlPortA), count: 1)

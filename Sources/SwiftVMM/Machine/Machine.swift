@@ -80,6 +80,7 @@ public final class Machine: Sendable {
             if !userspaceAPIC {
                 try vm.createIRQChip()
                 try vm.createPIT()
+                try vm.setPITReinjection(configuration.lostTicks == .delay)
             }
             // MSRs KVM does not answer reach userspace (unknown and invalid ones too, which
             // includes the x2APIC range without an in-kernel APIC), and the filter sends
@@ -109,7 +110,7 @@ public final class Machine: Sendable {
                 ioAPICID: UInt8(ACPITables(cpuCount: cpus).ioAPICID),
                 pitTimer: DeviceTimer(now: { machineClock.now() }, arm: { timers.arm(2 * cpus, atNanoseconds: $0) }),
                 hpetTimer: DeviceTimer(now: { machineClock.now() }, arm: { timers.arm(2 * cpus + 1, atNanoseconds: $0) }),
-                apicBus: apicBus) : nil
+                apicBus: apicBus, lostTicks: configuration.lostTicks) : nil
             self.chipset = chipset
             let com1IRQ = chipset?.isaLine(Layout.com1IRQ) ?? KVMInterruptLine(vm: vm, gsi: UInt32(Layout.com1IRQ))
             // --exit-on watches COM1 and the VGA text mirror, each with its own line buffer.
@@ -152,8 +153,11 @@ public final class Machine: Sendable {
             try ports.place(keyboardController.data, at: UInt64(Layout.i8042Data), count: 1)
             try ports.place(keyboardController.command, at: UInt64(Layout.i8042Command), count: 1)
             try chipset?.place(ports: ports, mmio: mmio)
-            try Machine.placeQEMUPorts(on: ports, configuration: configuration, memory: memory,
-                                       serialOutput: serialMonitor, control: control)
+            let vm = self.vm
+            try Machine.placeQEMUPorts(on: ports, mmio: mmio, configuration: configuration, memory: memory,
+                                       serialOutput: serialMonitor, control: control) { n in
+                chipset?.line(n) ?? KVMInterruptLine(vm: vm, gsi: UInt32(n))
+            }
 
             // Firmware tables, then the kernel.
             let acpi = ACPITables(cpuCount: cpus, hpetBlockID: chipset.map { UInt32(truncatingIfNeeded: $0.hpet.read(offset: 0, size: 4)) })
@@ -327,11 +331,14 @@ public final class Machine: Sendable {
 
     /// Wall time and VM exits per vCPU, so far (complete once `run()` has returned).
     public var statistics: RunStatistics {
-        RunStatistics(wallTime: wallTime.withLock { $0 }, exits: runners.map(\.exits.snapshot))
+        RunStatistics(wallTime: wallTime.withLock { $0 }, exits: runners.map(\.exits.snapshot), pitTicks: chipset?.pit.ticks)
     }
 
-    /// `--trace summary`: exit counts and handling time per kind, once `run()` returned.
-    public var traceSummary: String? { tracer?.summary }
+    /// `--trace summary`: exit counts and handling time per kind, and what became of the
+    /// PIT's ticks, once `run()` returned.
+    public var traceSummary: String? {
+        tracer?.summary.map { summary in summary + (chipset.map { "PIT channel 0: \($0.pit.ticks)\n" } ?? "") }
+    }
 
     /// The port the gdb stub listens on (the one chosen by the host when 0 was asked for).
     public var gdbPort: UInt16? { gdbServer?.port }

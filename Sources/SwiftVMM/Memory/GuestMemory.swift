@@ -102,6 +102,19 @@ public final class GuestMemory: @unchecked Sendable {
         madvise(UnsafeMutableRawPointer(bitPattern: first), last - first, MADV_DONTNEED)
     }
 
+    /// Makes the host forget its page-table entry for the 4 KiB page holding `address`
+    /// (QEMU pc-testdev's flush-page register): protecting the page and unprotecting it
+    /// again makes KVM drop its mapping (through the MMU notifier), so the guest's next
+    /// access to the page exits into KVM to map it again. Contents stay. Not RAM: nothing.
+    public func forgetHostMapping(ofPageAt address: UInt64) {
+        let page: UInt64 = 4096
+        guard let region = try? bytes(address & ~(page - 1), Int(page)), let start = region.baseAddress else { return }
+        // SAFETY: bytes() checked that the whole page lies inside the mapping, which
+        // init mapped read-write; it is mapped read-write again before returning.
+        mprotect(start, Int(page), PROT_NONE)
+        mprotect(start, Int(page), PROT_READ | PROT_WRITE)
+    }
+
     public func read(at address: UInt64, count: Int) throws(GuestMemoryError) -> [UInt8] {
         Array(try bytes(address, count))
     }

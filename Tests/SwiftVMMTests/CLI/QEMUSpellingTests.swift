@@ -86,10 +86,67 @@ struct QEMUSpellingTests {
                               "-nodefaults", "-no-user-config", "-monitor", "none", "-name", "test"])
         #expect(quiet.warnings == [])
         #expect(quiet.arguments == ["boot", "k", "--cmdline", "k ", "--memory", "128M"])
-        let loud = try boot(["-kernel", "k", "-accel", "tcg", "-cpu", "Skylake-Client", "-machine", "microvm",
-                             "-display", "gtk", "-machine", "pc,kernel-irqchip=split"])
+        let loud = try boot(["-kernel", "k", "-accel", "tcg", "-machine", "microvm", "-display", "gtk",
+                             "-global", "isa-fdc.driveA=x", "-machine", "pc,kernel-irqchip=split"])
         #expect(loud.warnings.count == 5, "\(loud.warnings)")
-        #expect(loud.arguments == ["boot", "k", "--cmdline", "k ", "--memory", "128M"])
+        #expect(loud.arguments == ["boot", "k", "--cmdline", "k ", "--memory", "128M", "--irqchip", "user"])
+    }
+
+    /// kvm-unit-tests' x86/run line, as its runner builds it for apic.flat's xapic entry.
+    @Test func kvmUnitTestsCommandLine() throws {
+        let spelling = try boot(["--no-reboot", "-nodefaults", "-global", "kvm-pit.lost_tick_policy=discard",
+                                 "-device", "pc-testdev", "-device", "isa-debug-exit,iobase=0xf4,iosize=0x4",
+                                 "-display", "none", "-serial", "stdio", "-machine", "accel=kvm",
+                                 "-kernel", "x86/apic.flat", "-smp", "2", "-cpu", "qemu64,-x2apic,+tsc-deadline",
+                                 "-initrd", "/tmp/env"])
+        #expect(spelling.arguments == ["boot", "x86/apic.flat", "--cmdline", "x86/apic.flat ", "--memory", "128M",
+                                       "--lost-ticks", "discard", "--pc-testdev", "--debug-exit", "0xf4,0x4",
+                                       "--serial", "stdio", "--cpus", "2", "--cpu-features=-x2apic,+tsc-deadline",
+                                       "--module", "/tmp/env=/tmp/env"])
+        #expect(spelling.warnings == ["-cpu qemu64: the guest sees the host CPU as KVM offers it, not QEMU's qemu64 model"])
+        #expect(try boot(["-kernel", "k", "-global", "kvm-pit.lost_tick_policy=delay"]).arguments.suffix(2) == ["--lost-ticks", "delay"])
+        #expect(try boot(["-kernel", "k", "-global", "kvm-pit.lost_tick_policy=slew"]).warnings == ["-global kvm-pit.lost_tick_policy=slew ignored"])
+    }
+
+    /// `-device help` and `-device ?` list the devices as QEMU does (kvm-unit-tests greps
+    /// the list for "pc-testdev"); other devices are refused naming those there are.
+    @Test func deviceListing() throws {
+        #expect(try QEMUSpelling.translate(["-device", "help"]) == .deviceList)
+        #expect(try QEMUSpelling.translate(["-device", "?"]) == .deviceList)
+        #expect(QEMUSpelling.deviceList == "Misc devices:\nname \"isa-debug-exit\", bus ISA\nname \"pc-testdev\", bus ISA")
+        #expect(throws: QEMUSpellingError.unsupported("-device intel-iommu,intremap=on is not supported: SwiftVMM has isa-debug-exit, pc-testdev")) {
+            try boot(["-kernel", "k", "-device", "intel-iommu,intremap=on"])
+        }
+        #expect(throws: QEMUSpellingError.self) { try boot(["-kernel", "k", "-device", "pc-testdev,x=1"]) }
+    }
+
+    /// Scripts parse QEMU's version from the first line of -version and -help.
+    @Test func versionLineParsesAsQEMUs() throws {
+        let fields = QEMUSpelling.versionLine.split(whereSeparator: { $0 == " " || $0 == "." })
+        #expect(fields.prefix(6).map(String.init) == ["QEMU", "emulator", "version", "7", "2", "0"])
+        #expect(QEMUSpelling.versionLine.contains("SwiftVMM") && QEMUSpelling.versionLine.contains("not QEMU"))
+        #expect(QEMUSpelling.usage.split(separator: "\n").first.map(String.init) == QEMUSpelling.versionLine)
+    }
+
+    /// host, max and qemu64 are the host CPU; other models are refused (the suite then
+    /// skips the test with that line); vendor= becomes --cpu-vendor.
+    @Test func cpuModelsAndVendor() throws {
+        #expect(throws: QEMUSpellingError.unsupported("-cpu Skylake-Client: CPU model not supported; SwiftVMM offers host, max and qemu64, each the host CPU as KVM offers it")) {
+            try boot(["-kernel", "k", "-cpu", "Skylake-Client"])
+        }
+        #expect(try boot(["-kernel", "k", "-cpu", "max,vendor=GenuineIntel"]).arguments.suffix(2) == ["--cpu-vendor", "intel"])
+        #expect(try boot(["-kernel", "k", "-cpu", "host,vendor=AuthenticAMD"]).arguments.suffix(2) == ["--cpu-vendor", "amd"])
+        #expect(throws: QEMUSpellingError.self) { try boot(["-kernel", "k", "-cpu", "host,vendor=CyrixInstead"]) }
+    }
+
+    /// kernel_irqchip (or kernel-irqchip) on is KVM's irqchip; off and split are SwiftVMM's.
+    @Test func machineKernelIRQChip() throws {
+        #expect(try boot(["-kernel", "k", "-machine", "pc,kernel_irqchip=on"]).arguments.suffix(2) == ["--irqchip", "kernel"])
+        let off = try boot(["-kernel", "k", "-M", "q35,kernel-irqchip=off"])
+        #expect(off.arguments.suffix(2) == ["--irqchip", "user"] && off.warnings.isEmpty)
+        #expect(throws: QEMUSpellingError.invalid("-machine", "kernel_irqchip=maybe")) {
+            try boot(["-kernel", "k", "-machine", "kernel_irqchip=maybe"])
+        }
     }
 
     /// CPU features SwiftVMM knows become --cpu-features; others are warned about.

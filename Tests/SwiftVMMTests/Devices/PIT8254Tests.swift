@@ -214,6 +214,9 @@ struct PIT8254Tests {
         at(ticks: 6 * 1193)
         pit.timerFired(now: clock.now)
         #expect(irq0.pulses == 6)
+        var counted = TimerTicks()
+        (counted.expiries, counted.delivered, counted.caughtUp, counted.discarded) = (6, 6, 4, 0)
+        #expect(pit.ticks == counted, "four sent by acknowledgements after waiting")
     }
 
     @Test("an acknowledgement that finds a boundary passed sends it without waiting for the timer")
@@ -248,6 +251,30 @@ struct PIT8254Tests {
         irq0.acceptance = .ready
         pit.irq0Acknowledged()
         #expect(irq0.pulses == 1, "the old counting's backlog is gone")
+        let ticks = pit.ticks
+        #expect(ticks.expiries == 8 && ticks.delivered == 1 && ticks.discarded == 7, "\(ticks)")
+    }
+
+    @Test("discard policy: late events merge into one pulse sent at once, even onto a pending edge")
+    func discardPolicyMergesLateTicks() {
+        let irq0 = RecordingLine()
+        let pit = PIT8254(timer: clock.timer, irq0: irq0, lostTicks: .discard)
+        pit.write(offset: Self.control, size: 1, value: UInt32(Self.controlWord(counter: 0, mode: 2)))
+        pit.write(offset: 0, size: 1, value: UInt32(1193 & 0xFF))
+        pit.write(offset: 0, size: 1, value: UInt32(1193 >> 8))
+        clock.now = Self.t0 + ns(5 * 1193) + 500   // the timer thread ran 4 periods late
+        pit.timerFired(now: clock.now)
+        #expect(irq0.pulses == 1)
+        for _ in 0..<4 { pit.irq0Acknowledged() }
+        #expect(irq0.pulses == 1, "nothing owed: the four late events are gone")
+        irq0.acceptance = .pending
+        at(ticks: 6 * 1193)
+        pit.timerFired(now: clock.now)
+        #expect(irq0.pulses == 2, "sent although the last edge is pending; the controller merges them")
+        #expect(clock.armed == .some(Self.t0 + ns(7 * 1193)), "still on phase")
+        var counted = TimerTicks()
+        (counted.expiries, counted.delivered, counted.caughtUp, counted.discarded) = (6, 2, 0, 4)
+        #expect(pit.ticks == counted)
     }
 
     @Test("the backlog is capped at maximumOwed events")

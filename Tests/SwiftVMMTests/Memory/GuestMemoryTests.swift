@@ -1,0 +1,27 @@
+import Testing
+@testable import SwiftVMM
+
+@Suite("GuestMemory")
+struct GuestMemoryTests {
+    let memory: GuestMemory
+    init() throws { memory = try GuestMemory(layout: RAMLayout(size: 4 << 20)) }
+
+    @Test("forgetting a page's host mapping keeps its contents and leaves it writable")
+    func forgetHostMappingKeepsContents() throws {
+        try memory.write(UInt64(0x1122_3344_5566_7788), at: 0x20_0FF8)
+        memory.forgetHostMapping(ofPageAt: 0x20_0FFF)
+        #expect(try memory.read(UInt64.self, at: 0x20_0FF8) == 0x1122_3344_5566_7788)
+        try memory.write(UInt32(0xCAFE), at: 0x20_0000)
+        #expect(try memory.read(UInt32.self, at: 0x20_0000) == 0xCAFE)
+        memory.forgetHostMapping(ofPageAt: 0xFF00_0000)   // not RAM: nothing happens
+    }
+
+    @Test("zeroing whole pages and partial ones reads back zeros")
+    func zeroReadsBackZeros() throws {
+        try memory.write([UInt8](repeating: 0xAA, count: 3 * 4096), at: 0x10_0800)
+        try memory.zero(count: 2 * 4096, at: 0x10_0900)
+        #expect(try memory.read(at: 0x10_0900, count: 2 * 4096).allSatisfy { $0 == 0 })
+        #expect(try memory.read(UInt8.self, at: 0x10_08FF) == 0xAA)
+        #expect(try memory.read(UInt8.self, at: 0x10_2900) == 0xAA)
+    }
+}
