@@ -10,7 +10,8 @@
 # set, `run_tests.sh -l`). Environment: TIMEOUT (per test, default 600s), QEMU_BIN (the
 # QEMU to compare with, default qemu-system-x86_64 on PATH; QEMU_BIN=none skips it), OUT.
 # Not run in CI (the suite is not in the repository); rerun when the APIC, MSR, I/O APIC,
-# PIT or CPUID code changes, and commit the table.
+# PIT or CPUID code changes, and commit the table. The host causes of failures that are
+# not SwiftVMM's (scripts/kvm-unit-tests-notes.md) are appended to it.
 set -euo pipefail
 
 usage() { echo "usage: $0 KUT_DIR [TEST...]" >&2; exit 2; }
@@ -54,7 +55,8 @@ for test in "${tests[@]}"; do
 done
 
 cell() { [ -f "$results/$1.$2" ] && awk '{print $1 " | " $2 " s"}' "$results/$1.$2" || echo "— | —"; }
-failures() { grep -aE '^(FAIL|SKIP)' "$results/$1.$2.log" 2>/dev/null | sed 's/^/    /' | head -40; }
+# The sub-tests that failed or were skipped, indented under the runner's line (none: nothing).
+failures() { grep -aE '^(FAIL|SKIP)' "$results/$1.$2.log" 2>/dev/null | sed 's/^/    - /' | head -40 || true; }
 
 {
     echo "# Conformance: kvm-unit-tests"
@@ -64,7 +66,7 @@ failures() { grep -aE '^(FAIL|SKIP)' "$results/$1.$2.log" 2>/dev/null | sed 's/^
     echo "qemu-system-x86_64${qemu:+, then with $("$qemu" --version | head -1) (KVM, in-kernel irqchip), test by test}."
     echo
     echo "Host: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) CPUs, Linux $(uname -r),"
-    echo "KVM module: $(lsmod | awk '$1 ~ /^kvm_/ {print $1}' | paste -sd, -)."
+    echo "KVM modules: $(ls /sys/module | grep -E '^kvm' | paste -sd, - || true)."
     echo
     echo "| test | SwiftVMM | time | QEMU+KVM | time |"
     echo "|---|---|---|---|---|"
@@ -83,5 +85,9 @@ failures() { grep -aE '^(FAIL|SKIP)' "$results/$1.$2.log" 2>/dev/null | sed 's/^
             failures "$vmm" "$test"
         done
     done
+    if [ -f "$project/scripts/kvm-unit-tests-notes.md" ]; then
+        echo
+        cat "$project/scripts/kvm-unit-tests-notes.md"
+    fi
 } > "$out"
 echo "wrote $out" >&2

@@ -46,7 +46,7 @@ struct QEMUSpelling: Equatable {
         "kernel": true, "append": true, "initrd": true, "smp": true, "m": true, "serial": true,
         "display": true, "device": true, "gdb": true, "accel": true, "cpu": true, "machine": true,
         "M": true, "fw_cfg": true, "name": true, "monitor": true, "vga": true, "net": true, "nic": true,
-        "parallel": true, "global": true,
+        "parallel": true, "global": true, "overcommit": true,
         "cdrom": true, "hda": true, "hdb": true, "hdc": true, "hdd": true, "drive": true, "bios": true,
         "pflash": true,
         "nographic": false, "no-reboot": false, "enable-kvm": false, "nodefaults": false,
@@ -118,7 +118,7 @@ struct QEMUSpelling: Equatable {
                                   offers it, features and vendor changed (--cpu-features, --cpu-vendor)
           -machine pc|q35[,accel=kvm][,kernel_irqchip=on|split|off]   on: --irqchip kernel, else user
           -nographic, -display none, -no-reboot, -enable-kvm, -accel kvm, -nodefaults,
-          -no-user-config, -name, -monitor/-vga/-net/-nic/-parallel none
+          -no-user-config, -name, -monitor/-vga/-net/-nic/-parallel none, -overcommit
                                   accepted (values that would change behaviour are warned about)
           -cdrom, -hda…-hdd, -drive, -bios, -pflash   refused: no firmware, no disks
 
@@ -170,6 +170,8 @@ private struct Translator {
         case "machine", "M": try machine(value)
         case "display":
             if value != "none" { warnings.append("-display \(value) ignored: there is no display") }
+        case "overcommit":
+            warnings.append("-overcommit \(value) ignored: vCPUs are pinned threads, RAM is mapped on demand")
         case "monitor", "vga", "net", "nic", "parallel":
             if value != "none" { warnings.append("-\(name) \(value) ignored: not supported") }
         case "cdrom", "hda", "hdb", "hdc", "hdd", "drive":

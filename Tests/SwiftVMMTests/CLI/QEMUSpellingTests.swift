@@ -106,6 +106,7 @@ struct QEMUSpellingTests {
         #expect(spelling.warnings == ["-cpu qemu64: the guest sees the host CPU as KVM offers it, not QEMU's qemu64 model"])
         #expect(try boot(["-kernel", "k", "-global", "kvm-pit.lost_tick_policy=delay"]).arguments.suffix(2) == ["--lost-ticks", "delay"])
         #expect(try boot(["-kernel", "k", "-global", "kvm-pit.lost_tick_policy=slew"]).warnings == ["-global kvm-pit.lost_tick_policy=slew ignored"])
+        #expect(try boot(["-kernel", "k", "-overcommit", "cpu-pm=on"]).warnings.count == 1, "svm_pause_filter's option")
     }
 
     /// `-device help` and `-device ?` list the devices as QEMU does (kvm-unit-tests greps
