@@ -28,10 +28,10 @@ struct QEMUSpelling: Equatable {
     static let versionLine = "QEMU emulator version 7.2.0 (SwiftVMM, speaking qemu-system-x86_64's command line; this is not QEMU)"
 
     /// QEMU's device names SwiftVMM has, for `-device`, listed as `-device help` lists them.
-    static let devices: [(name: String, option: String)] = [("isa-debug-exit", "--debug-exit"), ("pc-testdev", "--pc-testdev")]
+    static let devices = ["isa-debug-exit", "pc-testdev"]
 
     static var deviceList: String {
-        "Misc devices:\n" + devices.map { "name \"\($0.name)\", bus ISA" }.joined(separator: "\n")
+        "Misc devices:\n" + devices.map { "name \"\($0)\", bus ISA" }.joined(separator: "\n")
     }
 
     /// QEMU's defaults that differ from swiftvmm's: `-m` is 128 MiB; isa-debug-exit sits at
@@ -262,8 +262,7 @@ private struct Translator {
             return
         }
         guard pairs.first?.key == "", pairs.first?.value == "isa-debug-exit" else {
-            let names = QEMUSpelling.devices.map(\.name).joined(separator: ", ")
-            throw .unsupported("-device \(value) is not supported: SwiftVMM has \(names)")
+            throw .unsupported("-device \(value) is not supported: SwiftVMM has \(QEMUSpelling.devices.joined(separator: ", "))")
         }
         var base = QEMUSpelling.defaultDebugExitBase, size = QEMUSpelling.defaultDebugExitSize
         for (key, text) in pairs.dropFirst() {
@@ -286,10 +285,9 @@ private struct Translator {
 
     /// `-global DRIVER.PROPERTY=VALUE`: the PIT's lost-tick policy; anything else is warned about.
     mutating func global(_ value: String) {
-        let policies = PIT8254.LostTickPolicy.allCases.map(\.rawValue)
         let prefix = "kvm-pit.lost_tick_policy="
-        if value.hasPrefix(prefix), policies.contains(String(value.dropFirst(prefix.count))) {
-            options += ["--lost-ticks", String(value.dropFirst(prefix.count))]
+        if value.hasPrefix(prefix), let policy = PIT8254.LostTickPolicy(rawValue: String(value.dropFirst(prefix.count))) {
+            options += ["--lost-ticks", policy.rawValue]
         } else {
             warnings.append("-global \(value) ignored")
         }

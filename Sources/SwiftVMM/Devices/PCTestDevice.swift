@@ -1,4 +1,3 @@
-
 /// QEMU's `pc-testdev` (hw/misc/pc-testdev.c), the ISA device kvm-unit-tests drives
 /// (`-device pc-testdev`). Its registers, as QEMU places them:
 ///

@@ -293,15 +293,10 @@ public final class PIT8254: PortDevice {
             state.collectEvents(now: now)
             let moved = state.deadline != before
             guard state.owed > 0 else { return (false, moved, state.deadline) }
-            if lostTicks == .discard {
-                state.ticks.delivered += 1
-                state.owed -= 1
-                state.discardOwed()   // merged into this pulse
-                return (true, moved, state.deadline)
-            }
             // Asked under this lock (the controllers never call in while holding theirs), so
-            // an acknowledgement after this answer finds `owed` and sends it.
-            switch irq0.acceptance {
+            // an acknowledgement after this answer finds `owed` and sends it. The discard
+            // policy does what a masked line gets: this pulse now, the rest dropped.
+            switch lostTicks == .discard ? .masked : irq0.acceptance {
             case .pending:
                 return (false, moved, state.deadline)
             case .masked:

@@ -40,12 +40,9 @@ final class Chipset: Sendable {
 
     private let router: ISARouter
 
-    /// The ISA IRQ line `irq` (a device's interrupt request).
-    func isaLine(_ irq: Int) -> any InterruptLine { ISALine(router: router, irq: irq) }
-
-    /// Line `n` numbered as KVM's `KVM_IRQ_LINE` numbers them: ISA IRQ n below 16, else
-    /// the I/O APIC's pin n.
-    func line(_ n: Int) -> any InterruptLine { n < 16 ? isaLine(n) : IOAPICPinLine(ioapic: ioapic, pin: n) }
+    /// A device's interrupt request line `n`, numbered as KVM's `KVM_IRQ_LINE` numbers them:
+    /// ISA IRQ n below 16 (to the 8259 pair and the I/O APIC), else the I/O APIC's pin n.
+    func line(_ n: Int) -> any InterruptLine { n < 16 ? ISALine(router: router, irq: n) : IOAPICPinLine(ioapic: ioapic, pin: n) }
 
     func place(ports: PortBus, mmio: MMIOBus) throws(DevicePlacementError) {
         try ports.place(pic.master, at: UInt64(Layout.masterPIC), count: 2)

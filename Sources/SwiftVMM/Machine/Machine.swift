@@ -112,7 +112,10 @@ public final class Machine: Sendable {
                 hpetTimer: DeviceTimer(now: { machineClock.now() }, arm: { timers.arm(2 * cpus + 1, atNanoseconds: $0) }),
                 apicBus: apicBus, lostTicks: configuration.lostTicks) : nil
             self.chipset = chipset
-            let com1IRQ = chipset?.isaLine(Layout.com1IRQ) ?? KVMInterruptLine(vm: vm, gsi: UInt32(Layout.com1IRQ))
+            // Interrupt line n (ISA IRQ n below 16, else I/O APIC pin n) of whichever irqchip runs.
+            let vm = self.vm
+            func interruptLine(_ n: Int) -> any InterruptLine { chipset?.line(n) ?? KVMInterruptLine(vm: vm, gsi: UInt32(n)) }
+            let com1IRQ = interruptLine(Layout.com1IRQ)
             // --exit-on watches COM1 and the VGA text mirror, each with its own line buffer.
             func watched(_ output: any SerialSink) throws(MachineError) -> any SerialSink {
                 guard !configuration.exitOn.isEmpty else { return output }
@@ -129,8 +132,7 @@ public final class Machine: Sendable {
             uart = Serial16550(sink: serialMonitor, irq: com1IRQ)
             try ports.place(uart, at: UInt64(Layout.com1), count: 8)
             if let output = configuration.serial2Output {
-                let com2IRQ = chipset?.isaLine(Layout.com2IRQ) ?? KVMInterruptLine(vm: vm, gsi: UInt32(Layout.com2IRQ))
-                let com2 = Serial16550(sink: output, irq: com2IRQ)
+                let com2 = Serial16550(sink: output, irq: interruptLine(Layout.com2IRQ))
                 try ports.place(com2, at: UInt64(Layout.com2), count: 8)
                 self.com2 = com2
             } else {
@@ -153,11 +155,8 @@ public final class Machine: Sendable {
             try ports.place(keyboardController.data, at: UInt64(Layout.i8042Data), count: 1)
             try ports.place(keyboardController.command, at: UInt64(Layout.i8042Command), count: 1)
             try chipset?.place(ports: ports, mmio: mmio)
-            let vm = self.vm
             try Machine.placeQEMUPorts(on: ports, mmio: mmio, configuration: configuration, memory: memory,
-                                       serialOutput: serialMonitor, control: control) { n in
-                chipset?.line(n) ?? KVMInterruptLine(vm: vm, gsi: UInt32(n))
-            }
+                                       serialOutput: serialMonitor, control: control, line: interruptLine)
 
             // Firmware tables, then the kernel.
             let acpi = ACPITables(cpuCount: cpus, hpetBlockID: chipset.map { UInt32(truncatingIfNeeded: $0.hpet.read(offset: 0, size: 4)) })
