@@ -21,13 +21,15 @@ let package = Package(
     targets: [
         // Thin C shim over <linux/kvm.h>: ioctl numbers, fixed-arity wrappers, kvm_run accessors.
         .target(name: "CKVM"),
+        // zlib, for gzip-compressed boot modules in a GRUB ISO (Boot/GRUB/Gzip.swift).
+        .systemLibrary(name: "CZlib", providers: [.apt(["zlib1g-dev"])]),
         // ThreadSanitizer's happens-before annotations, as weak symbols (AnnotatedMutex.swift).
         .target(name: "CSanitizerSupport"),
         // The library: KVM fds, guest memory, boot loaders, devices, platform tables, the machine.
         .target(
             name: "SwiftVMM",
             dependencies: [
-                "CKVM", "CSanitizerSupport",
+                "CKVM", "CSanitizerSupport", "CZlib",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "SystemPackage", package: "swift-system"),
             ]

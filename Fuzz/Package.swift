@@ -15,5 +15,7 @@ let package = Package(
         .executableTarget(name: "FuzzLoaders", dependencies: ["CFuzzer", .product(name: "SwiftVMM", package: "SwiftVMM")]),
         // Every device's port and MMIO handlers, timers and interrupt lines, driven by a byte program.
         .executableTarget(name: "FuzzDevices", dependencies: ["CFuzzer", .product(name: "SwiftVMM", package: "SwiftVMM")]),
+        // GRUB discs: ISO 9660 with Rock Ridge and Joliet names, grub.cfg, gzip modules.
+        .executableTarget(name: "FuzzGRUBDisc", dependencies: ["CFuzzer", .product(name: "SwiftVMM", package: "SwiftVMM")]),
     ]
 )

@@ -13,7 +13,7 @@
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-runs=30 k=2000 only=1,2,3,4,5,6 write=1 static=0
+runs=30 k=2000 only=1,2,3,4,5,6,7 write=1 static=0
 while [[ $# -gt 0 ]]; do
     case "$1" in
         -n) runs="$2"; shift 2 ;;
@@ -52,7 +52,7 @@ if [[ $static == 1 ]]; then
     static_args=(--swiftvmm-static "$(swift build -c release --static-swift-stdlib --scratch-path .build/static --show-bin-path)/swiftvmm")
 fi
 gcc -O2 -Wall -Wextra -o "$work/floor" bench/floor.c
-guests/build.sh -o "$work/guests" hello exits spin smp-timer smp-broadcast >&2
+guests/build.sh -o "$work/guests" hello hello-mb2 exits spin smp-timer smp-broadcast >&2
 
 started="$(date -u '+%Y-%m-%d %H:%M UTC')"
 load_before="$(cut -d' ' -f1-3 /proc/loadavg)"

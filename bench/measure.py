@@ -504,6 +504,66 @@ def section_throughput(a, peers, out):
     out.append(f"- swiftvmm / floor boots per second: **{rate['swiftvmm'] / rate['floor (C)']:.2f}×**\n")
 
 
+def section_iso(a, peers, out):
+    """(7) the cost of booting a GRUB ISO over booting the kernel file in it: paired runs."""
+    hello = a.guest("hello-mb2")
+    out.append("## 7. GRUB ISO boot (hello-mb2 in a `grub-mkrescue` ISO vs the same file)\n")
+    tool = shutil.which("grub-mkrescue")
+    if not tool or not os.path.exists("/usr/lib/grub/i386-pc/kernel.img") or not shutil.which("xorriso"):
+        out.append("skipped: needs grub-mkrescue, grub-pc-bin and xorriso\n")
+        return
+    tree = os.path.join(a.work, "iso-tree")
+    shutil.rmtree(tree, ignore_errors=True)
+    os.makedirs(os.path.join(tree, "boot", "grub"))
+    shutil.copy(hello, os.path.join(tree, "boot", "hello.elf"))
+    with open(os.path.join(tree, "boot", "grub", "grub.cfg"), "w") as f:
+        f.write('set timeout=0\nset default=0\nmenuentry "hello" {\n  multiboot2 /boot/hello.elf\n}\n')
+    iso = os.path.join(a.work, "hello.iso")
+    subprocess.run([tool, "-o", iso, tree], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    ok = lambda rc, text: rc == 1 and "Hello from multiboot 2!" in text
+    pairs = max(20, a.n)
+    file_times, iso_times, diffs, bad = [], [], [], 0
+    for _ in range(pairs):
+        order = ["file", "iso"]
+        random.shuffle(order)
+        got = {}
+        for k in order:
+            t, rc, text = run(peers.swiftvmm(hello if k == "file" else iso, "--memory", "256M"))
+            got[k] = t if ok(rc, text) else None
+        if got["file"] is None or got["iso"] is None:
+            bad += 1
+            continue
+        file_times.append(got["file"])
+        iso_times.append(got["iso"])
+        diffs.append(got["iso"] - got["file"])
+    out.append(f"{pairs} pairs, each the kernel file and the ISO (`grub-mkrescue`, "
+               f"{os.path.getsize(iso) // 1024} KiB) booted by `swiftvmm boot … --memory 256M` "
+               "in shuffled order, 1 vCPU; the difference is taken within each pair.\n")
+    out.append("| peer | median ms | p90 ms | min ms | failed |")
+    out.append("|---|---|---|---|---|")
+    for name, values in [("swiftvmm boot hello-mb2.elf", file_times), ("swiftvmm boot hello.iso", iso_times)]:
+        out.append(f"| {name} | {fmt_ms(median(values))} | {fmt_ms(percentile(values, 90))} | {fmt_ms(min(values))} | {bad} |")
+    qemu_median = None
+    if peers.qemu and peers.kvm_ok:
+        runs = max(5, a.n // 6)
+        cmd = [peers.qemu, "-nodefaults", "-no-user-config", "-display", "none", "-serial", "stdio", "-no-reboot",
+               "-m", "256M", "-device", "isa-debug-exit,iobase=0xf4,iosize=4", "-cdrom", iso,
+               "-accel", "kvm", "-cpu", "host,-arch-capabilities"]
+        times = [t for t, rc, text in (run(cmd) for _ in range(runs)) if ok(rc, text)]
+        if times:
+            qemu_median = median(times)
+            out.append(f"| QEMU+KVM+SeaBIOS+GRUB -cdrom hello.iso ({runs} runs) | {fmt_ms(qemu_median)} | "
+                       f"{fmt_ms(percentile(times, 90))} | {fmt_ms(min(times))} | {runs - len(times)} |")
+    out.append("")
+    d = median(diffs)
+    out.append(f"- ISO − file, median of the {len(diffs)} paired differences: **{d * 1000:.2f} ms** "
+               f"(target < 5 ms: {'met' if d < 0.005 else 'MISSED'}); p90 {percentile(diffs, 90) * 1000:.2f} ms")
+    out.append(f"- ISO / file (medians): **{median(iso_times) / median(file_times):.2f}×**")
+    if qemu_median:
+        out.append(f"- QEMU+KVM+SeaBIOS+GRUB / swiftvmm, booting the same ISO (medians): **{qemu_median / median(iso_times):.0f}×**")
+    out.append("")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--swiftvmm", required=True)
@@ -513,7 +573,7 @@ def main():
     ap.add_argument("--work", required=True)
     ap.add_argument("-n", type=int, default=30)
     ap.add_argument("-k", type=int, default=2000, help="K exits for the marginal method")
-    ap.add_argument("--only", default="1,2,3,4,5,6")
+    ap.add_argument("--only", default="1,2,3,4,5,6,7")
     a = ap.parse_args()
     a.cycle_exits, a.cycle_runs = 20000, max(3, a.n // 6)
     a.timer_runs = max(2, a.n // 10)
@@ -523,7 +583,7 @@ def main():
     peers = Peers(a)
     out = []
     sections = {"1": section_boot, "2": section_exits, "3": section_timer, "4": section_smp,
-                "5": section_footprint, "6": section_throughput}
+                "5": section_footprint, "6": section_throughput, "7": section_iso}
     for s in a.only.split(","):
         print(f"== section {s}", file=sys.stderr, flush=True)
         sections[s](a, peers, out)

@@ -2,7 +2,7 @@
 # Builds SwiftVMM's libFuzzer targets (Fuzz/) with AddressSanitizer, beside the normal build,
 # and runs each for a time budget from its committed seed corpus.
 #
-#   scripts/fuzz.sh [-t SECONDS_PER_TARGET] [TARGET...]      (default 60 s; FuzzLoaders FuzzDevices)
+#   scripts/fuzz.sh [-t SECONDS_PER_TARGET] [TARGET...]      (default 60 s; FuzzLoaders FuzzDevices FuzzGRUBDisc)
 #
 # New inputs go to Fuzz/.work/corpus-TARGET (not committed); a crash leaves crash-* files in
 # Fuzz/.work and makes the script exit 1. Prints executions and coverage per target.
@@ -17,7 +17,7 @@ while getopts t: opt; do
 done
 shift $((OPTIND - 1))
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(FuzzLoaders FuzzDevices)
+[ ${#targets[@]} -gt 0 ] || targets=(FuzzLoaders FuzzDevices FuzzGRUBDisc)
 
 swift build --package-path Fuzz --scratch-path Fuzz/.build \
   -Xswiftc -sanitize=fuzzer,address -Xswiftc -use-ld=lld 2>&1 | grep -E "error|warning: unre|Compiling|Build" | tail -3
@@ -33,7 +33,7 @@ for target in "${targets[@]}"; do
   work=Fuzz/.work/corpus-$target
   mkdir -p "$work"
   echo "== $target: $seconds s from $seeds"
-  (cd Fuzz/.work && "$bin/$target" -max_total_time="$seconds" -max_len=65536 -timeout=10 \
+  (cd Fuzz/.work && "$bin/$target" -max_total_time="$seconds" -max_len=131072 -timeout=10 \
      -print_final_stats=1 "$PWD/../../$work" "$PWD/../../$seeds" 2>&1 \
      | grep -E "^#[0-9]+[[:space:]]+DONE|^stat::number_of_executed_units|^stat::peak_rss|ERROR|SUMMARY|Fatal error|Test unit written") || true
   if compgen -G "Fuzz/.work/crash-*" >/dev/null || compgen -G "Fuzz/.work/leak-*" >/dev/null \

@@ -5,11 +5,16 @@ import SwiftVMM
 struct Boot: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "boot",
-        abstract: "Boot a multiboot 1, multiboot 2 or ELF64 kernel.",
+        abstract: "Boot a multiboot 1, multiboot 2 or ELF64 kernel, or a GRUB ISO.",
         discussion: """
             The kernel's serial port (COM1) is connected to standard input and output; bytes \
             pass unchanged. A plain ELF64 kernel (no multiboot header) starts in 64-bit mode \
             with 0-4 GiB identity-mapped, RDI = multiboot 2 information, RSI = 0x36d76289.
+
+            A GRUB rescue ISO (grub-mkrescue) boots without firmware: SwiftVMM reads \
+            /boot/grub/grub.cfg from it and loads its default entry's multiboot or multiboot2 \
+            kernel and modules with the strings GRUB would give them; --cmdline, --module and \
+            --boot-protocol then come from grub.cfg and may not be given.
 
             QEMU's spelling is accepted too (swiftvmm boot -kernel KERNEL -smp N -m SIZE -append \
             STRING ..., or swiftvmm run as qemu-system-x86_64); `swiftvmm boot -kernel x -h` lists it.
@@ -17,7 +22,7 @@ struct Boot: ParsableCommand {
             """ + ExitStatus.table
     )
 
-    @Argument(help: "The kernel image (ELF32/ELF64 or a.out-kludge multiboot).")
+    @Argument(help: "The kernel image (ELF32/ELF64 or a.out-kludge multiboot), or a GRUB ISO.")
     var kernel: String
 
     @OptionGroup var machine: MachineOptions

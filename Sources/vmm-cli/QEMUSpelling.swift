@@ -8,8 +8,10 @@ import SwiftVMM
 /// Options QEMU also spells with two dashes (`--kernel`) are QEMU's; any other `--option`
 /// is swiftvmm's own and passes through with its value, so `--timeout 30` can be mixed in.
 struct QEMUSpelling: Equatable {
-    /// The native arguments, starting with "boot".
+    /// The native arguments, starting with "boot" and the kernel or disc.
     var arguments: [String]
+    /// The option that named the file booted: "kernel" or "cdrom" (for QEMU's messages).
+    var bootOption = "kernel"
     /// One line each, for options accepted but not honoured.
     var warnings: [String]
 
@@ -46,7 +48,7 @@ struct QEMUSpelling: Equatable {
         "kernel": true, "append": true, "initrd": true, "smp": true, "m": true, "serial": true,
         "display": true, "device": true, "gdb": true, "accel": true, "cpu": true, "machine": true,
         "M": true, "fw_cfg": true, "name": true, "monitor": true, "vga": true, "net": true, "nic": true,
-        "parallel": true, "global": true, "overcommit": true,
+        "parallel": true, "global": true, "overcommit": true, "boot": true,
         "cdrom": true, "hda": true, "hdb": true, "hdc": true, "hdd": true, "drive": true, "bios": true,
         "pflash": true,
         "nographic": false, "no-reboot": false, "enable-kvm": false, "nodefaults": false,
@@ -72,7 +74,7 @@ struct QEMUSpelling: Equatable {
         var remaining = arguments[...]
         while let argument = remaining.popFirst() {
             guard argument.hasPrefix("-"), argument.count > 1 else {
-                throw .unsupported("\(argument): disk images are not supported; give the kernel with -kernel")
+                throw .unsupported("\(argument): disk images are not supported; give the kernel with -kernel or a GRUB ISO with -cdrom")
             }
             let name = String(argument.dropFirst(argument.hasPrefix("--") ? 2 : 1))
             guard let takesValue = options[name] else {
@@ -104,6 +106,9 @@ struct QEMUSpelling: Equatable {
         swiftvmm, invoked with QEMU's spelling (as qemu-system-x86_64, or swiftvmm boot -kernel ...):
 
           -kernel PATH            the kernel (multiboot 1/2 or ELF64); command line "PATH APPEND"
+          -cdrom ISO, -drive file=ISO,media=cdrom   a GRUB rescue ISO: grub.cfg's default entry
+                                  is booted without firmware (ignored when -kernel is given)
+          -boot ORDER             accepted (the ISO or -kernel is what boots)
           -append STRING          appended to the kernel path in the command line
           -initrd "MOD [ARGS],…"  multiboot modules (,, is a comma); each string is the whole entry
           -smp N[,cores=,threads=,sockets=,maxcpus=]   N single-thread cores; topology ignored
@@ -120,7 +125,7 @@ struct QEMUSpelling: Equatable {
           -nographic, -display none, -no-reboot, -enable-kvm, -accel kvm, -nodefaults,
           -no-user-config, -name, -monitor/-vga/-net/-nic/-parallel none, -overcommit
                                   accepted (values that would change behaviour are warned about)
-          -cdrom, -hda…-hdd, -drive, -bios, -pflash   refused: no firmware, no disks
+          -hda…-hdd, other -drive, -bios, -pflash   refused: no firmware, no disks
 
         swiftvmm's own --options may be mixed in (e.g. --timeout 30). Exit statuses: swiftvmm boot --help.
         """
@@ -144,6 +149,7 @@ enum QEMUSpellingError: Error, Equatable, CustomStringConvertible {
 /// Collects the native arguments while the options are read.
 private struct Translator {
     var kernel: String?
+    var cdrom: String?
     var append = ""
     var options: [String] = []
     var native: [String] = []
@@ -174,8 +180,12 @@ private struct Translator {
             warnings.append("-overcommit \(value) ignored: vCPUs are pinned threads, RAM is mapped on demand")
         case "monitor", "vga", "net", "nic", "parallel":
             if value != "none" { warnings.append("-\(name) \(value) ignored: not supported") }
-        case "cdrom", "hda", "hdb", "hdc", "hdd", "drive":
-            throw .unsupported("-\(name): disks are not supported; SwiftVMM boots the -kernel image directly")
+        case "cdrom": cdrom = value
+        case "drive": try drive(value)
+        case "boot":
+            break                                   // no firmware: the -cdrom or -kernel boots
+        case "hda", "hdb", "hdc", "hdd":
+            throw .unsupported("-\(name): disks are not supported; SwiftVMM boots a -kernel image or a GRUB ISO (-cdrom) directly")
         case "bios", "pflash":
             throw .unsupported("-\(name): SwiftVMM has no firmware; it boots the -kernel image directly (drop -\(name))")
         case "nographic", "no-reboot", "enable-kvm", "nodefaults", "no-user-config", "name":
@@ -187,8 +197,16 @@ private struct Translator {
 
     func result() throws(QEMUSpellingError) -> QEMUSpelling {
         guard let kernel else {
-            throw .unsupported("-kernel is required: SwiftVMM boots a kernel image (no firmware, no disks)")
+            guard let cdrom else {
+                throw .unsupported("-kernel or -cdrom is required: SwiftVMM boots a kernel image or a GRUB ISO (no firmware, no disks)")
+            }
+            // grub.cfg gives the command line and modules.
+            guard append.isEmpty else { throw .unsupported("-append needs -kernel; with -cdrom the command line comes from grub.cfg") }
+            let arguments = ["boot", cdrom, "--memory", memory ?? QEMUSpelling.defaultMemory] + options + native
+            return QEMUSpelling(arguments: arguments, bootOption: "cdrom", warnings: warnings)
         }
+        var warnings = warnings
+        if let cdrom { warnings.append("-cdrom \(cdrom) ignored: QEMU boots -kernel when both are given") }
         // QEMU's multiboot loader gives the kernel "PATH APPEND" (hw/i386/multiboot.c).
         let arguments = ["boot", kernel, "--cmdline", "\(kernel) \(append)", "--memory", memory ?? QEMUSpelling.defaultMemory]
             + options + native
@@ -202,6 +220,25 @@ private struct Translator {
             guard !path.isEmpty, !path.contains("=") else { throw .invalid("-initrd", "\"\(entry)\"") }
             options += ["--module", "\(path)=\(entry)"]
         }
+    }
+
+    /// `-drive file=ISO,media=cdrom[,if=ide|none,format=raw,index=N,readonly=on]`: a
+    /// GRUB ISO, as -cdrom; any other drive is a disk, refused.
+    mutating func drive(_ value: String) throws(QEMUSpellingError) {
+        var file: String?
+        var media = "disk"
+        for (key, text) in QEMUOptionList.pairs(value) {
+            switch key {
+            case "file": file = text
+            case "media": media = text
+            case "if", "format", "index", "readonly", "id", "bus", "unit", "cache", "aio": break
+            default: throw .invalid("-drive", value)
+            }
+        }
+        guard media == "cdrom", let file else {
+            throw .unsupported("-drive \(value): disks are not supported; only media=cdrom with a GRUB ISO (file=ISO) is")
+        }
+        cdrom = file
     }
 
     mutating func smp(_ value: String) throws(QEMUSpellingError) {

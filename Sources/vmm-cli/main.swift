@@ -25,9 +25,12 @@ if QEMUSpelling.applies(program: CommandLine.arguments[0], arguments: arguments)
             for warning in translation.warnings { printError("swiftvmm: warning: \(warning)") }
             // QEMU's wording, which scripts look for (kvm-unit-tests tells a missing kernel
             // from an unsupported option by it).
-            let kernel = translation.arguments[1]
-            if access(kernel, R_OK) != 0 {
-                printError("swiftvmm: could not load kernel '\(kernel)': \(String(cString: strerror(errno)))")
+            let file = translation.arguments[1]
+            if access(file, R_OK) != 0 {
+                let reason = String(cString: strerror(errno))
+                printError(translation.bootOption == "cdrom"
+                    ? "swiftvmm: -cdrom \(file): Could not open '\(file)': \(reason)"
+                    : "swiftvmm: could not load kernel '\(file)': \(reason)")
                 exit(ExitStatus.usage)
             }
             arguments = translation.arguments

@@ -21,7 +21,7 @@ final class Board {
         let timer = DeviceTimer(now: now, arm: { _ in })
         chipset = Chipset(ioAPICID: 2, pitTimer: timer, hpetTimer: timer, apicBus: APICBus(cpuCount: 2))
         try chipset.place(ports: ports, mmio: mmio)
-        uart = Serial16550(sink: NullSink(), irq: chipset.isaLine(Layout.com1IRQ))
+        uart = Serial16550(sink: NullSink(), irq: chipset.line(Layout.com1IRQ))
         try ports.place(uart, at: UInt64(Layout.com1), count: 8)
         let power = ACPIPowerManagement {}
         try ports.place(power.eventBlock, at: UInt64(Layout.pm1aEvent), count: 4)

@@ -18,6 +18,38 @@ public struct BootModule: Equatable, Sendable {
     }
 }
 
+/// A module read into memory with the string the kernel sees with it.
+struct LoadedModule {
+    let image: KernelImage
+    let string: String
+}
+
+/// Everything a boot needs from files, read before the machine is built (so a missing
+/// file is reported before /dev/kvm is opened): from a kernel file and module files, or
+/// from a GRUB disc's menu entry (`GRUBDisc`).
+struct BootPayload {
+    let kernel: KernelImage
+    /// nil: detect (multiboot 2, then multiboot 1, then ELF64).
+    let bootProtocol: BootProtocol?
+    let commandLine: String
+    let modules: [LoadedModule]
+    /// The multiboot boot loader name.
+    let loaderName: String
+
+    /// SwiftVMM's own name in the multiboot information, when it is the boot loader.
+    static let swiftVMMLoaderName = "SwiftVMM"
+
+    /// A kernel file and module files, as `swiftvmm boot KERNEL --module ...` gives them.
+    static func files(kernel: KernelImage, bootProtocol: BootProtocol?, commandLine: String,
+                      modules: [BootModule]) throws(BootError) -> BootPayload {
+        BootPayload(kernel: kernel, bootProtocol: bootProtocol, commandLine: commandLine,
+                    modules: try modules.map { module throws(BootError) in
+                        LoadedModule(image: try KernelImage(path: module.path), string: module.string)
+                    },
+                    loaderName: swiftVMMLoaderName)
+    }
+}
+
 /// Loads a kernel and its modules into guest memory, writes the boot information its
 /// protocol defines, and returns the state the boot CPU starts in.
 enum BootLoader {
@@ -26,19 +58,24 @@ enum BootLoader {
 
     static func boot(kernel: KernelImage, as requested: BootProtocol?, commandLine: String,
                      modules: [BootModule], rsdp: [UInt8], memory: GuestMemory) throws(BootError) -> EntryState {
-        let loaded = try KernelLoader.load(kernel, as: requested, into: memory)
+        try boot(.files(kernel: kernel, bootProtocol: requested, commandLine: commandLine, modules: modules),
+                 rsdp: rsdp, memory: memory)
+    }
+
+    static func boot(_ payload: BootPayload, rsdp: [UInt8], memory: GuestMemory) throws(BootError) -> EntryState {
+        let kernel = payload.kernel
+        let loaded = try KernelLoader.load(kernel, as: payload.bootProtocol, into: memory)
         // Boot data goes above the part of the kernel in low RAM (32-bit pointers reach it).
         let lowKernelEnd = loaded.ranges.filter { $0.upperBound <= Layout.lowRAMLimit }.map(\.upperBound).max() ?? 0
         var arena = BootDataArena(kernelEnd: lowKernelEnd, memory: memory)
         do {
             var placed: [PlacedModule] = []
-            for module in modules {
-                let image = try KernelImage(path: module.path)
-                let start = try arena.place(image.bytes, for: "module \(module.path)", in: memory)
-                placed.append(PlacedModule(start: start, end: start + UInt64(image.bytes.count), string: module.string))
+            for module in payload.modules {
+                let start = try arena.place(module.image.bytes, for: "module \(module.image.path)", in: memory)
+                placed.append(PlacedModule(start: start, end: start + UInt64(module.image.bytes.count), string: module.string))
             }
-            let info = BootInformation(commandLine: commandLine, modules: placed,
-                                       memoryMap: memory.layout.memoryMap, rsdp: rsdp)
+            let info = BootInformation(commandLine: payload.commandLine, modules: placed,
+                                       memoryMap: memory.layout.memoryMap, rsdp: rsdp, loaderName: payload.loaderName)
             var gdt = ByteBuffer()
             for descriptor in EntryState.gdt { gdt.append(descriptor) }
             let gdtBase = try arena.place(gdt.bytes, for: "GDT", in: memory)

@@ -12,8 +12,7 @@ struct BootInformation {
     let memoryMap: [MemoryMapEntry]
     /// The 36-byte ACPI 2.0 RSDP.
     let rsdp: [UInt8]
-
-    static let loaderName = "SwiftVMM"
+    let loaderName: String
 
     /// Multiboot mem_lower: KiB of conventional memory from 0.
     var memoryLowerKiB: UInt32 { UInt32(Layout.conventionalMemoryEnd / 1024) }
@@ -35,7 +34,7 @@ enum Multiboot1Info {
 
     static func place(_ info: BootInformation, arena: inout BootDataArena, memory: GuestMemory) throws(ImageError) -> UInt64 {
         let commandLine = try arena.place(Array(info.commandLine.utf8) + [0], for: "command line", in: memory)
-        let loaderName = try arena.place(Array(BootInformation.loaderName.utf8) + [0], for: "boot loader name", in: memory)
+        let loaderName = try arena.place(Array(info.loaderName.utf8) + [0], for: "boot loader name", in: memory)
 
         var modules = ByteBuffer()
         for module in info.modules {
@@ -95,7 +94,7 @@ enum Multiboot2Info {
             tags.align(to: 8)
         }
         tag(1) { $0.append(cString: info.commandLine) }                  // §3.6.3 command line
-        tag(2) { $0.append(cString: BootInformation.loaderName) }        // §3.6.4 boot loader name
+        tag(2) { $0.append(cString: info.loaderName) }        // §3.6.4 boot loader name
         for module in info.modules {                                     // §3.6.6 modules
             tag(3) {
                 $0.append(UInt32(module.start))

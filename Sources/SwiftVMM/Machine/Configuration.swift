@@ -5,6 +5,8 @@ extension Machine {
     public struct Configuration: Sendable {
         /// Where the kernel comes from.
         public enum Kernel: Sendable {
+            /// A kernel file, or a GRUB disc (an ISO 9660 image, e.g. from `grub-mkrescue`),
+            /// whose `/boot/grub/grub.cfg` then names the kernel, modules and command line.
             case file(String)
             /// An image already in memory (an embedded guest); `name` is used in messages.
             case image(name: String, bytes: [UInt8])
@@ -18,6 +20,17 @@ extension Machine {
         }
 
         public var kernel: Kernel
+
+        /// The kernel, modules and strings to boot, read from their files.
+        func bootPayload() throws(BootError) -> BootPayload {
+            if case .file(let path) = kernel, GRUBDisc.isDisc(path: path) {
+                guard commandLine.isEmpty, modules.isEmpty, bootProtocol == nil else {
+                    throw BootError(file: path, problem: "is a GRUB disc: its grub.cfg gives the boot protocol, command line and modules (drop --boot-protocol, --cmdline and --module)")
+                }
+                return try GRUBDisc.payload(path: path, limit: memorySize)
+            }
+            return try .files(kernel: kernel.image(), bootProtocol: bootProtocol, commandLine: commandLine, modules: modules)
+        }
         /// nil: detect (multiboot 2, then multiboot 1, then ELF64).
         public var bootProtocol: BootProtocol?
         public var commandLine: String

@@ -3,7 +3,7 @@ extension Machine {
     /// stopped), the instruction bytes at the faulting vCPU's CS:RIP, and symbols for
     /// each RIP from the kernel's ELF symbol table.
     func faultReport(_ fault: RunControl.FaultInfo) -> FaultReport {
-        let symbols = (try? configuration.kernel.image()).map { ELFSymbolTable($0.bytes) }
+        let symbols = (try? configuration.bootPayload()).map { ELFSymbolTable($0.kernel.bytes) }
         let cpus = runners.map { runner in
             let status = runner.status.withLock { $0 }
             guard let regs = try? runner.vcpu.registers(), let sregs = try? runner.vcpu.specialRegisters() else {

@@ -52,9 +52,9 @@ public final class Machine: Sendable {
         self.logger = logger
         let cpus = configuration.cpus
         do {
-            // The kernel file first: a missing or unreadable kernel is reported before
+            // The kernel's files first: a missing or unreadable kernel is reported before
             // /dev/kvm is opened.
-            let kernel = try configuration.kernel.image()
+            let payload = try configuration.bootPayload()
             kvm = try KVM()
             try kvm.require(KVM_CAP_X86_USER_SPACE_MSR, "KVM_CAP_X86_USER_SPACE_MSR")
             try kvm.require(KVM_CAP_X86_MSR_FILTER, "KVM_CAP_X86_MSR_FILTER")
@@ -162,9 +162,7 @@ public final class Machine: Sendable {
             let acpi = ACPITables(cpuCount: cpus, hpetBlockID: chipset.map { UInt32(truncatingIfNeeded: $0.hpet.read(offset: 0, size: 4)) })
                 .build(at: Layout.acpiArea.lowerBound)
             try memory.write(acpi.image, at: Layout.acpiArea.lowerBound)
-            let entry = try BootLoader.boot(kernel: kernel, as: configuration.bootProtocol,
-                                            commandLine: configuration.commandLine, modules: configuration.modules,
-                                            rsdp: acpi.rsdp, memory: memory)
+            let entry = try BootLoader.boot(payload, rsdp: acpi.rsdp, memory: memory)
 
             // vCPUs, their TSCs started together at 0 (KVM synchronises host writes of 0; kvm_pvm
             // ignores the write and shows the host TSC, equally on every vCPU).

@@ -165,10 +165,10 @@ struct QEMUSpellingTests {
     }
 
     @Test func refusedAndHelp() throws {
-        for option in ["-bios", "-cdrom", "-hda", "-drive", "-pflash"] {
+        for option in ["-bios", "-hda", "-drive", "-pflash"] {
             #expect(throws: QEMUSpellingError.self, "\(option)") { try boot(["-kernel", "k", option, "x"]) }
         }
-        #expect(throws: QEMUSpellingError.unsupported("-kernel is required: SwiftVMM boots a kernel image (no firmware, no disks)")) {
+        #expect(throws: QEMUSpellingError.unsupported("-kernel or -cdrom is required: SwiftVMM boots a kernel image or a GRUB ISO (no firmware, no disks)")) {
             try boot(["-smp", "2"])
         }
         #expect(throws: QEMUSpellingError.unsupported("-usb is not supported")) { try boot(["-kernel", "k", "-usb"]) }
@@ -176,5 +176,24 @@ struct QEMUSpellingTests {
         #expect(throws: QEMUSpellingError.self) { try boot(["disk.img", "-kernel", "k"]) }
         #expect(try QEMUSpelling.translate(["-kernel", "k", "-h"]) == .help)
         #expect(try QEMUSpelling.translate(["--version"]) == .version)
+    }
+
+    /// Composite's run script: a GRUB ISO through -cdrom (or -drive media=cdrom), with -boot.
+    @Test func cdrom() throws {
+        let composite = try boot(["-enable-kvm", "-cpu", "max", "-smp", "16,cores=16,threads=1,sockets=1", "-m", "8192",
+                                  "-cdrom", "cos.iso", "-no-reboot", "-nographic", "-s", "-nic", "none"])
+        #expect(composite.arguments == ["boot", "cos.iso", "--memory", "8192", "--cpus", "16", "--gdb", "tcp::1234"])
+        #expect(composite.bootOption == "cdrom" && composite.warnings.isEmpty)
+        #expect(try boot(["-drive", "file=cos.iso,media=cdrom,if=ide", "-boot", "d", "-S", "-s"]).arguments
+                == ["boot", "cos.iso", "--memory", "128M", "--gdb-wait", "--gdb", "tcp::1234"])
+        let both = try boot(["-kernel", "k", "-cdrom", "cos.iso"])
+        #expect(both.arguments.prefix(2) == ["boot", "k"] && both.bootOption == "kernel")
+        #expect(both.warnings == ["-cdrom cos.iso ignored: QEMU boots -kernel when both are given"])
+        #expect(throws: QEMUSpellingError.unsupported("-drive file=disk.img,if=virtio: disks are not supported; only media=cdrom with a GRUB ISO (file=ISO) is")) {
+            try boot(["-drive", "file=disk.img,if=virtio"])
+        }
+        #expect(throws: QEMUSpellingError.unsupported("-append needs -kernel; with -cdrom the command line comes from grub.cfg")) {
+            try boot(["-cdrom", "cos.iso", "-append", "x"])
+        }
     }
 }

@@ -81,8 +81,9 @@ struct PlatformIntegrationTests {
         #expect(msr["unknown_read 0x12345"] == "GP", "strict holds whatever ignore_msrs says")
     }
 
-    /// CPUID topology as Linux decodes it matches the vCPU count and the MADT.
-    @Test(arguments: [1, 2, 4, 8])
+    /// CPUID topology as Linux decodes it matches the vCPU count and the MADT (16: QEMU's
+    /// `-smp 16,cores=16,threads=1,sockets=1`, Composite's line).
+    @Test(arguments: [1, 2, 4, 8, 16])
     func topologyMatchesTheMADT(_ cpus: Int) throws {
         let (outcome, fields, machine) = try run(cpuidTopologyGuest, cpus: cpus)
         #expect(outcome == .debugExit(0))
@@ -91,6 +92,8 @@ struct PlatformIntegrationTests {
         #expect(fields["topology threads_per_core"] == "1")
         #expect(fields["topology smt_shift"] == "0")
         #expect(fields["topology levels"] == "2")
+        // Cores per package in the vendor's own leaf: 4 on Intel, 0x80000008 on AMD.
+        #expect(fields["vendor"] == "AuthenticAMD" ? fields["amd_nc"] == "\(cpus)" : fields["leaf4_cores"] == "\(cpus)")
         #expect(fields["hypervisor_bit"] == "1")
         #expect(fields["hv_signature"] == "SwiftVMM")
         #expect(fields["x2apic"] == "1")
