@@ -20,14 +20,19 @@
 /// - A timer whose interrupt is disabled (Tn_INT_ENB_CNF = 0) is not tracked: its periodic
 ///   comparator does not advance and it sets no status bit (status bits are set only for
 ///   enabled level-triggered timers, as in QEMU).
-/// - Periodic timers that fall behind stay on phase: a level-triggered one delivers every
-///   missed period, one at a time as the guest clears its status bit; an edge one delivers
-///   one interrupt and skips to its next boundary. Interrupts come at most every
-///   `minimumPeriod`.
+/// - Periodic timers that fall behind stay on phase and lose no period. A level-triggered
+///   one delivers every missed period, one at a time as the guest clears its status bit. An
+///   edge one owes the missed periods and sends each once the controllers took the one
+///   before (the 8259's INTA, the I/O APIC vector's EOI), as the PIT does under the `delay`
+///   lost-tick policy; with `discard` they merge into one pulse. Interrupts come at most
+///   every `minimumPeriod`; the backlog is capped at `maximumOwed`, and dropped when the
+///   guest stops, reprograms or disables the timer (so no tick arrives after a stop).
 /// - The main counter is writable only while halted; writes while it runs are ignored.
 public final class HPET: MMIODevice {
     /// Shortest interval between two interrupts from one timer, as LocalAPIC.minimumPeriod.
     public static let minimumPeriod: UInt64 = 50_000
+    /// The most edges one timer owes at once; beyond, they are dropped (as PIT8254's).
+    static let maximumOwed: UInt64 = 1000
     static let clock = TickClock(hertz: counterHz)
 
     struct Timer {
@@ -37,6 +42,10 @@ public final class HPET: MMIODevice {
         /// The main counter value of the next match while tracked (enabled, interrupts on);
         /// may be above 2^64 − 1 only as saturation.
         var target: UInt64?
+        /// Edges matched but not yet sent (the host ran the timer late).
+        var owed: UInt64 = 0
+        /// What became of this timer's matches (`HPET.ticks`).
+        var ticks = TimerTicks()
 
         var widthMask: UInt64 { configuration.contains(.mode32) ? 0xFFFF_FFFF : .max }
     }
@@ -85,6 +94,9 @@ public final class HPET: MMIODevice {
 
         /// (Re)computes timer `index`'s next match from its comparator and the counter now.
         mutating func track(_ index: Int, now: UInt64) {
+            // Stopped, reprogrammed or disabled: what the old setting owed is not sent.
+            timers[index].ticks.discarded += timers[index].owed
+            timers[index].owed = 0
             let timer = timers[index]
             guard configuration.contains(.enable), timer.configuration.contains(.interruptEnable) else {
                 timers[index].target = nil
@@ -104,25 +116,29 @@ public final class HPET: MMIODevice {
             for index in timers.indices { track(index, now: now) }
         }
 
-        /// Timer `index` matched at `target`: set status (level) or report an edge, then
-        /// advance a periodic comparator past `now` on its phase.
-        mutating func fire(_ index: Int, target: UInt64, now: UInt64, pulses: inout [Int]) {
+        /// Timer `index` matched at `target`: set status (level) or owe edges, then advance a
+        /// periodic comparator past `now` on its phase.
+        mutating func fire(_ index: Int, target: UInt64, now: UInt64) {
             var timer = timers[index]
+            var events: UInt64 = 1
             if timer.configuration.contains(.levelTriggered) {
                 interruptStatus |= 1 << UInt64(index)
-            } else {
-                pulses.append(route(index))
+                timer.ticks.expiries += 1
+                timer.ticks.delivered += 1
             }
             if timer.configuration.contains(.periodic), timer.period & timer.widthMask > 0 {
                 let period = timer.period & timer.widthMask
+                let minimum = HPET.clock.ticks(in: HPET.minimumPeriod)
                 // A level timer delivers every period: when the host ran late it catches up
                 // one interrupt at a time, each after the guest clears the previous one's
                 // status bit (see `updateDeadline`), so a kernel counting ticks to calibrate
-                // never loses one. An edge timer skips to its next boundary after now: the
-                // 8259 or I/O APIC would merge pulses the guest has not taken yet anyway.
+                // never loses one. An edge timer owes the boundaries up to now and moves to
+                // the next one after now; `sendOwed` delivers what it owes.
                 let caughtUp = timer.configuration.contains(.levelTriggered) ? target &+ 1 : mainCounter(now) &+ 1
-                let earliest = max(caughtUp, target &+ HPET.clock.ticks(in: HPET.minimumPeriod))
+                let earliest = max(caughtUp, target &+ minimum)
                 let periods = (earliest - target - 1) / period + 1
+                // Periods under the minimum are not caught up (as PIT8254's).
+                if period >= minimum { events = periods }
                 let (next, overflow) = target.addingReportingOverflow(periods &* period)
                 timer.target = overflow ? nil : next
                 timer.comparator = next & timer.widthMask
@@ -131,7 +147,40 @@ public final class HPET: MMIODevice {
             } else {
                 timer.target = nil
             }
+            if !timer.configuration.contains(.levelTriggered) {
+                timer.ticks.expiries += events
+                let kept = min(timer.owed + events, HPET.maximumOwed)
+                timer.ticks.discarded += timer.owed + events - kept
+                timer.owed = kept
+            }
             timers[index] = timer
+        }
+
+        /// Sends one owed edge per timer whose route has taken the last (a masked route gets
+        /// this one and drops the rest, as does the `discard` policy); a timer whose last
+        /// edge still waits at the controllers keeps what it owes until they take it.
+        /// `acknowledged` says a controller just took `route`'s last edge: the edge sent
+        /// for a timer that owed from before counts as caught up.
+        mutating func sendOwed(acceptance: (Int, Bool) -> EdgeAcceptance, discard: Bool, acknowledged: Int? = nil,
+                               pulses: inout [Int]) {
+            let legacy = configuration.contains(.legacyReplacement)
+            for index in timers.indices where timers[index].owed > 0 {
+                let route = route(index)
+                let acknowledgedHere = acknowledged == route
+                switch discard ? .masked : acceptance(route, legacy) {
+                case .pending:
+                    continue
+                case .masked:
+                    timers[index].owed -= 1
+                    timers[index].ticks.discarded += timers[index].owed
+                    timers[index].owed = 0
+                case .ready:
+                    timers[index].owed -= 1
+                    if acknowledgedHere { timers[index].ticks.caughtUp += 1 }
+                }
+                timers[index].ticks.delivered += 1
+                pulses.append(route)
+            }
         }
 
         /// Host time at which timer `index` should fire: its next match, except that a level
@@ -252,13 +301,25 @@ public final class HPET: MMIODevice {
     private let state = AnnotatedMutex(State())
     private let timer: DeviceTimer
     private let setLine: @Sendable (Int, Bool) -> Void
+    private let acceptance: @Sendable (Int, Bool) -> EdgeAcceptance
+    private let lostTicks: PIT8254.LostTickPolicy
 
     /// `timer` gives the host clock and arms the earliest comparator match (the callback is
-    /// `timerFired(now:)`); `setLine(irq, level)` drives the timers' interrupt lines.
-    public init(timer: DeviceTimer, setLine: @escaping @Sendable (Int, Bool) -> Void) {
+    /// `timerFired(now:)`); `setLine(irq, level)` drives the timers' interrupt lines and
+    /// `acceptance(irq, legacyReplacement)` says whether the controllers took a route's last
+    /// edge (see `InterruptLine.acceptance`; it is asked under this device's lock, so it is
+    /// told the routing rather than asking); `lostTicks` is what happens to late edges.
+    public init(timer: DeviceTimer, setLine: @escaping @Sendable (Int, Bool) -> Void,
+                acceptance: @escaping @Sendable (Int, Bool) -> EdgeAcceptance = { _, _ in .ready },
+                lostTicks: PIT8254.LostTickPolicy = .delay) {
         self.timer = timer
         self.setLine = setLine
+        self.acceptance = acceptance
+        self.lostTicks = lostTicks
     }
+
+    /// What became of each timer's comparator matches so far.
+    public var ticks: [TimerTicks] { state.withLock { $0.timers.map(\.ticks) } }
 
     /// LEG_RT_CNF: timers 0 and 1 have replaced the PIT and RTC interrupts, so the machine
     /// may silence those (§2.3.5).
@@ -293,13 +354,26 @@ public final class HPET: MMIODevice {
 
     // MARK: Timer service
 
-    /// The timer service's callback: every timer whose match time has come interrupts once.
+    /// The timer service's callback: every timer whose match time has come matches (once,
+    /// or once per period missed), and owed edges go where the controllers are ready.
     public func timerFired(now: UInt64) {
         access(alwaysArm: true) { state, pulses in
             for index in state.timers.indices {
                 guard let target = state.timers[index].target, let due = state.due(index), now >= due else { continue }
-                state.fire(index, target: target, now: now, pulses: &pulses)
+                state.fire(index, target: target, now: now)
             }
+            // Asked under this lock (the controllers never call in while holding theirs), so
+            // an acknowledgement after this answer finds what is owed and sends it.
+            state.sendOwed(acceptance: acceptance, discard: lostTicks == .discard, pulses: &pulses)
+        }
+    }
+
+    /// The controllers took `route`'s last edge (an INTA of IRQ `route` under legacy
+    /// replacement, else the EOI of I/O APIC pin `route`'s vector): the next owed edge goes
+    /// now, from the acknowledging vCPU's thread, as PIT8254's `irq0Acknowledged`.
+    func acknowledged(route: Int) {
+        access { state, pulses in
+            state.sendOwed(acceptance: acceptance, discard: lostTicks == .discard, acknowledged: route, pulses: &pulses)
         }
     }
 

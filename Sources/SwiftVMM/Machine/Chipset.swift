@@ -20,21 +20,20 @@ final class Chipset: Sendable {
     /// I/O APIC's messages and the 8259's INTR to the vCPUs.
     init(ioAPICID: UInt8, pitTimer: DeviceTimer, hpetTimer: DeviceTimer, apicBus: APICBus,
          lostTicks: PIT8254.LostTickPolicy = .delay) {
-        // IRQ0 taken by an INTA cycle or EOIed at the I/O APIC: the PIT may send a tick it owes.
-        let irq0Taken = IRQ0Acknowledgement()
-        pic = PIC8259Pair(output: ExternalInterruptWire(apicBus: apicBus)) { irq in
-            if irq == 0 { irq0Taken.notify() }
-        }
-        ioapic = IOAPIC(id: ioAPICID, deliver: { apicBus.deliver($0) }) { pin in
-            if pin == Chipset.ioAPICPin(forISAIRQ: 0) { irq0Taken.notify() }
-        }
+        // An edge taken by an INTA cycle or EOIed at the I/O APIC: a timer may send a tick it owes.
+        let taken = EdgeAcknowledgements()
+        pic = PIC8259Pair(output: ExternalInterruptWire(apicBus: apicBus)) { taken.isaIRQ($0) }
+        let ioapic = IOAPIC(id: ioAPICID, deliver: { apicBus.deliver($0) }) { taken.ioAPICPin($0) }
+        self.ioapic = ioapic
         pmTimer = ACPIPMTimer(now: pitTimer.now)   // one clock for every device
         let router = ISARouter(pic: pic, ioapic: ioapic)
         let hpetTimers = HPETTimers(router: router, ioapic: ioapic)
-        hpet = HPET(timer: hpetTimer) { hpetTimers.set($0, $1) }
+        hpet = HPET(timer: hpetTimer, setLine: { hpetTimers.set($0, $1) },
+                    acceptance: { route, legacy in legacy ? router.acceptance(route) : ioapic.acceptance(pin: route) },
+                    lostTicks: lostTicks)
         pit = PIT8254(timer: pitTimer, irq0: PITOutput(router: router, hpet: hpetTimers), lostTicks: lostTicks)
         hpetTimers.attach(hpet)
-        irq0Taken.attach(pit)
+        taken.attach(pit: pit, hpet: hpet)
         self.router = router
     }
 
@@ -89,12 +88,36 @@ private struct IOAPICPinLine: InterruptLine {
     var acceptance: EdgeAcceptance { ioapic.acceptance(pin: pin) }
 }
 
-/// Passes "IRQ0 was taken" from the interrupt controllers, built before the PIT, to it.
-private final class IRQ0Acknowledgement: Sendable {
-    private struct WeakPIT: Sendable { weak var pit: PIT8254? }
-    private let target = AnnotatedMutex(WeakPIT())
-    func attach(_ pit: PIT8254) { target.withLock { $0.pit = pit } }
-    func notify() { target.withLock { $0.pit }?.irq0Acknowledged() }
+/// Passes "this line's edge was taken" from the interrupt controllers, built before the
+/// timers, to the timers that owe ticks on it: the PIT on IRQ0, the HPET on its routes
+/// (IRQ0 and IRQ8 under legacy replacement, else I/O APIC pins).
+private final class EdgeAcknowledgements: Sendable {
+    private struct Timers: Sendable {
+        weak var pit: PIT8254?
+        weak var hpet: HPET?
+    }
+    private let timers = AnnotatedMutex(Timers())
+
+    func attach(pit: PIT8254, hpet: HPET) { timers.withLock { $0 = Timers(pit: pit, hpet: hpet) } }
+
+    /// An 8259 INTA cycle took ISA IRQ `irq`.
+    func isaIRQ(_ irq: Int) {
+        let timers = timers.withLock { $0 }
+        if irq == 0 { timers.pit?.irq0Acknowledged() }
+        if let hpet = timers.hpet, hpet.legacyReplacement, HPET.legacyRoutes.contains(irq) { hpet.acknowledged(route: irq) }
+    }
+
+    /// An EOI acknowledged I/O APIC pin `pin`'s edge.
+    func ioAPICPin(_ pin: Int) {
+        let timers = timers.withLock { $0 }
+        if pin == Chipset.ioAPICPin(forISAIRQ: 0) { timers.pit?.irq0Acknowledged() }
+        guard let hpet = timers.hpet else { return }
+        if !hpet.legacyReplacement {
+            hpet.acknowledged(route: pin)
+        } else if let irq = HPET.legacyRoutes.first(where: { Chipset.ioAPICPin(forISAIRQ: $0) == pin }) {
+            hpet.acknowledged(route: irq)
+        }
+    }
 }
 
 /// The 8259's INTR output: tells the boot CPU to look at LINT0.

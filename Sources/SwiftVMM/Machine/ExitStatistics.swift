@@ -54,6 +54,8 @@ public struct RunStatistics: Sendable, CustomStringConvertible {
     public var exits: [[ExitKind: UInt64]]
     /// What became of the PIT's channel 0 expiries (nil with `--irqchip kernel`: KVM's PIT).
     public var pitTicks: TimerTicks? = nil
+    /// What became of each HPET comparator's matches (nil with `--irqchip kernel`).
+    public var hpetTicks: [TimerTicks]? = nil
 
     /// Exits by kind over all vCPUs.
     public var totalExits: [ExitKind: UInt64] {
@@ -63,6 +65,8 @@ public struct RunStatistics: Sendable, CustomStringConvertible {
     public var description: String {
         let counts = totalExits.filter { $0.value > 0 }.sorted { $0.key < $1.key }
             .map { "\($0.key.rawValue) \($0.value)" }.joined(separator: ", ")
+        let hpet = (hpetTicks ?? []).enumerated().filter { $0.element.expiries > 0 }.map { "; HPET timer \($0.offset): \($0.element)" }
         return "\(wallTime) wall; exits: \(counts.isEmpty ? "none" : counts)" + (pitTicks.map { "; PIT: \($0)" } ?? "")
+            + hpet.joined()
     }
 }

@@ -328,13 +328,18 @@ public final class Machine: Sendable {
 
     /// Wall time and VM exits per vCPU, so far (complete once `run()` has returned).
     public var statistics: RunStatistics {
-        RunStatistics(wallTime: wallTime.withLock { $0 }, exits: runners.map(\.exits.snapshot), pitTicks: chipset?.pit.ticks)
+        RunStatistics(wallTime: wallTime.withLock { $0 }, exits: runners.map(\.exits.snapshot), pitTicks: chipset?.pit.ticks,
+                      hpetTicks: chipset?.hpet.ticks)
     }
 
     /// `--trace summary`: exit counts and handling time per kind, and what became of the
-    /// PIT's ticks, once `run()` returned.
+    /// PIT's ticks and the HPET comparators' matches, once `run()` returned.
     public var traceSummary: String? {
-        tracer?.summary.map { summary in summary + (chipset.map { "PIT channel 0: \($0.pit.ticks)\n" } ?? "") }
+        tracer?.summary.map { summary in
+            guard let chipset else { return summary }
+            let hpet = chipset.hpet.ticks.enumerated().filter { $0.element.expiries > 0 }.map { "HPET timer \($0.offset): \($0.element)\n" }
+            return summary + "PIT channel 0: \(chipset.pit.ticks)\n" + hpet.joined()
+        }
     }
 
     /// The port the gdb stub listens on (the one chosen by the host when 0 was asked for).

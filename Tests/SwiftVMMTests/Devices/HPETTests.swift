@@ -129,13 +129,90 @@ struct HPETTests {
         #expect(read64(Self.comparator(0)) == 20_000, "the comparator advances by the period")
         at(ticks: 55_000)
         fire()
-        #expect(lines.values.count == 4, "late by three periods: one interrupt")
+        #expect(lines.values.count == 4, "late by three periods: one interrupt now, three owed")
         #expect(clock.armed == .some(Self.t0 + 6_000_000), "next period boundary")
         #expect(read64(Self.comparator(0)) == 60_000)
+        var ticks = TimerTicks()
+        (ticks.expiries, ticks.delivered) = (5, 2)
+        #expect(hpet.ticks[0] == ticks)
         at(ticks: 59_000)
         fire()
-        #expect(lines.values.count == 4, "early: nothing")
+        #expect(lines.values.count == 6, "early: no match, but the line is ready for an owed edge")
         #expect(clock.armed == .some(Self.t0 + 6_000_000), "and re-armed")
+    }
+
+    /// An edge HPET whose controllers answer as the test says.
+    final class EdgeController: Sendable {
+        let state = Mutex(EdgeAcceptance.ready)
+        var acceptance: EdgeAcceptance {
+            get { state.withLock { $0 } }
+            set { state.withLock { $0 = newValue } }
+        }
+    }
+
+    func lateHPET(_ controller: EdgeController, lostTicks: PIT8254.LostTickPolicy = .delay) -> (HPET, Recorder<LineEvent>) {
+        let lines = Recorder<LineEvent>()
+        let hpet = HPET(timer: clock.timer, setLine: { lines.append(LineEvent($0, $1)) },
+                        acceptance: { _, _ in controller.acceptance }, lostTicks: lostTicks)
+        hpet.write(offset: Self.configuration, size: 4, value: 1)
+        hpet.write(offset: Self.config(0), size: 4, value: Self.periodic | Self.enable | Self.valueSet | Self.route(20))
+        hpet.write(offset: Self.comparator(0), size: 8, value: 10_000)   // every 1 ms from 1 ms
+        at(ticks: 10_000)
+        hpet.timerFired(now: clock.now)
+        controller.acceptance = .pending                                   // the guest has not taken it yet
+        at(ticks: 55_000)                                                  // 20k, 30k, 40k and 50k missed
+        hpet.timerFired(now: clock.now)
+        return (hpet, lines)
+    }
+
+    @Test("edge periodic: every period a late host missed is sent, each once the controllers took the one before")
+    func edgePeriodicCatchesUp() {
+        let controller = EdgeController()
+        let (hpet, lines) = lateHPET(controller)
+        #expect(lines.values.count == 2, "nothing merged into the edge still pending")
+        for sent in 1...4 {
+            controller.acceptance = .ready
+            hpet.acknowledged(route: 20)
+            controller.acceptance = .pending
+            #expect(lines.values.count == 2 + 2 * sent)
+        }
+        controller.acceptance = .ready
+        hpet.acknowledged(route: 20)
+        hpet.acknowledged(route: 21)
+        #expect(lines.values.count == 10, "nothing more was owed")
+        var ticks = TimerTicks()
+        (ticks.expiries, ticks.delivered, ticks.caughtUp) = (5, 5, 4)
+        #expect(hpet.ticks[0] == ticks)
+    }
+
+    @Test("edge periodic: stopping the timer drops what it owed; no edge after the stop")
+    func edgeBacklogDroppedOnStop() {
+        let controller = EdgeController()
+        let (hpet, lines) = lateHPET(controller)
+        hpet.write(offset: Self.config(0), size: 4, value: Self.periodic | Self.route(20))   // interrupts off
+        controller.acceptance = .ready
+        hpet.acknowledged(route: 20)
+        #expect(lines.values.count == 2)
+        var ticks = TimerTicks()
+        (ticks.expiries, ticks.delivered, ticks.discarded) = (5, 1, 4)
+        #expect(hpet.ticks[0] == ticks)
+    }
+
+    @Test("edge periodic: a masked route, or the discard policy, takes one edge and drops the rest", arguments: [true, false])
+    func edgeBacklogMerged(discardPolicy: Bool) {
+        let controller = EdgeController()
+        let (hpet, lines) = lateHPET(controller, lostTicks: discardPolicy ? .discard : .delay)
+        if !discardPolicy {
+            controller.acceptance = .masked
+            hpet.timerFired(now: clock.now)
+        }
+        #expect(lines.values.count == 4)
+        controller.acceptance = .ready
+        hpet.acknowledged(route: 20)
+        #expect(lines.values.count == 4)
+        var ticks = TimerTicks()
+        (ticks.expiries, ticks.delivered, ticks.discarded) = (5, 2, 3)
+        #expect(hpet.ticks[0] == ticks)
     }
 
     @Test("periodic: the write after VAL_SET sets only the period (Linux's two-write sequence)")
