@@ -63,7 +63,7 @@ struct MachineOptions: ParsableArguments {
     @Option(name: .customLong("debug-exit"), help: ArgumentHelp("More debug-exit ports besides 0xF4 (repeatable), as QEMU's isa-debug-exit iobase and iosize.", valueName: "PORT[,SIZE]"))
     var debugExitPorts: [DebugExitOption] = []
 
-    @Option(help: ArgumentHelp("PIT ticks the host ran too late to send on time: delay (each sent later, once the guest took the one before) or discard (merged into one), as QEMU's lost_tick_policy.", valueName: "delay|discard"))
+    @Option(help: ArgumentHelp("PIT and HPET edge ticks the host ran too late to send on time: delay (each sent later, once the guest took the one before) or discard (merged into one), as QEMU's lost_tick_policy.", valueName: "delay|discard"))
     var lostTicks: PIT8254.LostTickPolicy = .delay
 
     @Flag(name: .customLong("pc-testdev"), help: "Add QEMU's pc-testdev (ports 0xE0-0xEB, 0x2000-0x2017, MMIO 0xFF000000), which kvm-unit-tests drives; it replaces the Bochs console at 0xE9.")

@@ -69,7 +69,7 @@ extension Machine {
         public var firmwareConfigFiles: [FirmwareConfigItems.File] = []
         /// More debug-exit port ranges besides 0xF4 (QEMU's `-device isa-debug-exit,iobase=,iosize=`).
         public var debugExitPorts: [Range<UInt16>] = []
-        /// What the PIT does with ticks the host ran too late to send (`--lost-ticks`,
+        /// What the PIT and the HPET's edge comparators do with ticks the host ran too late to send (`--lost-ticks`,
         /// QEMU's `-global kvm-pit.lost_tick_policy=`); KVM's PIT too with `.kernel`.
         public var lostTicks: PIT8254.LostTickPolicy = .delay
         /// QEMU's `pc-testdev` (`-device pc-testdev`), which kvm-unit-tests drives; it takes

@@ -31,7 +31,7 @@ struct HarnessRunTests {
     }()
 
     static func scratchDirectory(_ name: String) -> String {
-        let url = FileManager.default.temporaryDirectory.appending(path: "swiftvmm-harness-\(getpid())/\(name)-\(UUID())")
+        let url = testScratch.appending(path: "harness/\(name)-\(UUID())")
         try? FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
         return url.path
     }
@@ -159,7 +159,7 @@ struct HarnessRunTests {
         let help = try swiftvmm(["test", "--help"])
         #expect(help.status == 0)
         #expect(help.stdout.contains("USAGE: swiftvmm test <manifest>"), "\(help.stdout)")
-        let alone = FileManager.default.temporaryDirectory.appendingPathComponent("swiftvmm-alone-\(getpid())")
+        let alone = testScratch.appendingPathComponent("alone")
         try FileManager.default.createDirectory(at: alone, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: alone) }
         let copy = alone.appendingPathComponent("swiftvmm")

@@ -5,7 +5,7 @@ import Testing
 /// Reading manifests: defaults, every key, and errors that name the file and the problem.
 struct ManifestTests {
     func load(_ json: String, extension: String = "json") throws(ManifestError) -> Manifest {
-        let path = FileManager.default.temporaryDirectory.appending(path: "swiftvmm-manifest-\(getpid())-\(UUID()).\(`extension`)").path
+        let path = testScratch.appending(path: "manifest-\(UUID()).\(`extension`)").path
         _ = FileManager.default.createFile(atPath: path, contents: Data(json.utf8))
         defer { try? FileManager.default.removeItem(atPath: path) }
         return try Manifest.load(path: path)

@@ -22,7 +22,7 @@ struct CommandLineTests {
 
     @Test func serialToAFileKeepsEveryByte() throws {
         let kernel = try temporaryFile(faultGuest, name: "fault.elf")
-        let log = FileManager.default.temporaryDirectory.appending(path: "swiftvmm-serial-\(getpid()).log").path
+        let log = testScratch.appending(path: "serial.log").path
         let result = try swiftvmm(["boot", kernel, "--serial", "file:\(log)"])
         #expect(result.status == 4)
         #expect(result.stdout == "")

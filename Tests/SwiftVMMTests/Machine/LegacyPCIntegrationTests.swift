@@ -122,7 +122,7 @@ struct LegacyPCIntegrationTests {
         #expect(rebooted.stdout == "reboot: boot 1 kbd\nreboot: boot 2 kbd\n")
 
         let serial2 = try temporaryFile(serial2Guest, name: "serial2.elf")
-        let log = FileManager.default.temporaryDirectory.appending(path: "swiftvmm-com2-\(getpid()).log").path
+        let log = testScratch.appending(path: "com2.log").path
         let com2 = try swiftvmm(["boot", serial2, "--serial2", "file:\(log)"])
         #expect(com2.status == 1)
         #expect(com2.stdout.contains("com2 present=1"))

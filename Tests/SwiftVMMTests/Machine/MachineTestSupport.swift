@@ -29,11 +29,20 @@ func boot(_ guest: [UInt8], name: String = "guest", cpus: Int = 1, commandLine: 
     return (outcome, sink.text)
 }
 
+/// This test process's scratch directory (`swiftvmm-tests-PID` in the temporary
+/// directory), removed when the process exits, so test runs leave no files behind.
+let testScratch: URL = {
+    let directory = FileManager.default.temporaryDirectory.appending(path: "swiftvmm-tests-\(getpid())")
+    try? FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    atexit {
+        try? FileManager.default.removeItem(at: FileManager.default.temporaryDirectory.appending(path: "swiftvmm-tests-\(getpid())"))
+    }
+    return directory
+}()
+
 /// A temporary file holding `bytes`, removed when the test process exits.
 func temporaryFile(_ bytes: [UInt8], name: String) throws -> String {
-    let directory = FileManager.default.temporaryDirectory.appending(path: "swiftvmm-tests-\(getpid())")
-    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-    let url = directory.appending(path: name)
+    let url = testScratch.appending(path: name)
     try Data(bytes).write(to: url)
     return url.path
 }

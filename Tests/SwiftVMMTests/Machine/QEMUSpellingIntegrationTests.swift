@@ -9,7 +9,7 @@ import TestGuests
 struct QEMUSpellingIntegrationTests {
     /// A directory holding `qemu-system-x86_64` → the swiftvmm executable.
     static let qemuSymlink: URL = {
-        let directory = FileManager.default.temporaryDirectory.appending(path: "swiftvmm-qemu-\(getpid())")
+        let directory = testScratch.appending(path: "qemu")
         try? FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let link = directory.appending(path: "qemu-system-x86_64")
         try? FileManager.default.removeItem(at: link)
@@ -72,7 +72,7 @@ struct QEMUSpellingIntegrationTests {
     @Test(arguments: cases)
     func sameOutcomeInBothSpellings(_ c: Case) throws {
         let kernel = c.guest.isEmpty ? "" : try temporaryFile(c.guest, name: "qemu-spelling-\(c.name.filter(\.isLetter)).elf")
-        let logs = (0..<3).map { FileManager.default.temporaryDirectory.appending(path: "qemu-spelling-\(getpid())-\($0).log").path }
+        let logs = (0..<3).map { testScratch.appending(path: "qemu-spelling-\($0).log").path }
         let native = try run(c.native, kernel: kernel, log: logs[0])
         let boot = try run(c.qemu, kernel: kernel, log: logs[1])
         let symlink = try run(c.qemu, kernel: kernel, log: logs[2], symlink: true)

@@ -8,7 +8,7 @@ import TestGuests
 @Suite(.enabled(if: KVMHost.available, "\(KVMHost.unavailableReason ?? "")"))
 struct TraceAndFaultReportTests {
     @Test func traceFileHasOneLinePerExitAndTheSummaryCountsThem() throws {
-        let path = FileManager.default.temporaryDirectory.appending(path: "swiftvmm-trace-\(getpid()).txt").path
+        let path = testScratch.appending(path: "trace.txt").path
         let sink = CollectingSink()
         var configuration = Machine.Configuration(kernel: .image(name: "hello", bytes: helloGuest), serialOutput: sink,
                                                   timeout: .seconds(20))

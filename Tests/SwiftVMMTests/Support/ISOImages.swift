@@ -113,28 +113,27 @@ enum GRUBRescue {
 
     /// Runs `grub-mkrescue` on a tree of `files` (path → contents) and returns the ISO's path.
     static func make(_ files: [String: [UInt8]], name: String, in directory: TemporaryDirectory) throws -> String {
-        let tree = directory.path + "/tree-" + name
-        for (path, bytes) in files {
-            let url = URL(fileURLWithPath: tree + path)
-            try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
-            try Data(bytes).write(to: url)
-        }
-        let iso = directory.path + "/" + name + ".iso"
+        let (tree, iso) = try writeTree(files, name: name, in: directory)
         try run(tool, ["-o", iso, tree])
         return iso
     }
 
     /// Runs xorriso as mkisofs with `options` (e.g. `-J` for Joliet names only) on a tree.
     static func mkisofs(_ files: [String: [UInt8]], options: [String], name: String, in directory: TemporaryDirectory) throws -> String {
+        let (tree, iso) = try writeTree(files, name: name, in: directory)
+        try run("/usr/bin/xorriso", ["-as", "mkisofs"] + options + ["-o", iso, tree])
+        return iso
+    }
+
+    /// Writes `files` under a fresh tree; returns the tree and the ISO path to make from it.
+    private static func writeTree(_ files: [String: [UInt8]], name: String, in directory: TemporaryDirectory) throws -> (String, String) {
         let tree = directory.path + "/tree-" + name
         for (path, bytes) in files {
             let url = URL(fileURLWithPath: tree + path)
             try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
             try Data(bytes).write(to: url)
         }
-        let iso = directory.path + "/" + name + ".iso"
-        try run("/usr/bin/xorriso", ["-as", "mkisofs"] + options + ["-o", iso, tree])
-        return iso
+        return (tree, directory.path + "/" + name + ".iso")
     }
 
     private static func run(_ tool: String, _ arguments: [String]) throws {
