@@ -65,8 +65,13 @@ public struct RunStatistics: Sendable, CustomStringConvertible {
     public var description: String {
         let counts = totalExits.filter { $0.value > 0 }.sorted { $0.key < $1.key }
             .map { "\($0.key.rawValue) \($0.value)" }.joined(separator: ", ")
-        let hpet = (hpetTicks ?? []).enumerated().filter { $0.element.expiries > 0 }.map { "; HPET timer \($0.offset): \($0.element)" }
+        let hpet = activeHPETTimers.map { "; HPET timer \($0.index): \($0.ticks)" }
         return "\(wallTime) wall; exits: \(counts.isEmpty ? "none" : counts)" + (pitTicks.map { "; PIT: \($0)" } ?? "")
             + hpet.joined()
+    }
+
+    /// The HPET comparators that matched at least once, by index.
+    public var activeHPETTimers: [(index: Int, ticks: TimerTicks)] {
+        (hpetTicks ?? []).enumerated().filter { $0.element.expiries > 0 }.map { ($0.offset, $0.element) }
     }
 }

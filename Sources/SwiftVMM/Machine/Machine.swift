@@ -336,9 +336,10 @@ public final class Machine: Sendable {
     /// PIT's ticks and the HPET comparators' matches, once `run()` returned.
     public var traceSummary: String? {
         tracer?.summary.map { summary in
-            guard let chipset else { return summary }
-            let hpet = chipset.hpet.ticks.enumerated().filter { $0.element.expiries > 0 }.map { "HPET timer \($0.offset): \($0.element)\n" }
-            return summary + "PIT channel 0: \(chipset.pit.ticks)\n" + hpet.joined()
+            let statistics = statistics
+            guard let pit = statistics.pitTicks else { return summary }
+            let hpet = statistics.activeHPETTimers.map { "HPET timer \($0.index): \($0.ticks)\n" }
+            return summary + "PIT channel 0: \(pit)\n" + hpet.joined()
         }
     }
 
