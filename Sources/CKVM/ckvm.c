@@ -2,6 +2,7 @@
 #include "ckvm.h"
 #include <pthread.h>
 #include <sched.h>
+#include <signal.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <unistd.h>
@@ -54,3 +55,11 @@ int ckvm_get_affinity(void *mask, unsigned long size) { return sched_getaffinity
 int ckvm_set_affinity(const void *mask, unsigned long size) { return sched_setaffinity(0, size, mask); }
 int ckvm_set_timer_slack(unsigned long nanoseconds) { return prctl(PR_SET_TIMERSLACK, nanoseconds, 0, 0, 0); }
 int ckvm_gettid(void) { return gettid(); }
+
+int ckvm_thread_timer_create(int tid, int signal, timer_t *timer) {
+    struct sigevent event = { 0 };
+    event.sigev_notify = SIGEV_THREAD_ID;
+    event.sigev_signo = signal;
+    event._sigev_un._tid = tid;   // glibc spells sigev_notify_thread_id this way
+    return timer_create(CLOCK_MONOTONIC, &event, timer);
+}

@@ -65,7 +65,6 @@
 
 #define TICKS          200
 #define IRQ0_VECTOR    0x20
-#define WAIT_US        2000000u
 #define SETTLE_US      10000u
 #define ATTEMPTS       3
 
@@ -179,7 +178,7 @@ static int route_through_ioapic(uint32_t t0_conf, uint64_t period_tsc) {
     hpet_w32(hpet, HPET_TN_CMP(0), ticks_per_ms);
     hpet_w32(hpet, HPET_GEN_CONF, HPET_CONF_LEG_RT | HPET_CONF_ENABLE);
     sti();
-    uint64_t end = rdtsc() + tsc_from_us(WAIT_US);
+    uint64_t end = rdtsc() + tsc_from_us(COUNT_WAIT_US);
     while (ioapic_ticks < IOAPIC_TICKS && rdtsc() < end) cpu_relax();
     delay_us(SETTLE_US);
     cli();
@@ -233,7 +232,7 @@ static struct result run_once(uint32_t t0_conf, uint64_t period_tsc, uint64_t de
     /* Step 6. */
     hpet_w32(hpet, HPET_GEN_CONF, HPET_CONF_LEG_RT | HPET_CONF_ENABLE);
     sti();
-    uint64_t end = rdtsc() + tsc_from_us(WAIT_US);
+    uint64_t end = rdtsc() + tsc_from_us(COUNT_WAIT_US);
     while (ticks < TICKS && rdtsc() < end) {
         watchdog_poll();
         host_delay_poll();
@@ -256,7 +255,7 @@ static struct result run_once(uint32_t t0_conf, uint64_t period_tsc, uint64_t de
 }
 
 int main(void) {
-    watchdog_arm(10, EXIT_TIMEOUT, "hpet-legacy: TIMEOUT");
+    watchdog_arm(TIMER_WATCHDOG_S, EXIT_TIMEOUT, "hpet-legacy: TIMEOUT");
     cli();
     uint64_t cpu_khz = cpuid_tsc_khz();
     int from_acpi;
@@ -308,7 +307,7 @@ int main(void) {
         unjudged = 0;
         int ok = 1;
         if (r.n != TICKS) {
-            snprintf(why, sizeof(why), "%u HPET ticks in %u ms, expected %u", r.n, WAIT_US / 1000, TICKS);
+            snprintf(why, sizeof(why), "%u HPET ticks in %u ms, expected %u", r.n, COUNT_WAIT_US / 1000, TICKS);
             ok = 0;
         } else if (r.extra > (uint32_t)r.late_at_stop) {
             snprintf(why, sizeof(why), "%u ticks after timer 0 was stopped at tick %u (late_at_stop=%d)", r.extra, TICKS,

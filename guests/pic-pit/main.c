@@ -15,7 +15,7 @@
  *   ioapic_tick_tsc=<n> inflight=<0|1>
  *   ioapic_attempts=<n> ioapic_anchors=... (as for pic)  [ioapic_rate=unjudged (...)]
  *   spurious_irq7=<n>
- *   pic-pit: PASS (v=0) | pic-pit: FAIL <reason> (v=3) | pic-pit: TIMEOUT (v=4, 10 s watchdog)
+ *   pic-pit: PASS (v=0) | pic-pit: FAIL <reason> (v=3) | pic-pit: TIMEOUT (v=4, 50 s watchdog, tsc.h)
  *
  * Timing thresholds, and why each holds on a slow host (a debug build of the VMM, a nested
  * KVM whose port exits cost ~10-20 us, a busy machine):
@@ -44,7 +44,7 @@
  *     The PIT keeps running from (b). The handler EOIs the local APIC and masks the entry
  *     at tick 200; one more interrupt is allowed only if the local APIC had already
  *     accepted it (IRR bit set right after the mask: inflight=1).
- * (b) and (c) require exactly 200 ticks within 2 s and none after the mask: counts, which
+ * (b) and (c) require exactly 200 ticks (awaited for COUNT_WAIT_US, tsc.h) and none after the mask: counts, which
  *     the VMM alone controls. The rate: a host that runs the vCPU or the VMM's timer thread
  *     late makes ticks late, never early, and a VMM that delivers missed ticks afterwards
  *     (the PIT's lost-tick policy) keeps the count; so the period is judged from the
@@ -80,7 +80,6 @@
 #define PIT_1KHZ       1193u  /* 1193182 / 1000, rounded */
 #define PIC_VECTOR     0x20
 #define IOAPIC_VECTOR  0x30
-#define WAIT_US        2000000u
 #define SETTLE_US      10000u
 #define ATTEMPTS       3
 
@@ -283,7 +282,7 @@ static struct result take_ticks(void (*start)(void), uint64_t expected, uint64_t
     host_delay_start(delay_limit);
     start();
     sti();
-    uint64_t end = rdtsc() + tsc_from_us(WAIT_US);
+    uint64_t end = rdtsc() + tsc_from_us(COUNT_WAIT_US);
     while (ticks < TICKS && rdtsc() < end) {
         watchdog_poll();
         host_delay_poll();
@@ -306,7 +305,7 @@ static struct result take_ticks(void (*start)(void), uint64_t expected, uint64_t
 static int judge(const char *what, struct result r, uint64_t expected, int *unjudged, char *why, size_t len) {
     *unjudged = 0;
     if (r.n != TICKS) {
-        snprintf(why, len, "%s: %u ticks in %u ms, expected %u", what, r.n, WAIT_US / 1000, TICKS);
+        snprintf(why, len, "%s: %u ticks in %u ms, expected %u", what, r.n, COUNT_WAIT_US / 1000, TICKS);
         return 0;
     }
     if (r.extra > (uint32_t)r.inflight) {
@@ -375,7 +374,7 @@ static void start_ioapic(void) {
 }
 
 int main(void) {
-    watchdog_arm(10, EXIT_TIMEOUT, "pic-pit: TIMEOUT");
+    watchdog_arm(TIMER_WATCHDOG_S, EXIT_TIMEOUT, "pic-pit: TIMEOUT");
     cli();
     uint64_t cpu_khz = cpuid_tsc_khz();
     uint64_t exit_tsc = port_exit_tsc();

@@ -11,6 +11,8 @@
 #define CKVM_H
 
 #include <linux/kvm.h>
+#include <signal.h>
+#include <time.h>
 #include <stdint.h>
 
 // MARK: ioctl request numbers (system fd)
@@ -69,6 +71,12 @@ int ckvm_get_affinity(void *mask, unsigned long size);
 int ckvm_set_affinity(const void *mask, unsigned long size);
 int ckvm_set_timer_slack(unsigned long nanoseconds);
 int ckvm_gettid(void);
+// A CLOCK_MONOTONIC POSIX timer whose expiry sends `signal` to thread `tid` alone
+// (SIGEV_THREAD_ID, a Linux extension Glibc does not show Swift). 0, or -1 with errno.
+int ckvm_thread_timer_create(int tid, int signal, timer_t *timer);
+// The real-time signal a vCPU's own POSIX timer sends (SIGRTMIN is a Glibc function call,
+// which Swift cannot import as a macro; +1 stays clear of any the C library reserves).
+static inline int ckvm_alarm_signal(void) { return SIGRTMIN + 1; }
 
 // MARK: struct kvm_run union members
 // Each exit payload is an anonymous struct inside an anonymous union; a typedef gives

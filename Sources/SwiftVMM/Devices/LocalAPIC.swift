@@ -156,6 +156,14 @@ public final class LocalAPIC {
         return UInt32(vector) >> 4 > processorPriority >> 4 ? vector : nil
     }
 
+    /// Whether the timer's expiry now would raise a new interrupt: its LVT entry is unmasked
+    /// and its vector is not already requested (a second request merges in IRR, §11.8.4).
+    /// While it would not, the vCPU need not leave the guest when the timer expires: the
+    /// expiry is taken at the next exit, with the same result.
+    public var timerExpiryRaisesInterrupt: Bool {
+        timerLVT & Self.lvtMasked == 0 && !interruptRequest.contains(UInt8(truncatingIfNeeded: timerLVT))
+    }
+
     /// The vCPU took `vector` (INTA): IRR → ISR (§11.8.4).
     public func startService(_ vector: UInt8) {
         interruptRequest.remove(vector)

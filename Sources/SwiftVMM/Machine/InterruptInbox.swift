@@ -12,7 +12,6 @@ final class InterruptInbox: Sendable {
         static let nmi = Events(rawValue: 1 << 0)
         static let initialize = Events(rawValue: 1 << 1)
         static let startup = Events(rawValue: 1 << 2)
-        static let timer = Events(rawValue: 1 << 3)
         /// The 8259's INTR output changed (it reaches the CPU through LINT0 as ExtINT).
         static let externalInterrupt = Events(rawValue: 1 << 4)
         /// Fixed vectors wait in the sets. Set after the vector's bit, so `isEmpty` is one

@@ -1,3 +1,4 @@
+import CKVM
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -7,8 +8,16 @@ import Glibc
 /// `KVM_RUN` through `KVM_SET_SIGNAL_MASK`, so a kick sent at any moment either interrupts
 /// the running guest or stays pending and makes the next `KVM_RUN` return EINTR at once.
 /// The pending signal is then consumed with `sigtimedwait`, never delivered.
+///
+/// A vCPU's own POSIX timer (`VCPUAlarm`) kicks the same way with a signal of its own. Were
+/// it the same signal, a kick sent while the timer's signal was pending would merge into it
+/// (one pending instance per standard signal), and re-arming the timer may withdraw that
+/// pending signal (it is stale): the kick would be gone with it, and a vCPU spinning in the
+/// guest would not see a posted interrupt until some other exit.
 enum KickSignal {
     static let number = SIGUSR1
+    /// The signal of a vCPU's POSIX timer.
+    static let alarmNumber = ckvm_alarm_signal()
 
     /// Installs a handler once per process, so a stray delivery cannot kill the process.
     static let installHandler: Void = {
@@ -16,11 +25,12 @@ enum KickSignal {
         action.__sigaction_handler.sa_handler = { _ in }
         sigemptyset(&action.sa_mask)
         sigaction(number, &action, nil)
+        sigaction(alarmNumber, &action, nil)
     }()
 
     /// Blocks every asynchronous signal in the calling (vCPU) thread, so the embedding
     /// process's handlers run elsewhere, and returns the mask to use inside `KVM_RUN`:
-    /// the same, less the kick.
+    /// the same, less the kick and the alarm.
     static func blockInCurrentThread() -> sigset_t {
         _ = installHandler
         var blocked = sigset_t()
@@ -30,16 +40,18 @@ enum KickSignal {
         var insideRun = sigset_t()
         pthread_sigmask(SIG_BLOCK, nil, &insideRun)
         sigdelset(&insideRun, number)
+        sigdelset(&insideRun, alarmNumber)
         return insideRun
     }
 
-    /// Consumes a pending kick, if any (after `KVM_RUN` returned EINTR).
+    /// Consumes a pending kick or alarm, if any (after `KVM_RUN` returned EINTR).
     static func consumePending() {
         var set = sigset_t()
         sigemptyset(&set)
         sigaddset(&set, number)
+        sigaddset(&set, alarmNumber)
         var zero = timespec(tv_sec: 0, tv_nsec: 0)
-        while sigtimedwait(&set, nil, &zero) == number {}
+        while sigtimedwait(&set, nil, &zero) > 0 {}
     }
 
     static func send(to thread: pthread_t) {

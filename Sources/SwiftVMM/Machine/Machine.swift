@@ -92,11 +92,11 @@ public final class Machine: Sendable {
             try vm.setMSRFilter(MSRPolicy.filter(kernelAPIC: !userspaceAPIC, nestedVMX: nested == .vmx,
                                                  overrides: configuration.msrOverrides))
 
-            // Timers and the APIC bus, which devices and vCPUs share. Timer slots: one per
-            // local APIC timer, one per vCPU for the interrupt-window poll, the PIT, the HPET.
+            // The device timers and the APIC bus, which devices and vCPUs share. Timer slots:
+            // the PIT, the HPET (each vCPU keeps its local APIC's timer in its VCPUAlarm).
             let machineClock = MachineClock()
             self.clock = machineClock
-            let timers = TimerService(slots: 2 * cpus + 2, clock: machineClock)
+            let timers = TimerService(slots: 2, clock: machineClock)
             let apicBus = APICBus(cpuCount: cpus)
             self.timers = timers
             self.apicBus = apicBus
@@ -108,8 +108,8 @@ public final class Machine: Sendable {
             mmio = MMIOBus(name: "MMIO address", logger: logger)
             let chipset = userspaceAPIC ? Chipset(
                 ioAPICID: UInt8(ACPITables(cpuCount: cpus).ioAPICID),
-                pitTimer: DeviceTimer(now: { machineClock.now() }, arm: { timers.arm(2 * cpus, atNanoseconds: $0) }),
-                hpetTimer: DeviceTimer(now: { machineClock.now() }, arm: { timers.arm(2 * cpus + 1, atNanoseconds: $0) }),
+                pitTimer: DeviceTimer(now: { machineClock.now() }, arm: { timers.arm(0, atNanoseconds: $0) }),
+                hpetTimer: DeviceTimer(now: { machineClock.now() }, arm: { timers.arm(1, atNanoseconds: $0) }),
                 apicBus: apicBus, lostTicks: configuration.lostTicks) : nil
             self.chipset = chipset
             // Interrupt line n (ISA IRQ n below 16, else I/O APIC pin n) of whichever irqchip runs.
@@ -202,21 +202,15 @@ public final class Machine: Sendable {
             for (id, vcpu) in vcpus.enumerated() {
                 let inbox = InterruptInbox()
                 let clock = GuestClock(vcpu: vcpu, tscHz: UInt64(tscKHz) * 1000, clock: machineClock)
+                let alarm = VCPUAlarm(clock: machineClock)
                 let localAPIC = userspaceAPIC ? LocalAPIC(id: UInt32(id), isBootProcessor: id == 0, environment: .init(
                     tscHz: clock.tscHz, now: { (try? clock.now().tsc) ?? 0 },
                     armTimer: { deadline in
-                        guard let deadline, let now = try? clock.now() else {
-                            timers.arm(id, atNanoseconds: nil)
-                            return
-                        }
-                        if deadline <= now.tsc {
-                            // Already due: the vCPU takes it before it next enters the guest,
-                            // without a trip through the timer thread.
-                            timers.arm(id, atNanoseconds: nil)
-                            inbox.post(.timer)
-                        } else {
-                            timers.arm(id, atNanoseconds: clock.hostNanoseconds(atTSC: deadline, from: now))
-                        }
+                        // A deadline already passed is due now: the vCPU takes it before it
+                        // next enters the guest.
+                        alarm.armTimer(atNanoseconds: deadline.flatMap { deadline in
+                            (try? clock.now()).map { clock.hostNanoseconds(atTSC: deadline, from: $0) }
+                        })
                     },
                     sendIPI: { apicBus.deliver($0) },
                     addressingChanged: { apicBus.update($0) },
@@ -239,9 +233,7 @@ public final class Machine: Sendable {
                                           addedLatency: configuration.addedExitLatency)
                 runners.append(VCPURunner(vcpu: vcpu, localAPIC: localAPIC, externalInterrupts: id == 0 ? chipset?.pic : nil, inbox: inbox, isBootCPU: id == 0, control: control,
                                           handler: handler, hostCPU: hostCPUs?[id], logger: logger,
-                                          pollInterruptWindow: { on in
-                                              timers.arm(cpus + id, atNanoseconds: on ? machineClock.now() + VCPURunner.windowPollInterval : nil)
-                                          }, debug: debug, tracer: tracer))
+                                          alarm: alarm, debug: debug, tracer: tracer))
             }
             debug?.attach(runners)
             gdbServer = try configuration.gdb.map { options throws(HostError) in
@@ -282,13 +274,10 @@ public final class Machine: Sendable {
         var input: SerialInputPump?
         do {
             if let fd = configuration.serialInput { input = try SerialInputPump(input: fd, uart: uart) }
-            let timerExpiry: [@Sendable () -> Void] = runners.map { runner in { runner.post(.timer) } }
-            let windowPoll: [@Sendable () -> Void] = runners.map { runner in { runner.kick() } }
-            let deviceTimers: [@Sendable () -> Void] = [
+            try timers.start(handlers: [
                 { [chipset, clock] in chipset?.pit.timerFired(now: clock.now()) },
                 { [chipset, clock] in chipset?.hpet.timerFired(now: clock.now()) },
-            ]
-            try timers.start(handlers: timerExpiry + windowPoll + deviceTimers)
+            ])
             try vgaText?.start()
             try gdbServer?.start()
             for runner in runners {

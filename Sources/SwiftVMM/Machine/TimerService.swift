@@ -4,11 +4,11 @@ import Synchronization
 import Glibc
 #endif
 
-/// One thread that fires every guest timer at its host deadline (DESIGN-NOTES, "Time").
-/// Each timer is a slot (one per local APIC); the thread sleeps on a condition variable
+/// One thread that fires the device timers (the PIT's and the HPET's) at their host
+/// deadlines (DESIGN-NOTES, "Time"); each local APIC timer is kept by its own vCPU thread
+/// instead (`VCPUAlarm`). Each timer is a slot; the thread sleeps on a condition variable
 /// with an absolute CLOCK_MONOTONIC deadline and 1 ns timer slack, and arming an earlier
-/// deadline wakes it. With one slot per timer, finding the earliest is a scan of at most
-/// a few hundred entries, cheaper than keeping a heap ordered under re-arming.
+/// deadline wakes it. With one slot per timer, finding the earliest is a scan.
 ///
 /// Deadlines are in `MachineClock` time; while the clock is paused (a debugger holds the
 /// machine) nothing fires.

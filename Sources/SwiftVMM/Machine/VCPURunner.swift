@@ -17,9 +17,9 @@ final class VCPURunner: @unchecked Sendable {
     private let handler: ExitHandler
     private let hostCPU: Int?
     private let logger: Logger
-    /// Arms (true) or disarms a kick a little later, in case KVM is slow to report the
-    /// interrupt window (see `injectPendingInterrupt`).
-    private let pollInterruptWindow: (Bool) -> Void
+    /// This vCPU's local APIC timer deadline and interrupt-window poll, and the POSIX timer
+    /// that kicks this thread for them.
+    let alarm: VCPUAlarm
     @exclusivity(unchecked) private var pollingInterruptWindow = false
     /// The gdb stub's all-stop control, when a debugger may attach.
     private let debug: DebugController?
@@ -52,12 +52,12 @@ final class VCPURunner: @unchecked Sendable {
 
     init(vcpu: VCPU, localAPIC: LocalAPIC?, externalInterrupts: (any ExternalInterruptController)?, inbox: InterruptInbox,
          isBootCPU: Bool, control: RunControl, handler: ExitHandler,
-         hostCPU: Int?, logger: Logger, pollInterruptWindow: @escaping (Bool) -> Void, debug: DebugController? = nil,
+         hostCPU: Int?, logger: Logger, alarm: VCPUAlarm, debug: DebugController? = nil,
          tracer: ExitTracer? = nil) {
         self.debug = debug
         self.tracer = tracer
         self.externalInterrupts = externalInterrupts
-        self.pollInterruptWindow = pollInterruptWindow
+        self.alarm = alarm
         self.vcpu = vcpu
         self.localAPIC = localAPIC
         self.inbox = inbox
@@ -96,13 +96,6 @@ final class VCPURunner: @unchecked Sendable {
         }
     }
 
-    /// Pulls the vCPU out of KVM_RUN so it looks at its pending interrupts again.
-    func kick() {
-        lock.withLock {
-            if let thread { KickSignal.send(to: thread) }
-        }
-    }
-
     /// Wakes the thread wherever it is (the machine is stopping).
     func wake() {
         lock.withLock {
@@ -122,12 +115,19 @@ final class VCPURunner: @unchecked Sendable {
         }
         do {
             try vcpu.setSignalMask(blocking: insideRun)
+            try alarm.start()
+            defer { alarm.stop() }
             while !control.isStopping {
                 if let debug, debug.isHolding {
                     try debug.park(self)
+                    alarm.clockChanged()   // the machine clock stood still meanwhile
                     continue
                 }
                 let wokenByEvent = try takeInbox()
+                if alarm.takeTimerIfDue(), let localAPIC {
+                    localAPIC.timerExpired(atTSC: try vcpu.msr(Self.timeStampCounter))
+                }
+                if let wakes = localAPIC?.timerExpiryRaisesInterrupt { alarm.timerExpiry(wakes: wakes) }
                 switch state {
                 case .waitingForStartup:
                     setStatus("waiting for start-up")
@@ -147,6 +147,8 @@ final class VCPURunner: @unchecked Sendable {
                 }
                 setStatus("running")
                 try injectPendingInterrupt()
+                // An injection took a vector out of IRR: the timer may raise one again.
+                if let wakes = localAPIC?.timerExpiryRaisesInterrupt { alarm.timerExpiry(wakes: wakes) }
                 if let cr8 = localAPIC?.cr8 { vcpu.cr8 = cr8 }   // a TPR written through MMIO
                 let exit = try vcpu.runOnce()
                 localAPIC?.cr8 = vcpu.cr8                       // a MOV to CR8 in the guest
@@ -182,7 +184,7 @@ final class VCPURunner: @unchecked Sendable {
     }
 
     /// Moves everything posted into the local APIC and the vCPU: INIT, then SIPI, NMI,
-    /// timer expiry, fixed vectors. True when an NMI, INIT or SIPI arrived (these wake a
+    /// fixed vectors. True when an NMI, INIT or SIPI arrived (these wake a
     /// halted CPU whatever its IF).
     private func takeInbox() throws(KVMError) -> Bool {
         guard !inbox.isEmpty, let localAPIC else { return false }
@@ -201,9 +203,6 @@ final class VCPURunner: @unchecked Sendable {
         let newNMIs = state != .waitingForStartup ? min(nmis, 2) : 0
         for _ in 0..<newNMIs { try vcpu.injectNMI() }
         if newNMIs > 0 { nmiMayBeHeld = true }
-        if events.contains(.timer) {
-            localAPIC.timerExpired(atTSC: try vcpu.msr(Self.timeStampCounter))
-        }
         for (vector, level) in vectors { localAPIC.accept(vector: vector, levelTriggered: level) }
         return newNMIs > 0 || !events.intersection([.initialize, .startup]).isEmpty
     }
@@ -217,9 +216,9 @@ final class VCPURunner: @unchecked Sendable {
     ///
     /// KVM_EXIT_IRQ_WINDOW_OPEN can come late: on the nested kvm_pvm host it arrives about
     /// 730 µs after the guest re-enables interrupts (measured; KVM's in-kernel APIC is as
-    /// late there). So while a window is requested, the vCPU is also kicked every
-    /// `windowPollInterval` and looks again; where the window exit is prompt (hardware
-    /// KVM) the poll is disarmed before it fires.
+    /// late there). So while a window is requested, the vCPU is also kicked now and then
+    /// and looks again (`VCPUAlarm.pollInterruptWindow`); where the window exit is prompt
+    /// (hardware KVM) the poll is disarmed before it fires.
     private func injectPendingInterrupt() throws(KVMError) {
         // `localAPIC?.` rather than binding it up front: a binding retains the APIC on
         // every exit, and this runs after every exit.
@@ -242,7 +241,7 @@ final class VCPURunner: @unchecked Sendable {
         }
         vcpu.requestInterruptWindow = wantWindow
         if wantWindow != pollingInterruptWindow || wantWindow {
-            pollInterruptWindow(wantWindow)
+            alarm.pollInterruptWindow(wantWindow)
             pollingInterruptWindow = wantWindow
         }
     }
@@ -273,11 +272,9 @@ final class VCPURunner: @unchecked Sendable {
 
     private var debuggerHolds: Bool { debug?.isHolding ?? false }
 
-    /// How often a vCPU waiting for an interrupt window is kicked to look again.
-    static let windowPollInterval: UInt64 = 20_000
-
-    /// Sleeps until something is posted or the machine stops. `blocking`: nothing but
-    /// NMI, INIT or SIPI can wake this vCPU; when every vCPU is so, that is a deadlock.
+    /// Sleeps until something is posted, the local APIC timer's deadline comes or the
+    /// machine stops. `blocking`: nothing but NMI, INIT or SIPI can wake this vCPU; when
+    /// every vCPU is so, that is a deadlock.
     private func sleep(blocking: Bool) {
         var everyoneBlocked = false
         lock.withLock {
@@ -290,7 +287,10 @@ final class VCPURunner: @unchecked Sendable {
         }
         if everyoneBlocked { control.finish(.deadlock) }
         lock.withLock {
-            while sleeping && !control.isStopping && !debuggerHolds { lock.wait() }
+            let deadline = alarm.sleepDeadline
+            while sleeping && !control.isStopping && !debuggerHolds {
+                if !lock.wait(untilNanoseconds: deadline) { break }
+            }
             sleeping = false
             if blocked {
                 blocked = false
