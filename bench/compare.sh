@@ -52,7 +52,7 @@ if [[ $static == 1 ]]; then
     static_args=(--swiftvmm-static "$(swift build -c release --static-swift-stdlib --scratch-path .build/static --show-bin-path)/swiftvmm")
 fi
 gcc -O2 -Wall -Wextra -o "$work/floor" bench/floor.c
-guests/build.sh -o "$work/guests" hello hello-mb2 exits spin smp-timer smp-broadcast >&2
+guests/build.sh -o "$work/guests" hello hello-mb2 exits spin timer-soak smp-broadcast >&2
 
 started="$(date -u '+%Y-%m-%d %H:%M UTC')"
 load_before="$(cut -d' ' -f1-3 /proc/loadavg)"
