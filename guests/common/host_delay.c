@@ -93,12 +93,3 @@ struct tick_fit tick_fit(const uint64_t *stamp, const uint8_t *delayed, uint32_t
 
 int late_ticks_explain(struct tick_fit f) { return f.missed > 0; }
 
-uint32_t ticks_due(const uint64_t *stamp, uint32_t n, uint64_t expected, uint64_t at) {
-    if (n == 0 || expected == 0) return n;
-    uint64_t t0 = stamp[1];
-    for (uint32_t i = 2; i <= n; i++) {
-        uint64_t start = stamp[i] - (uint64_t)(i - 1) * expected;
-        if (start < t0) t0 = start;
-    }
-    return at < t0 ? 0 : (uint32_t)((at - t0) / expected + 1);
-}

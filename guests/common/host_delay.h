@@ -55,13 +55,6 @@ struct tick_fit {
  * where the host also made ticks late (a count over a longer window can). */
 int late_ticks_explain(struct tick_fit f);
 
-/* How many of a periodic series' ticks were due by TSC `at`, going by its least-late
- * stamp (stamp[1..n], `expected` TSC cycles apart): t0 = min(stamp[i] - (i - 1) * expected),
- * due = (at - t0) / expected + 1. A handler that stops the source at tick n while more than
- * n were due ran late, and one more tick may already be on its way (the VMM delivers
- * missed ticks afterwards, or the source latched it), as on hardware when the handler is
- * late. */
-uint32_t ticks_due(const uint64_t *stamp, uint32_t n, uint64_t expected, uint64_t at);
 struct tick_fit tick_fit(const uint64_t *stamp, const uint8_t *delayed, uint32_t n, uint64_t expected);
 
 #endif

@@ -57,6 +57,19 @@ public final class Serial16550: PortDevice {
         var transmitterInterruptPending = false
 
         var hasData: Bool { receiveHead < received.count }
+
+        /// Queues bytes for the guest, up to `receiveCapacity` unread; returns how many fit
+        /// (the rest are dropped, as a full receiver overruns). Read bytes are let go once
+        /// all are read, so the buffer never grows past the capacity.
+        mutating func enqueue(_ bytes: some Collection<UInt8>) -> Int {
+            if receiveHead == received.count {
+                received.removeAll(keepingCapacity: true)
+                receiveHead = 0
+            }
+            let taken = bytes.prefix(max(Serial16550.receiveCapacity - (received.count - receiveHead), 0))
+            received.append(contentsOf: taken)
+            return taken.count
+        }
         var dlab: Bool { lineControl & Serial16550.divisorLatchAccess != 0 }
 
         var identification: UInt8 {
@@ -87,14 +100,7 @@ public final class Serial16550: PortDevice {
     @discardableResult
     public func receive(_ bytes: some Collection<UInt8>) -> Int {
         let level = state.withLock { state in
-            if state.receiveHead == state.received.count {
-                state.received.removeAll(keepingCapacity: true)
-                state.receiveHead = 0
-            }
-            let room = Self.receiveCapacity - (state.received.count - state.receiveHead)
-            let taken = bytes.prefix(max(room, 0))
-            state.received.append(contentsOf: taken)
-            return (taken.count, state.interruptLevel)
+            (state.enqueue(bytes), state.interruptLevel)
         }
         irq.set(level.1)
         return level.0
@@ -141,7 +147,7 @@ public final class Serial16550: PortDevice {
             case Register.data where state.dlab: state.divisorLow = byte
             case Register.data:
                 if state.modemControl & Self.loopback != 0 {
-                    state.received.append(byte)
+                    _ = state.enqueue(CollectionOfOne(byte))
                 } else {
                     transmit = true
                 }

@@ -236,6 +236,20 @@ struct Serial16550Tests {
         #expect(read(Self.lsr) == 0x60)
     }
 
+    @Test("a guest looping bytes back without reading holds at most the receive capacity")
+    func loopbackIsBounded() {
+        write(Self.mcr, 0x10)
+        for i in 0..<(3 * Serial16550.receiveCapacity) { write(Self.data, UInt8(truncatingIfNeeded: i)) }
+        var count = 0
+        while read(Self.lsr) & 0x01 != 0 {
+            #expect(read(Self.data) == UInt8(truncatingIfNeeded: count))
+            count += 1
+        }
+        #expect(count == Serial16550.receiveCapacity)
+        send("ab")   // after all was read, the buffer starts again
+        #expect(read(Self.data) == 0x61)
+    }
+
     @Test("loopback with ERBFI and OUT2 raises the receive interrupt")
     func loopbackInterrupt() {
         write(Self.ier, 0x01)
