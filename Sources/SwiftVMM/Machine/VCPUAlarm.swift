@@ -13,7 +13,7 @@ import Glibc
 /// `KVM_RUN` at once, one that is not running finds the kick pending when it next enters.
 /// A shared timer thread would first have to be scheduled itself, on a host where every
 /// core may be busy running vCPUs, and only then kick (BENCHMARKS.md §3 measured that hop).
-/// The vCPU thread checks `timerDue` before every entry, so a deadline that passed while it
+/// The vCPU thread calls `takeTimerIfDue` before every entry, so a deadline that passed while it
 /// was out of the guest is taken without any signal; a halted vCPU sleeps until
 /// `sleepDeadline`.
 ///
@@ -86,6 +86,7 @@ final class VCPUAlarm {
     /// cancels KVM's injection of an interrupt queued in the same entry, and a fixed short
     /// interval could do that at every entry, so that the guest never took it.
     func pollInterruptWindow(_ on: Bool) {
+        guard on || pollDeadline != nil else { return }   // no poll to cancel
         if on {
             pollDeadline = clock.now() &+ pollInterval
             pollInterval = min(pollInterval * 2, Self.lastPoll)
@@ -120,16 +121,15 @@ final class VCPUAlarm {
 
     /// Sets the POSIX timer to the earlier deadline's host time, when that changed. An
     /// absolute time already past fires at once (0 would disarm, hence at least 1).
+    /// Runs on every exit that wants a window: no allocation here.
     private func program() {
         guard case .some(let timer) = timer else { return }
-        let earliest = [timerWakes ? timerDeadline : nil, pollDeadline].compactMap { $0 }.min().map(clock.hostTime) ?? 0
+        let due = min(timerWakes ? timerDeadline ?? .max : .max, pollDeadline ?? .max)
+        let earliest = due == .max ? 0 : max(clock.hostTime(due), 1)
         guard earliest != programmed else { return }
         programmed = earliest
         var setting = itimerspec()
-        if earliest != 0 {
-            let at = max(earliest, 1)
-            setting.it_value = timespec(tv_sec: Int(at / 1_000_000_000), tv_nsec: Int(at % 1_000_000_000))
-        }
+        setting.it_value = timespec(tv_sec: Int(earliest / 1_000_000_000), tv_nsec: Int(earliest % 1_000_000_000))
         timer_settime(timer, TIMER_ABSTIME, &setting, nil)
     }
 }

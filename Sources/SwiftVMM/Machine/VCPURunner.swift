@@ -20,7 +20,6 @@ final class VCPURunner: @unchecked Sendable {
     /// This vCPU's local APIC timer deadline and interrupt-window poll, and the POSIX timer
     /// that kicks this thread for them.
     let alarm: VCPUAlarm
-    @exclusivity(unchecked) private var pollingInterruptWindow = false
     /// The gdb stub's all-stop control, when a debugger may attach.
     private let debug: DebugController?
     /// `--trace`: handles and records each exit (nil: the handler is called directly).
@@ -127,7 +126,7 @@ final class VCPURunner: @unchecked Sendable {
                 if alarm.takeTimerIfDue(), let localAPIC {
                     localAPIC.timerExpired(atTSC: try vcpu.msr(Self.timeStampCounter))
                 }
-                if let wakes = localAPIC?.timerExpiryRaisesInterrupt { alarm.timerExpiry(wakes: wakes) }
+                updateTimerWakes()
                 switch state {
                 case .waitingForStartup:
                     setStatus("waiting for start-up")
@@ -147,8 +146,7 @@ final class VCPURunner: @unchecked Sendable {
                 }
                 setStatus("running")
                 try injectPendingInterrupt()
-                // An injection took a vector out of IRR: the timer may raise one again.
-                if let wakes = localAPIC?.timerExpiryRaisesInterrupt { alarm.timerExpiry(wakes: wakes) }
+                updateTimerWakes()   // an injection took a vector out of IRR
                 if let cr8 = localAPIC?.cr8 { vcpu.cr8 = cr8 }   // a TPR written through MMIO
                 let exit = try vcpu.runOnce()
                 localAPIC?.cr8 = vcpu.cr8                       // a MOV to CR8 in the guest
@@ -240,10 +238,13 @@ final class VCPURunner: @unchecked Sendable {
             }
         }
         vcpu.requestInterruptWindow = wantWindow
-        if wantWindow != pollingInterruptWindow || wantWindow {
-            alarm.pollInterruptWindow(wantWindow)
-            pollingInterruptWindow = wantWindow
-        }
+        alarm.pollInterruptWindow(wantWindow)
+    }
+
+    /// Tells the alarm whether the local APIC timer's expiry would raise an interrupt now
+    /// (after an expiry, an exit's register writes and an injection, which change that).
+    private func updateTimerWakes() {
+        if let wakes = localAPIC?.timerExpiryRaisesInterrupt { alarm.timerExpiry(wakes: wakes) }
     }
 
     /// NMIs went to KVM and one may still wait there (`kvmHoldsNMI`).
