@@ -41,7 +41,9 @@ struct LegacyPCIntegrationTests {
         let sink = CollectingSink(), vga = CollectingSink()
         var configuration = configuration(vgaTextGuest, sink)
         configuration.vgaTextOutput = vga
+        let clock = ContinuousClock(), start = clock.now
         #expect(try Machine(configuration).run() == .debugExit(0))
+        let elapsed = clock.now - start
         #expect(sink.text == "vga_ram=1\n", "0xA0000-0xBFFFF is RAM")
         let lines = vga.text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
         #expect(Array(lines.prefix(2)) == ["SwiftVMM VGA text page", "second row"], "\(lines)")
@@ -50,7 +52,13 @@ struct LegacyPCIntegrationTests {
         var firstSeen: [Int] = []
         for number in numbers where !firstSeen.contains(number) { firstSeen.append(number) }
         #expect(firstSeen == Array(0..<30), "every row, first seen in order: \(numbers)")
-        #expect(numbers.count <= 35, "few repeats: \(numbers)")
+        // A look that lands mid-scroll or mid-row reprints a row (VGATextPage.changedLines;
+        // VGATextPageTests pins which), so the repeats follow how many looks the mirror took,
+        // which host load decides. The mirror looks at most once an interval plus once at
+        // the end: allow two repeats a look. Reprinting the page, or the rows below a change,
+        // would print hundreds.
+        let looks = Int(elapsed / .nanoseconds(Int(VGATextMirror.interval))) + 1
+        #expect(numbers.count - 30 <= 2 * looks, "\(numbers.count - 30) repeats in at most \(looks) looks: \(numbers)")
     }
 
     @Test func vgaTextLinesEndTheRunWithExitOn() throws {
