@@ -69,6 +69,9 @@ struct MachineOptions: ParsableArguments {
     @Flag(name: .customLong("pc-testdev"), help: "Add QEMU's pc-testdev (ports 0xE0-0xEB, 0x2000-0x2017, MMIO 0xFF000000), which kvm-unit-tests drives; it replaces the Bochs console at 0xE9.")
     var testDevice = false
 
+    @Flag(name: .customLong("bios-timer"), help: "Leave what a PC BIOS leaves running: PIT channel 0 at 18.2 Hz on IRQ 0, unmasked, and a real-mode interrupt vector table whose handlers acknowledge and return (on with QEMU's spelling unless -machine pit=off).")
+    var biosTimer = false
+
     @Option(help: ArgumentHelp("Start a gdb remote stub listening on PORT (loopback) or HOST:PORT, e.g. tcp::1234.", valueName: "tcp::PORT|tcp:HOST:PORT"))
     var gdb: GDBDevice?
 
@@ -129,6 +132,7 @@ struct MachineOptions: ParsableArguments {
         }
         configuration.debugExitPorts = debugExitPorts.map(\.ports)
         configuration.testDevice = testDevice
+        configuration.biosTimer = biosTimer
         configuration.lostTicks = lostTicks
         let machine: MachineSession
         do {

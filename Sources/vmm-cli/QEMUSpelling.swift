@@ -121,7 +121,9 @@ struct QEMUSpelling: Equatable {
           -s, -gdb DEV, -S        gdb server on tcp::1234 / DEV; wait for gdb before starting
           -cpu host|max|qemu64[,±FEATURE][,vendor=GenuineIntel|AuthenticAMD]   the host CPU as KVM
                                   offers it, features and vendor changed (--cpu-features, --cpu-vendor)
-          -machine pc|q35[,accel=kvm][,kernel_irqchip=on|split|off]   on: --irqchip kernel, else user
+          -machine pc|q35[,accel=kvm][,kernel_irqchip=on|split|off][,pit=on|off]   on: --irqchip kernel,
+                                  else user; the PIT ticks at 18.2 Hz as SeaBIOS leaves it
+                                  (--bios-timer) unless pit=off or kernel_irqchip=on
           -nographic, -display none, -no-reboot, -enable-kvm, -accel kvm, -nodefaults,
           -no-user-config, -name, -monitor/-vga/-net/-nic/-parallel none, -overcommit
                                   accepted (values that would change behaviour are warned about)
@@ -156,6 +158,9 @@ private struct Translator {
     var warnings: [String] = []
     var memory: String?
     var serialGiven = false
+    /// SeaBIOS leaves the PIT ticking (`--bios-timer`) unless `-machine pit=off`, or KVM's
+    /// irqchip runs it.
+    var biosTimer = true
 
     mutating func apply(_ name: String, _ value: String) throws(QEMUSpellingError) {
         switch name {
@@ -196,6 +201,8 @@ private struct Translator {
     }
 
     func result() throws(QEMUSpellingError) -> QEMUSpelling {
+        let kernelIRQChip = zip(native, native.dropFirst()).contains { $0 == ("--irqchip", "kernel") } || native.contains("--irqchip=kernel")
+        let options = options + (biosTimer && !kernelIRQChip ? ["--bios-timer"] : [])
         guard let kernel else {
             guard let cdrom else {
                 throw .unsupported("-kernel or -cdrom is required: SwiftVMM boots a kernel image or a GRUB ISO (no firmware, no disks)")
@@ -375,9 +382,17 @@ private struct Translator {
                     warnings.append("-machine \(text) ignored: SwiftVMM's machine is a PC")
                 }
             case "accel": accelerator(text, option: "-machine accel=")
+            case "pit":
+                switch text {
+                case "on", "true", "yes": biosTimer = true
+                case "off", "false", "no": biosTimer = false
+                default: throw .invalid("-machine", value)
+                }
             case "kernel_irqchip", "kernel-irqchip":
                 switch text {
-                case "on", "true", "yes": options += ["--irqchip", "kernel"]
+                case "on", "true", "yes":
+                    options += ["--irqchip", "kernel"]
+                    biosTimer = false
                 case "off", "false", "no": options += ["--irqchip", "user"]
                 case "split":
                     // KVM's split irqchip keeps the local APICs in the kernel; SwiftVMM's

@@ -90,11 +90,11 @@ static const struct acpi_rsdp *check_rsdp(void) {
 }
 
 /* ---------------------------------------------------------------- FADT, DSDT, FACS */
-static void check_dsdt(uint64_t addr, struct acpi_s5 *s5, int *have_s5) {
+static void check_dsdt(uint64_t addr, struct acpi_sleep_type *s5, int *have_s5) {
     const struct acpi_sdt *dsdt = check_header(addr, "DSDT", sizeof(struct acpi_sdt));
     if (!dsdt) return;
     char details[96];
-    if (acpi_find_s5(dsdt, s5) == 0) {
+    if (acpi_find_sleep_type(dsdt, "_S5_", s5) == 0) {
         *have_s5 = 1;
         snprintf(details, sizeof(details), "\\_S5_ at offset %u: SLP_TYPa %u, SLP_TYPb %u", s5->offset,
                  s5->slp_typa, s5->slp_typb);
@@ -131,7 +131,7 @@ static void check_block(const char *name, uint32_t port, uint8_t len, uint8_t mi
         problem("FADT X_%s (space %u, 0x%lx) disagrees with %s 0x%x", name, x->space_id, x->address, name, port);
 }
 
-static const struct acpi_fadt *check_fadt(const struct acpi_sdt *t, struct acpi_s5 *s5, int *have_s5) {
+static const struct acpi_fadt *check_fadt(const struct acpi_sdt *t, struct acpi_sleep_type *s5, int *have_s5) {
     const struct acpi_fadt *f = (const struct acpi_fadt *)t;
     uint32_t need = t->revision >= 3 ? 244 : FADT_ACPI1_LENGTH; /* ACPI 2.0 FADT: 244 bytes */
     if (t->length < need) {
@@ -289,7 +289,7 @@ static int root_entries(const struct acpi_sdt *root, uint64_t *out) {
 int main(void) {
     const struct acpi_fadt *fadt = 0;
     int madts = 0, hpets = 0, have_s5 = 0;
-    struct acpi_s5 s5;
+    struct acpi_sleep_type s5;
     const struct acpi_rsdp *rsdp = check_rsdp();
     if (!rsdp) goto done;
     const struct acpi_sdt *rsdt = check_header(rsdp->rsdt_address, "RSDT", sizeof(struct acpi_sdt));
@@ -335,7 +335,7 @@ done:
     printf("acpi-walker: PASS %d structures valid%s; "
            "powering off via ACPI S5 (PM1a_CNT 0x%x <- SLP_TYPa %u | SLP_EN)\n",
            structures, hpets ? "" : " (no HPET table)", fadt->pm1a_cnt_blk, s5.slp_typa);
-    acpi_enter_s5(fadt, &s5);
+    acpi_enter_sleep(fadt, &s5);
     delay_us(1000000);
     printf("acpi-walker: FAIL still running 1 s after the S5 request\n");
     return EXIT_TEST_FAIL;

@@ -20,12 +20,12 @@ static int small_integer(const uint8_t **p, const uint8_t *end) {
     return -1;
 }
 
-int acpi_find_s5(const struct acpi_sdt *dsdt, struct acpi_s5 *s5) {
+int acpi_find_sleep_type(const struct acpi_sdt *dsdt, const char name[4], struct acpi_sleep_type *st) {
     const uint8_t *start = (const uint8_t *)dsdt;
     const uint8_t *aml = start + sizeof(struct acpi_sdt);
     const uint8_t *end = start + dsdt->length;
     for (const uint8_t *p = aml; p + 4 <= end; p++) {
-        if (memcmp(p, "_S5_", 4) != 0) continue;
+        if (memcmp(p, name, 4) != 0) continue;
         int named = (p - 1 >= aml && p[-1] == AML_NAME_OP) ||
                     (p - 2 >= aml && p[-2] == AML_NAME_OP && p[-1] == AML_ROOT_CHAR);
         if (!named || p + 5 > end || p[4] != AML_PACKAGE_OP) continue;
@@ -37,9 +37,9 @@ int acpi_find_s5(const struct acpi_sdt *dsdt, struct acpi_s5 *s5) {
         int a = small_integer(&q, end);
         int b = small_integer(&q, end);
         if (a < 0 || b < 0) continue;
-        s5->slp_typa = (uint8_t)a;
-        s5->slp_typb = (uint8_t)b;
-        s5->offset = (uint32_t)(p - start);
+        st->slp_typa = (uint8_t)a;
+        st->slp_typb = (uint8_t)b;
+        st->offset = (uint32_t)(p - start);
         return 0;
     }
     return -1;
@@ -51,7 +51,7 @@ static void write_slp(uint16_t port, uint8_t slp_typ) {
     outw(port, v);
 }
 
-void acpi_enter_s5(const struct acpi_fadt *fadt, const struct acpi_s5 *s5) {
-    write_slp((uint16_t)fadt->pm1a_cnt_blk, s5->slp_typa);
-    if (fadt->pm1b_cnt_blk) write_slp((uint16_t)fadt->pm1b_cnt_blk, s5->slp_typb);
+void acpi_enter_sleep(const struct acpi_fadt *fadt, const struct acpi_sleep_type *st) {
+    write_slp((uint16_t)fadt->pm1a_cnt_blk, st->slp_typa);
+    if (fadt->pm1b_cnt_blk) write_slp((uint16_t)fadt->pm1b_cnt_blk, st->slp_typb);
 }

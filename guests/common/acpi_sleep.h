@@ -1,7 +1,8 @@
-/* The FADT (ACPI 6.5 §5.2.9), the FACS (§5.2.10) and entering S5 ("soft off") without an
- * AML interpreter: SLP_TYP from a byte scan of the DSDT for the \_S5_ package (§7.4.2 \_Sx
- * system states; the same scan OSDev's "Shutdown" article and early Linux/Xen code use),
- * then SLP_TYP | SLP_EN into PM1a (and PM1b) control (§4.8.3.2.1). */
+/* The FADT (ACPI 6.5 §5.2.9), the FACS (§5.2.10) and entering a sleeping state (S5 "soft
+ * off", S3 "suspend to RAM") without an AML interpreter: SLP_TYP from a byte scan of the
+ * DSDT for the \_Sx_ package (§7.4.2 \_Sx system states; the same scan OSDev's "Shutdown"
+ * article and early Linux/Xen code use), then SLP_TYP | SLP_EN into PM1a (and PM1b)
+ * control (§4.8.3.2.1). */
 #ifndef GUEST_ACPI_SLEEP_H
 #define GUEST_ACPI_SLEEP_H
 
@@ -77,21 +78,25 @@ struct __attribute__((packed)) acpi_facs {
 #define PM1_SLP_TYP_MASK (7u << 10)
 #define PM1_SLP_EN       (1u << 13)
 
-/* The \_S5_ package's first two elements, SLP_TYPa and SLP_TYPb. */
-struct acpi_s5 {
+/* A \_Sx_ package's first two elements, SLP_TYPa and SLP_TYPb. */
+struct acpi_sleep_type {
     uint8_t slp_typa, slp_typb;
-    uint32_t offset;             /* of "_S5_" in the DSDT */
+    uint32_t offset;             /* of the name in the DSDT */
 };
 
-/* Scans the DSDT's AML for `Name (_S5_, Package () {a, b, ...})` (NameOp 0x08, optionally
+/* PM1 status and enable bits (§4.8.3.1.1). */
+#define PM1_RTC_STS      (1u << 10)  /* RTC_EN in the enable register */
+#define PM1_WAK_STS      (1u << 15)
+
+/* Scans the DSDT's AML for `Name (NAME, Package () {a, b, ...})`, NAME "_S5_" or "_S3_" (NameOp 0x08, optionally
  * a root prefix '\', the name, PackageOp 0x12, PkgLength, NumElements, then each element
  * ZeroOp/OneOp or BytePrefix 0x0A + byte; ACPI 6.5 §20.2.5.1 DefName, §20.2.5.4
  * DefPackage, §20.2.4 PkgLength, §20.2.3 data objects).
- * Returns 0 and fills s5, or -1 if no such package is found. */
-int acpi_find_s5(const struct acpi_sdt *dsdt, struct acpi_s5 *s5);
+ * Returns 0 and fills st, or -1 if no such package is found. */
+int acpi_find_sleep_type(const struct acpi_sdt *dsdt, const char name[4], struct acpi_sleep_type *st);
 
-/* Requests S5: for PM1a (and PM1b when present) control, read, replace SLP_TYP, set SLP_EN,
- * write (16-bit port I/O). Returns if the machine did not power off. */
-void acpi_enter_s5(const struct acpi_fadt *fadt, const struct acpi_s5 *s5);
+/* Requests the sleeping state: for PM1a (and PM1b when present) control, read, replace
+ * SLP_TYP, set SLP_EN, write (16-bit port I/O). Returns if the machine did not sleep. */
+void acpi_enter_sleep(const struct acpi_fadt *fadt, const struct acpi_sleep_type *st);
 
 #endif

@@ -110,14 +110,14 @@ int main(void) {
     ap_boot_finish();
     if (ap_boot_failures()) return fail("an AP came up outside long mode or the higher half");
 
-    struct acpi_s5 s5;
+    struct acpi_sleep_type s5;
     const struct acpi_sdt *dsdt = acpi_table_at(fadt->dsdt);
     if (!dsdt || memcmp(dsdt->signature, "DSDT", 4) != 0) return fail("the FADT's DSDT address holds no valid DSDT");
-    if (acpi_find_s5(dsdt, &s5) != 0) return fail("no \\_S5_ package in the DSDT: cannot power off through ACPI");
+    if (acpi_find_sleep_type(dsdt, "_S5_", &s5) != 0) return fail("no \\_S5_ package in the DSDT: cannot power off through ACPI");
     if (!fadt->pm1a_cnt_blk) return fail("the FADT has no PM1a_CNT_BLK");
     printf("hihalf-smp: all %u CPUs online; powering off via ACPI S5 (PM1a_CNT 0x%x, SLP_TYPa %u)\n", index,
            fadt->pm1a_cnt_blk, s5.slp_typa);
-    acpi_enter_s5(fadt, &s5);
+    acpi_enter_sleep(fadt, &s5);
     delay_us(1000000);
     return fail("still running 1 s after the S5 request");
 }

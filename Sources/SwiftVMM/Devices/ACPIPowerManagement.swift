@@ -1,7 +1,9 @@
 /// The ACPI fixed-hardware PM1a event and control blocks (ACPI 6.5 §4.8.3.1 and §4.8.3.2),
 /// as the FADT places them (PM1a_EVT_BLK 0x600, PM1a_CNT_BLK 0x604). A write to PM1
-/// control with SLP_EN set and SLP_TYP 0 — the `\_S5_` sleep type SwiftVMM's DSDT gives —
-/// turns the machine off. SCI_EN reads 1: ACPI is enabled from the start (SMI_CMD is 0).
+/// control with SLP_EN set sleeps as SLP_TYP says, by the packages SwiftVMM's DSDT gives:
+/// `\_S5_` (0) turns the machine off; `\_S3_` (1) suspends it to RAM, and the RTC alarm
+/// wakes it when PM1 enable has RTC_EN (§4.8.3.1.1, §16.1 "Sleeping States"; the machine
+/// does the rest, `suspend`). SCI_EN reads 1: ACPI is enabled from the start (SMI_CMD is 0).
 ///
 /// Place `control` again at 0xB004 for kernels written for old Bochs/QEMU, which power off
 /// with `outw(0xB004, 0x2000)`.
@@ -12,18 +14,38 @@ public final class ACPIPowerManagement: Sendable {
         static let sleepTypeShift: UInt16 = 10, sleepTypeMask: UInt16 = 7 << 10
         static let sleepEnable: UInt16 = 1 << 13
     }
-    /// The sleep type meaning "soft off" (the DSDT's `\_S5_` package).
-    static let softOffSleepType: UInt16 = 0
+    /// PM1 status and enable bits (§4.8.3.1.1, Tables 4.11 and 4.12): RTC_STS/RTC_EN, and
+    /// WAK_STS, which the hardware sets when the machine wakes from a sleeping state.
+    enum Event {
+        static let rtc: UInt16 = 1 << 10
+        static let wake: UInt16 = 1 << 15
+    }
+    /// The sleep types of the DSDT's `\_S5_` (soft off) and `\_S3_` (suspend to RAM)
+    /// packages, as in QEMU's DSDT.
+    static let softOffSleepType: UInt16 = 0, suspendToRAMSleepType: UInt16 = 1
 
-    /// PM1 status (offset 0, write 1 to clear) and enable (offset 2) — no events are
-    /// ever raised, so both only hold what the guest writes.
+    /// PM1 status (offset 0, write 1 to clear) and enable (offset 2).
     private let events = AnnotatedMutex<(status: UInt16, enable: UInt16)>((0, 0))
     private let powerOff: @Sendable () -> Void
+    private let suspend: @Sendable () -> Void
 
-    public init(powerOff: @escaping @Sendable () -> Void) { self.powerOff = powerOff }
+    /// `suspend` runs on the vCPU thread that wrote SLP_EN with the S3 sleep type.
+    public init(powerOff: @escaping @Sendable () -> Void, suspend: @escaping @Sendable () -> Void = {}) {
+        self.powerOff = powerOff
+        self.suspend = suspend
+    }
 
     public var eventBlock: any PortDevice { EventBlock(pm: self) }
     public var control: any PortDevice { ControlBlock(pm: self) }
+
+    /// The RTC alarm may wake the machine: PM1 enable has RTC_EN.
+    public var rtcWakeEnabled: Bool { events.withLock { $0.enable & Event.rtc != 0 } }
+
+    /// The machine woke from S3 on the RTC alarm: WAK_STS and RTC_STS read 1 until the
+    /// guest clears them.
+    public func wokeOnRTCAlarm() {
+        events.withLock { $0.status |= Event.wake | Event.rtc }
+    }
 
     private final class EventBlock: PortDevice {
         let pm: ACPIPowerManagement
@@ -49,8 +71,12 @@ public final class ACPIPowerManagement: Sendable {
         func write(offset: UInt16, size: Int, value: UInt32) {
             guard offset == 0, size >= 2 else { return }
             let control = UInt16(truncatingIfNeeded: value)
-            let sleepType = (control & Control.sleepTypeMask) >> Control.sleepTypeShift
-            if control & Control.sleepEnable != 0, sleepType == ACPIPowerManagement.softOffSleepType { pm.powerOff() }
+            guard control & Control.sleepEnable != 0 else { return }
+            switch (control & Control.sleepTypeMask) >> Control.sleepTypeShift {
+            case ACPIPowerManagement.softOffSleepType: pm.powerOff()
+            case ACPIPowerManagement.suspendToRAMSleepType: pm.suspend()
+            default: break
+            }
         }
     }
 }

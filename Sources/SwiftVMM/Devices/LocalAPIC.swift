@@ -129,6 +129,17 @@ public final class LocalAPIC {
         publishAddressing()
     }
 
+    /// Power-up (§11.4.7.1), as when the machine wakes from ACPI S3: the base back at
+    /// 0xFEE00000, globally enabled in xAPIC mode, the ID the hardware gave, then the state
+    /// INIT resets.
+    public func powerOn() {
+        let before = base
+        base = Layout.localAPICBase | Self.baseEnabled | base & Self.baseBSP
+        xAPICID = id & 0xFF
+        reset()
+        if base != before { environment.baseChanged(base) }
+    }
+
     // MARK: Interrupt acceptance (§11.8)
 
     /// A fixed interrupt arriving from the APIC bus or a local source: set in IRR (and in

@@ -17,9 +17,11 @@ import Glibc
 ///   (bits 6:4) must be 010 for the clock to run; bits 3:0 choose the periodic rate.
 /// - Register B bit 7 (SET) halts updates so the guest can set the time; clearing it
 ///   restarts the clock from the registers. DSE (bit 0) is stored, never applied: UTC.
-/// - Register C: IRQF/PF/AF/UF, cleared by reading. UF and PF are worked out when C is
-///   read (was there an update, a periodic edge, since the last read?). The alarm and the
-///   interrupt on IRQ8 are not modelled: AF never sets and IRQ8 is never raised.
+/// - Register C: IRQF/PF/AF/UF, cleared by reading, worked out when C is read: was there
+///   an update, a periodic edge, an update to a time the alarm registers match, since the
+///   last read? An alarm byte with its two high bits set matches any value ("don't care").
+///   The interrupt on IRQ8 is not modelled: IRQ8 is never raised. The alarm can wake the
+///   machine from ACPI S3 instead (`nanosecondsUntilAlarm`, PM1 RTC_EN).
 /// - Register D: VRT (bit 7) always 1, the battery is good.
 /// - Every other byte is plain CMOS RAM, including the shutdown status byte 0x0F.
 ///
@@ -145,6 +147,17 @@ public final class MC146818RTC: PortDevice {
             var ram = state.ram
             if state.running { Self.storeTime(at: state.clockOffset + now, in: &ram, encoding: state.encoding) }
             return Backup(ram: ram, clockOffset: state.clockOffset)
+        }
+    }
+
+    /// With the alarm interrupt enabled (register B AIE) and the clock running: how long
+    /// until the next update to a time the alarm registers match (nil: never, or AIE off).
+    public var nanosecondsUntilAlarm: Int64? {
+        let now = now()
+        return state.withLock { state in
+            guard state.running, state.statusB.contains(.alarmInterruptEnable) else { return nil }
+            let guestTime = state.clockOffset + now
+            return Self.nextAlarm(state, after: guestTime).map { $0 - guestTime }
         }
     }
 
@@ -275,13 +288,42 @@ public final class MC146818RTC: PortDevice {
             let periodTicks = Int64(1) << (rate <= 2 ? rate + 6 : rate - 1)
             if timeBaseTicks(until) / periodTicks != timeBaseTicks(since) / periodTicks { flags |= StatusC.periodic }
         }
+        if state.running, nextAlarm(state, after: since, notAfter: until) != nil { flags |= StatusC.alarm }
         let b = state.statusB
         if (flags & StatusC.updateEnded != 0 && b.contains(.updateEndedInterruptEnable))
-            || (flags & StatusC.periodic != 0 && b.contains(.periodicInterruptEnable)) {
+            || (flags & StatusC.periodic != 0 && b.contains(.periodicInterruptEnable))
+            || (flags & StatusC.alarm != 0 && b.contains(.alarmInterruptEnable)) {
             flags |= StatusC.interruptRequest
         }
         return flags
     }
+
+    /// "Alarm" bytes with bits 7:6 set match every value (datasheet, "Alarm Registers").
+    static let alarmDontCare: UInt8 = 0xC0
+
+    /// The guest time of the first update after `guestTime` (and not after `limit`) that
+    /// lands on a time the alarm registers match, in register B's format; nil when none
+    /// does within a day (a time-of-day alarm repeats daily, so none ever will).
+    private static func nextAlarm(_ state: State, after guestTime: Int64, notAfter limit: Int64 = .max) -> Int64? {
+        let encoding = state.encoding
+        func matches(_ alarm: UInt8, _ value: UInt8) -> Bool { alarm & alarmDontCare == alarmDontCare || alarm == value }
+        let (secondAlarm, minuteAlarm, hourAlarm) = (state.ram[Register.secondsAlarm], state.ram[Register.minutesAlarm],
+                                                     state.ram[Register.hoursAlarm])
+        let second = guestTime.floorDivided(by: nanosecondsPerSecond)
+        let last = min(second + secondsPerDay, limit.floorDivided(by: nanosecondsPerSecond))
+        guard last > second else { return nil }
+        for update in second + 1...last {
+            let timeOfDay = update.floorModulo(secondsPerDay)
+            if matches(secondAlarm, encoding.encode(Int(timeOfDay % 60))),
+               matches(minuteAlarm, encoding.encode(Int(timeOfDay / 60 % 60))),
+               matches(hourAlarm, encoding.encodeHour(Int(timeOfDay / 3600))) {
+                return update * nanosecondsPerSecond
+            }
+        }
+        return nil
+    }
+
+    static let secondsPerDay: Int64 = 86_400
 
     /// 32.768 kHz time-base edges since the epoch at guest time `nanoseconds`.
     private static func timeBaseTicks(_ nanoseconds: Int64) -> Int64 {

@@ -75,6 +75,10 @@ extension Machine {
         /// QEMU's `pc-testdev` (`-device pc-testdev`), which kvm-unit-tests drives; it takes
         /// ports 0xE8–0xEB from the Bochs debug console (see `PCTestDevice`).
         public var testDevice = false
+        /// Leave the PIT ticking into IRQ 0 and a real-mode interrupt vector table, as a PC
+        /// BIOS does (`--bios-timer`, on with QEMU's spelling; see `Machine.leaveBIOSTimer`).
+        /// Needs SwiftVMM's irqchip.
+        public var biosTimer = false
         /// A gdb remote stub (`--gdb`, `--gdb-wait`); nil: none.
         public var gdb: GDBOptions? = nil
         /// `--trace exits[=FILE]`, `--trace summary`; nil: no tracing, no cost.

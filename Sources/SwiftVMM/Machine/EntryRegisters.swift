@@ -65,6 +65,13 @@ extension VCPU {
     /// (SDM Vol. 3A §9.4.1 INIT state, §11.6.1 "Start-up"): real mode, CS = vector << 8
     /// (base vector << 12), IP = 0, the rest as after INIT.
     func startUp(vector: UInt8) throws(KVMError) {
+        try enterRealMode(codeSegment: UInt16(vector) << 8, offset: 0)
+    }
+
+    /// Real mode at `codeSegment`:`offset`, the data and stack segments 0, the rest of the
+    /// state as after INIT (§9.1.1, Table 9-1): how the boot processor leaves firmware
+    /// for an ACPI waking vector (ACPI 6.5 §5.2.10) and an AP for its start-up vector.
+    func enterRealMode(codeSegment: UInt16, offset: UInt16) throws(KVMError) {
         var sregs = try specialRegisters()
         func realModeSegment(selector: UInt16, type: UInt8) -> kvm_segment {
             var segment = kvm_segment()
@@ -76,7 +83,7 @@ extension VCPU {
             segment.s = 1
             return segment
         }
-        sregs.cs = realModeSegment(selector: UInt16(vector) << 8, type: 0xB)
+        sregs.cs = realModeSegment(selector: codeSegment, type: 0xB)
         let data = realModeSegment(selector: 0, type: 0x3)
         sregs.ds = data; sregs.es = data; sregs.fs = data; sregs.gs = data; sregs.ss = data
         sregs.gdt.base = 0; sregs.gdt.limit = 0xFFFF
@@ -86,7 +93,7 @@ extension VCPU {
         try setSpecialRegisters(sregs)
         var regs = kvm_regs()
         regs.rflags = 0x2
-        regs.rip = 0
+        regs.rip = UInt64(offset)
         try setRegisters(regs)
     }
 }

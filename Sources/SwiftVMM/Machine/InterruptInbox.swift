@@ -14,6 +14,11 @@ final class InterruptInbox: Sendable {
         static let startup = Events(rawValue: 1 << 2)
         /// The 8259's INTR output changed (it reaches the CPU through LINT0 as ExtINT).
         static let externalInterrupt = Events(rawValue: 1 << 4)
+        /// The machine suspends to RAM (ACPI S3): the CPU loses power until `.resume`.
+        static let suspend = Events(rawValue: 1 << 6)
+        /// The machine woke from S3: the boot processor starts at the real-mode waking
+        /// vector (`take` gives it).
+        static let resume = Events(rawValue: 1 << 7)
         /// Fixed vectors wait in the sets. Set after the vector's bit, so `isEmpty` is one
         /// load: a taker that clears it before taking the sets misses no bit (a bit set
         /// later brings its own flag; at worst a flag outlives its bit and one take is empty).
@@ -26,6 +31,7 @@ final class InterruptInbox: Sendable {
     /// not one flag.
     private let nmis = Atomic<UInt32>(0)
     private let startupVectorValue = Atomic<UInt8>(0)
+    private let wakingVectorValue = Atomic<UInt32>(0)
     /// Words 0–3: edge-triggered vectors; 4–7: level-triggered vectors.
     private let words = InlineArray<8, Atomic<UInt64>> { _ in Atomic(0) }
 
@@ -34,8 +40,9 @@ final class InterruptInbox: Sendable {
         events.bitwiseOr(Events.vectors.rawValue, ordering: .releasing)
     }
 
-    func post(_ event: Events, startupVector: UInt8 = 0) {
+    func post(_ event: Events, startupVector: UInt8 = 0, wakingVector: UInt32 = 0) {
         if event.contains(.startup) { startupVectorValue.store(startupVector, ordering: .releasing) }
+        if event.contains(.resume) { wakingVectorValue.store(wakingVector, ordering: .releasing) }
         if event.contains(.nmi) { nmis.add(1, ordering: .relaxed) }
         events.bitwiseOr(event.rawValue, ordering: .releasing)
     }
@@ -43,7 +50,8 @@ final class InterruptInbox: Sendable {
     var isEmpty: Bool { events.load(ordering: .acquiring) == 0 }
 
     /// Everything posted so far, leaving the inbox empty; `nmis` counts the NMIs.
-    func take() -> (events: Events, nmis: UInt32, startupVector: UInt8, vectors: [(vector: UInt8, levelTriggered: Bool)]) {
+    func take() -> (events: Events, nmis: UInt32, startupVector: UInt8, wakingVector: UInt32,
+                    vectors: [(vector: UInt8, levelTriggered: Bool)]) {
         let events = Events(rawValue: self.events.exchange(0, ordering: .acquiring))
         // The count is bumped before the flag is set: a flag taken here brings its count,
         // and a count taken before its flag is set is still counted (that flag, taken
@@ -57,6 +65,6 @@ final class InterruptInbox: Sendable {
                 bits &= bits - 1
             }
         }
-        return (events, nmis, startupVectorValue.load(ordering: .acquiring), vectors)
+        return (events, nmis, startupVectorValue.load(ordering: .acquiring), wakingVectorValue.load(ordering: .acquiring), vectors)
     }
 }

@@ -42,6 +42,8 @@ public final class Machine: Sendable {
     let gdbServer: GDBServer?
     /// `--trace`, when configured.
     let tracer: ExitTracer?
+    /// ACPI S3 (userspace irqchip only).
+    let suspendToRAM: SuspendToRAM?
     private let ran = Atomic<Bool>(false)
     private let wallTime = AnnotatedMutex<Duration>(.zero)
 
@@ -93,10 +95,11 @@ public final class Machine: Sendable {
                                                  overrides: configuration.msrOverrides))
 
             // The device timers and the APIC bus, which devices and vCPUs share. Timer slots:
-            // the PIT, the HPET (each vCPU keeps its local APIC's timer in its VCPUAlarm).
+            // the PIT, the HPET, the wake from S3 (each vCPU keeps its local APIC's timer in
+            // its VCPUAlarm).
             let machineClock = MachineClock()
             self.clock = machineClock
-            let timers = TimerService(slots: 2, clock: machineClock)
+            let timers = TimerService(slots: 3, clock: machineClock)
             let apicBus = APICBus(cpuCount: cpus)
             self.timers = timers
             self.apicBus = apicBus
@@ -112,6 +115,8 @@ public final class Machine: Sendable {
                 hpetTimer: DeviceTimer(now: { machineClock.now() }, arm: { timers.arm(1, atNanoseconds: $0) }),
                 apicBus: apicBus, lostTicks: configuration.lostTicks) : nil
             self.chipset = chipset
+            let acpi = ACPITables(cpuCount: cpus, hpetBlockID: chipset.map { UInt32(truncatingIfNeeded: $0.hpet.read(offset: 0, size: 4)) })
+                .build(at: Layout.acpiArea.lowerBound)
             // Interrupt line n (ISA IRQ n below 16, else I/O APIC pin n) of whichever irqchip runs.
             let vm = self.vm
             func interruptLine(_ n: Int) -> any InterruptLine { chipset?.line(n) ?? KVMInterruptLine(vm: vm, gsi: UInt32(n)) }
@@ -143,10 +148,19 @@ public final class Machine: Sendable {
             } else {
                 vgaText = nil
             }
-            rtc = MC146818RTC(backup: cmos)
+            let rtc = MC146818RTC(backup: cmos)
+            self.rtc = rtc
             rtc.store(FirmwareCMOS.bytes(ram: memory.layout, cpus: cpus))
             try ports.place(rtc, at: UInt64(Layout.cmos), count: 2)
-            let powerManagement = ACPIPowerManagement { control.finish(.poweredOff) }
+            let suspendToRAM = userspaceAPIC ? SuspendToRAM(
+                facs: acpi.facs, memory: memory, rtc: rtc, control: control, logger: logger,
+                now: { machineClock.now() }, armWake: { timers.arm(2, atNanoseconds: $0) }) : nil
+            self.suspendToRAM = suspendToRAM
+            let powerManagement = ACPIPowerManagement(powerOff: { control.finish(.poweredOff) }, suspend: {
+                if let suspendToRAM { suspendToRAM.enter() } else {
+                    logger.warning("the guest asked for ACPI S3; SwiftVMM suspends to RAM only with its own irqchip (--irqchip user)")
+                }
+            })
             try ports.place(powerManagement.eventBlock, at: UInt64(Layout.pm1aEvent), count: 4)
             try ports.place(powerManagement.control, at: UInt64(Layout.pm1aControl), count: 2)
             try ports.place(powerManagement.control, at: UInt64(Layout.bochsPowerOff), count: 2)
@@ -158,10 +172,13 @@ public final class Machine: Sendable {
             try Machine.placeQEMUPorts(on: ports, mmio: mmio, configuration: configuration, memory: memory,
                                        serialOutput: serialMonitor, control: control, line: interruptLine)
 
-            // Firmware tables, then the kernel.
-            let acpi = ACPITables(cpuCount: cpus, hpetBlockID: chipset.map { UInt32(truncatingIfNeeded: $0.hpet.read(offset: 0, size: 4)) })
-                .build(at: Layout.acpiArea.lowerBound)
+            // Firmware tables, what firmware leaves running, then the kernel.
             try memory.write(acpi.image, at: Layout.acpiArea.lowerBound)
+            if configuration.biosTimer {
+                guard let chipset else { throw MachineError.invalidConfiguration("--bios-timer needs SwiftVMM's irqchip (--irqchip user)") }
+                try Machine.leaveBIOSTimer(chipset: chipset, memory: memory,
+                                           acpiEnd: Layout.acpiArea.lowerBound + UInt64(acpi.image.count))
+            }
             let entry = try BootLoader.boot(payload, rsdp: acpi.rsdp, memory: memory)
 
             // vCPUs, their TSCs started together at 0 (KVM synchronises host writes of 0; kvm_pvm
@@ -240,6 +257,7 @@ public final class Machine: Sendable {
                 try GDBServer(options, controller: debug!, control: control, logger: logger)
             }
             apicBus.attach(runners)
+            suspendToRAM?.attach(runners, powerManagement)
             self.runners = runners
             let allRunners = runners
             control.wakeAll.withLock { $0 = { for runner in allRunners { runner.wake() }; debug?.wake() } }
@@ -277,6 +295,7 @@ public final class Machine: Sendable {
             try timers.start(handlers: [
                 { [chipset, clock] in chipset?.pit.timerFired(now: clock.now()) },
                 { [chipset, clock] in chipset?.hpet.timerFired(now: clock.now()) },
+                { [suspendToRAM] in suspendToRAM?.wake() },
             ])
             try vgaText?.start()
             try gdbServer?.start()
@@ -311,6 +330,7 @@ public final class Machine: Sendable {
     deinit {
         control.wakeAll.withLock { $0 = nil }
         apicBus.attach([])
+        suspendToRAM?.attach([], nil)
         gdbServer?.controller.attach([])
         timers.stop()
     }

@@ -30,8 +30,11 @@ final class VCPURunner: @unchecked Sendable {
     /// Lifecycle, owned by this thread (§9.4: APs wait for SIPI after reset and after INIT).
     /// This and the other per-exit fields below are touched only by this thread, so their
     /// dynamic exclusivity checks (a runtime call per access) are turned off.
-    private enum State { case waitingForStartup, running, halted }
+    /// `suspended`: the machine is in ACPI S3 and this, the boot processor, waits for the
+    /// wake (the APs wait for start-up meanwhile).
+    private enum State { case waitingForStartup, running, halted, suspended }
     @exclusivity(unchecked) private var state: State
+    private let isBootCPU: Bool
 
     /// Guards `sleeping`, `blocked` and `thread`, shared with posting threads.
     private let lock = ConditionLock()
@@ -64,6 +67,7 @@ final class VCPURunner: @unchecked Sendable {
         self.handler = handler
         self.hostCPU = hostCPU
         self.logger = logger
+        self.isBootCPU = isBootCPU
         // With KVM's irqchip, KVM itself holds APs until INIT/SIPI.
         state = isBootCPU || localAPIC == nil ? .running : .waitingForStartup
     }
@@ -73,8 +77,8 @@ final class VCPURunner: @unchecked Sendable {
     func post(vector: UInt8, levelTriggered: Bool = false) {
         deliver { $0.post(vector: vector, levelTriggered: levelTriggered) }
     }
-    func post(_ event: InterruptInbox.Events, startupVector: UInt8 = 0) {
-        deliver { $0.post(event, startupVector: startupVector) }
+    func post(_ event: InterruptInbox.Events, startupVector: UInt8 = 0, wakingVector: UInt32 = 0) {
+        deliver { $0.post(event, startupVector: startupVector, wakingVector: wakingVector) }
     }
 
     /// Puts something in the inbox, then makes sure the thread sees it: a sleeping thread
@@ -132,6 +136,11 @@ final class VCPURunner: @unchecked Sendable {
                     setStatus("waiting for start-up")
                     sleep(blocking: true)
                     continue
+                case .suspended:
+                    // Not blocked: the wake event comes from a device, not from a vCPU.
+                    setStatus("suspended to RAM (ACPI S3)")
+                    sleep(blocking: false)
+                    continue
                 case .halted:
                     let interruptsEnabled = vcpu.interruptsEnabled
                     if wokenByEvent || (interruptsEnabled && hasDeliverableInterrupt) {
@@ -181,13 +190,23 @@ final class VCPURunner: @unchecked Sendable {
         status.withLock { $0 = text }
     }
 
-    /// Moves everything posted into the local APIC and the vCPU: INIT, then SIPI, NMI,
-    /// fixed vectors. True when an NMI, INIT or SIPI arrived (these wake a
-    /// halted CPU whatever its IF).
+    /// Moves everything posted into the local APIC and the vCPU: S3 suspend and resume,
+    /// INIT, then SIPI, NMI, fixed vectors. True when an NMI, INIT or SIPI arrived (these
+    /// wake a halted CPU whatever its IF).
     private func takeInbox() throws(KVMError) -> Bool {
         guard !inbox.isEmpty, let localAPIC else { return false }
-        let (events, nmis, startupVector, vectors) = inbox.take()
-        if events.contains(.initialize) {
+        let (events, nmis, startupVector, wakingVector, vectors) = inbox.take()
+        if events.contains(.suspend) {
+            // Power is off: the APIC comes back as at power-up; an AP waits for start-up.
+            localAPIC.powerOn()
+            state = isBootCPU ? .suspended : .waitingForStartup
+        }
+        if events.contains(.resume), state == .suspended {
+            localAPIC.configureVirtualWire()
+            try vcpu.enterRealMode(codeSegment: UInt16(wakingVector >> 4), offset: UInt16(wakingVector & 0xF))
+            state = .running
+        }
+        if events.contains(.initialize), state != .suspended {
             localAPIC.reset()
             state = .waitingForStartup
         }
@@ -198,10 +217,10 @@ final class VCPURunner: @unchecked Sendable {
         // KVM keeps one NMI in service and one pending; more at once merge, as on hardware.
         // The count, not the flag, says how many (a take can see a count whose flag is set
         // just after it, and the next take then sees the flag alone).
-        let newNMIs = state != .waitingForStartup ? min(nmis, 2) : 0
+        let newNMIs = state == .running || state == .halted ? min(nmis, 2) : 0
         for _ in 0..<newNMIs { try vcpu.injectNMI() }
         if newNMIs > 0 { nmiMayBeHeld = true }
-        for (vector, level) in vectors { localAPIC.accept(vector: vector, levelTriggered: level) }
+        if state != .suspended { for (vector, level) in vectors { localAPIC.accept(vector: vector, levelTriggered: level) } }
         return newNMIs > 0 || !events.intersection([.initialize, .startup]).isEmpty
     }
 

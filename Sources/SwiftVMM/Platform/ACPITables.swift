@@ -13,8 +13,9 @@ struct ACPITables {
     static let oemTableID = "SWIFTVMM"
     static let creatorID = "SVMM"
 
-    /// The tables laid out from `base`, and the 36-byte RSDP (which is at `base`).
-    func build(at base: UInt64) -> (image: [UInt8], rsdp: [UInt8]) {
+    /// The tables laid out from `base`, the 36-byte RSDP (which is at `base`) and the
+    /// FACS's address (where a kernel leaves its waking vector before S3).
+    func build(at base: UInt64) -> (image: [UInt8], rsdp: [UInt8], facs: UInt64) {
         var image = ByteBuffer()
         func place(_ table: [UInt8]) -> UInt64 {
             image.align(to: 16)
@@ -38,7 +39,7 @@ struct ACPITables {
         let xsdt = place(Self.table("XSDT", revision: 1, body: xsdtBody.bytes))
         let rsdp = Self.rsdp(rsdt: rsdt, xsdt: xsdt)
         for (i, byte) in rsdp.enumerated() { image[i] = byte }
-        return (image.bytes, rsdp)
+        return (image.bytes, rsdp, facs)
     }
 
     /// §5.2.5.3 Root System Description Pointer, revision 2 (36 bytes, two checksums).
@@ -146,15 +147,19 @@ struct ACPITables {
     }
 
     /// The DSDT's AML (ACPI 6.5 §20, "ACPI Machine Language Specification") declares only
-    /// `Name (\_S5_, Package (4) { Zero, Zero, Zero, Zero })`: sleep state S5 (soft off)
-    /// has SLP_TYPa = SLP_TYPb = 0, as in QEMU's DSDT. Kernels without an AML interpreter
-    /// find it by scanning the DSDT for "_S5_" followed by PackageOp.
+    /// the sleep states' SLP_TYP values, as QEMU's DSDT gives them:
+    /// `Name (\_S3_, Package (4) { One, One, Zero, Zero })` (suspend to RAM) and
+    /// `Name (\_S5_, Package (4) { Zero, Zero, Zero, Zero })` (soft off). Kernels without
+    /// an AML interpreter find them by scanning the DSDT for "_S5_" followed by PackageOp.
     static func dsdtBody() -> [UInt8] {
-        let nameOp: UInt8 = 0x08, rootPrefix: UInt8 = 0x5C, packageOp: UInt8 = 0x12, zeroOp: UInt8 = 0x00
-        let elements: [UInt8] = [zeroOp, zeroOp, zeroOp, zeroOp]
-        // PkgLength (one byte, §20.2.4) counts itself, NumElements and the elements.
-        return [nameOp, rootPrefix] + Array("_S5_".utf8)
-            + [packageOp, UInt8(2 + elements.count), UInt8(elements.count)] + elements
+        let nameOp: UInt8 = 0x08, rootPrefix: UInt8 = 0x5C, packageOp: UInt8 = 0x12
+        let zeroOp: UInt8 = 0x00, oneOp: UInt8 = 0x01
+        func sleepState(_ name: String, _ sleepType: UInt8) -> [UInt8] {
+            let elements = [sleepType, sleepType, zeroOp, zeroOp]
+            // PkgLength (one byte, §20.2.4) counts itself, NumElements and the elements.
+            return [nameOp, rootPrefix] + Array(name.utf8) + [packageOp, UInt8(2 + elements.count), UInt8(elements.count)] + elements
+        }
+        return sleepState("_S3_", oneOp) + sleepState("_S5_", zeroOp)
     }
 
     /// §5.2.10 Firmware ACPI Control Structure, version 2 (64 bytes, no checksum): no

@@ -3,12 +3,34 @@ import Testing
 
 /// QEMU's spelling → swiftvmm boot arguments, without running anything.
 struct QEMUSpellingTests {
-    func boot(_ arguments: [String]) throws -> QEMUSpelling {
+    func spelled(_ arguments: [String]) throws -> QEMUSpelling {
         guard case .boot(let spelling) = try QEMUSpelling.translate(arguments) else {
             Issue.record("not a boot: \(arguments)")
             return QEMUSpelling(arguments: [], warnings: [])
         }
         return spelling
+    }
+
+    /// The translation without the `--bios-timer` nearly every one gets
+    /// (`biosTimerUnlessThePITIsOff` checks where it goes).
+    func boot(_ arguments: [String]) throws -> QEMUSpelling {
+        var spelling = try spelled(arguments)
+        spelling.arguments.removeAll { $0 == "--bios-timer" }
+        return spelling
+    }
+
+    /// SeaBIOS leaves the PIT ticking into IRQ 0; SwiftVMM's spelling of that is
+    /// --bios-timer, which needs SwiftVMM's irqchip, and -machine pit=off turns it off.
+    @Test func biosTimerUnlessThePITIsOff() throws {
+        func hasTimer(_ arguments: [String]) throws -> Bool { try spelled(arguments).arguments.contains("--bios-timer") }
+        #expect(try hasTimer(["-kernel", "k"]))
+        #expect(try hasTimer(["-cdrom", "cos.iso"]))
+        #expect(try hasTimer(["-kernel", "k", "-machine", "pc,pit=on"]))
+        #expect(try !hasTimer(["-kernel", "k", "-machine", "pit=off"]))
+        #expect(try !hasTimer(["-kernel", "k", "-machine", "kernel_irqchip=on"]))
+        #expect(try !hasTimer(["-kernel", "k", "--irqchip", "kernel"]))
+        #expect(try !hasTimer(["-kernel", "k", "--irqchip=kernel"]))
+        #expect(throws: QEMUSpellingError.invalid("-machine", "pit=sometimes")) { try spelled(["-kernel", "k", "-machine", "pit=sometimes"]) }
     }
 
     @Test("swiftvmm boot kernel.elf -s -S: swiftvmm's own shorthands for --gdb tcp::1234 --gdb-wait")

@@ -9,23 +9,32 @@ struct PowerDevicesTests {
         var count: Int { value.withLock { $0 } }
     }
 
-    @Test func pm1ControlPowersOffOnSleepTypeZero() {
-        let offs = Count()
-        let pm = ACPIPowerManagement { offs.increment() }
+    @Test func pm1ControlPowersOffOnSleepTypeZeroAndSuspendsOnOne() {
+        let offs = Count(), suspends = Count()
+        let pm = ACPIPowerManagement(powerOff: { offs.increment() }, suspend: { suspends.increment() })
         #expect(pm.control.read(offset: 0, size: 2) & 1 == 1, "SCI_EN: ACPI mode from the start")
-        pm.control.write(offset: 0, size: 2, value: 1 << 10 | 1 << 13)   // SLP_TYP 1: not S5
-        #expect(offs.count == 0)
+        pm.control.write(offset: 0, size: 2, value: 1 << 10)             // SLP_TYP 1, no SLP_EN
         pm.control.write(offset: 0, size: 2, value: 0)                   // no SLP_EN
-        #expect(offs.count == 0)
-        pm.control.write(offset: 0, size: 2, value: 0x2000)              // SLP_EN, SLP_TYP 0
-        #expect(offs.count == 1)
+        pm.control.write(offset: 0, size: 2, value: 5 << 10 | 1 << 13)   // SLP_TYP 5: no such state
+        #expect(offs.count == 0 && suspends.count == 0)
+        pm.control.write(offset: 0, size: 2, value: 0x2400)              // SLP_EN, SLP_TYP 1: \_S3_
+        #expect(offs.count == 0 && suspends.count == 1)
+        pm.control.write(offset: 0, size: 2, value: 0x2000)              // SLP_EN, SLP_TYP 0: \_S5_
+        #expect(offs.count == 1 && suspends.count == 1)
     }
 
     @Test func pm1EventBlockHoldsEnableAndClearsStatus() {
         let pm = ACPIPowerManagement {}
         pm.eventBlock.write(offset: 2, size: 2, value: 0x0120)
         #expect(pm.eventBlock.read(offset: 2, size: 2) == 0x0120)
+        #expect(!pm.rtcWakeEnabled)
         #expect(pm.eventBlock.read(offset: 0, size: 2) == 0, "no events raised")
+        pm.eventBlock.write(offset: 2, size: 2, value: 0x0400)           // RTC_EN
+        #expect(pm.rtcWakeEnabled)
+        pm.wokeOnRTCAlarm()
+        #expect(pm.eventBlock.read(offset: 0, size: 2) == 0x8400, "WAK_STS and RTC_STS")
+        pm.eventBlock.write(offset: 0, size: 2, value: 0x8000)           // write 1 to clear WAK_STS
+        #expect(pm.eventBlock.read(offset: 0, size: 4) == 0x0400_0400, "RTC_STS; enable above")
     }
 
     @Test func resetControlRegister() {

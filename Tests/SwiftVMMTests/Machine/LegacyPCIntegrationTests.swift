@@ -61,6 +61,50 @@ struct LegacyPCIntegrationTests {
         #expect(numbers.count - 30 <= 2 * looks, "\(numbers.count - 30) repeats in at most \(looks) looks: \(numbers)")
     }
 
+    /// ACPI S3: the guest suspends with every CPU running, the RTC alarm wakes the machine
+    /// and the boot CPU starts in real mode at the FACS waking vector, where the guest's
+    /// stub checks CS, DS, SS and PM1 status (WAK_STS, RTC_STS) and exits v=0.
+    @Test(arguments: [1, 2])
+    func suspendToRAMWakesOnTheRTCAlarm(cpus: Int) throws {
+        let (outcome, output) = try boot(sleepS3Guest, cpus: cpus)
+        #expect(outcome == .debugExit(0), "\(output)")
+        #expect(output == "sleep-s3: \(cpus) CPUs, SLP_TYP 1\nsleep-s3: suspending\n")
+    }
+
+    /// KVM's irqchip has no S3 here: the write returns and the guest says so.
+    @Test func suspendToRAMNeedsTheUserspaceIRQChip() throws {
+        let sink = CollectingSink()
+        var configuration = configuration(sleepS3Guest, sink)
+        configuration.interruptController = .kernel
+        #expect(try Machine(configuration).run() == .debugExit(1))
+        #expect(sink.text.hasSuffix("sleep-s3: suspending\nsleep-s3: still running\n"), "\(sink.text)")
+    }
+
+    /// `--bios-timer` leaves what SeaBIOS leaves: an interrupt vector table whose 8259
+    /// vectors acknowledge, IRQ 0 unmasked and the PIT in mode 2, ticking into vector 8.
+    /// Without it the chipset is at rest and low memory empty.
+    @Test func biosTimerIsLeftOnlyWhenAskedFor() throws {
+        let sink = CollectingSink()
+        var configuration = configuration(biosTimerGuest, sink)
+        configuration.biosTimer = true
+        #expect(try Machine(configuration).run() == .debugExit(0), "\(sink.text)")
+        #expect(sink.text == """
+            ivt8=f000:f001 irq0_handler=50b020e62058cf
+            ivt70=f000:f008 irq8_handler=50b020e6a0e62058cf
+            ivt20=f000:f000 other_handler=cf
+            imr=0xfa,0xff
+            pit_status=0x34
+            ticks=3
+
+            """)
+
+        let (outcome, output) = try boot(biosTimerGuest)
+        #expect(outcome == .debugExit(0))
+        #expect(output.contains("ivt8=0000:0000 irq0_handler=00000000"), "\(output)")
+        #expect(output.contains("imr=0xff,0xff\n"))
+        #expect(!output.contains("ticks="))
+    }
+
     @Test func vgaTextLinesEndTheRunWithExitOn() throws {
         let sink = CollectingSink(), vga = CollectingSink()
         var configuration = configuration(vgaTextGuest, sink, commandLine: "spin")

@@ -11,7 +11,7 @@ struct ACPITablesTests {
         let rsdp: [UInt8]
 
         init(cpus: Int) {
-            (bytes, rsdp) = ACPITables(cpuCount: cpus).build(at: ACPITablesTests.base)
+            (bytes, rsdp, _) = ACPITables(cpuCount: cpus).build(at: ACPITablesTests.base)
         }
         init(bytes: [UInt8]) {
             self.bytes = bytes
@@ -116,7 +116,7 @@ struct ACPITablesTests {
 
     @Test("MADT with SwiftVMM's chipset adds the IRQ0 → GSI 2 override")
     func madtTimerOverride() throws {
-        let (bytes, _) = ACPITables(cpuCount: 2, hpetBlockID: 0x8086_A201).build(at: Self.base)
+        let (bytes, _, _) = ACPITables(cpuCount: 2, hpetBlockID: 0x8086_A201).build(at: Self.base)
         let image = Image(bytes: bytes)
         let table = image.table(try #require(image.find("APIC")))
         let entries = Image.madtEntries(table)
@@ -124,22 +124,23 @@ struct ACPITablesTests {
         #expect(Set(image.xsdtEntries.map(image.signature)) == ["FACP", "APIC", "HPET"])
     }
 
-    @Test("DSDT: AML Name(\\_S5_, Package(4){0,0,0,0}) found by the byte scan kernels use")
-    func dsdtSleepState() throws {
+    @Test("DSDT: AML Name(\\_S3_, Package(4){1,1,0,0}) and Name(\\_S5_, Package(4){0,0,0,0}) found by the byte scan kernels use")
+    func dsdtSleepStates() throws {
         let image = Image(cpus: 1)
         let dsdt = UInt64(image.u32(try #require(image.find("FACP")), 40))
         let table = image.table(dsdt)
         #expect(table.byteSum == 0)
-        // The OSDev/early-Linux scan: "_S5_", preceded by NameOp (optionally with a root prefix),
-        // followed by PackageOp, PkgLength, NumElements, then SLP_TYPa (BytePrefix optional).
-        let at = try #require(table.indices.first { Array(table[$0..<min($0 + 4, table.count)]) == Array("_S5_".utf8) })
-        #expect(table[at - 2] == 0x08 && table[at - 1] == 0x5C)
-        #expect(table[at + 4] == 0x12)
-        let pkgLengthBytes = Int(table[at + 5] >> 6) + 1
-        #expect(pkgLengthBytes == 1)
-        #expect(Int(table[at + 5]) == table.count - (at + 5), "PkgLength spans to the end of the package")
-        #expect(table[at + 6] == 4, "four elements")
-        #expect(table[at + 7] == 0, "SLP_TYPa = 0")
+        for (name, sleepType) in [("_S3_", UInt8(1)), ("_S5_", 0)] {
+            // The OSDev/early-Linux scan: the name, preceded by NameOp (optionally with a root
+            // prefix), followed by PackageOp, PkgLength, NumElements, then SLP_TYPa and SLP_TYPb.
+            let at = try #require(table.indices.first { Array(table[$0..<min($0 + 4, table.count)]) == Array(name.utf8) })
+            #expect(table[at - 2] == 0x08 && table[at - 1] == 0x5C)
+            #expect(table[at + 4] == 0x12)
+            #expect(table[at + 5] == 6, "one-byte PkgLength: itself, NumElements and four elements")
+            #expect(table[at + 6] == 4, "four elements")
+            #expect(table[at + 7] == sleepType && table[at + 8] == sleepType, "\(name): SLP_TYPa and SLP_TYPb")
+        }
+        #expect(table.count == 36 + 2 * 13, "the header, the two 13-byte declarations and nothing else")
     }
 
     @Test("FACS: 64 bytes, 64-byte aligned, version 2; FIRMWARE_CTRL set, X_FIRMWARE_CTRL 0 (§5.2.9)")
