@@ -20,8 +20,12 @@ import Glibc
 /// - Register C: IRQF/PF/AF/UF, cleared by reading, worked out when C is read: was there
 ///   an update, a periodic edge, an update to a time the alarm registers match, since the
 ///   last read? An alarm byte with its two high bits set matches any value ("don't care").
-///   The interrupt on IRQ8 is not modelled: IRQ8 is never raised. The alarm can wake the
-///   machine from ACPI S3 instead (`nanosecondsUntilAlarm`, PM1 RTC_EN).
+///   IRQF is set when a flag is whose interrupt register B enables (PIE, AIE, UIE).
+/// - IRQ8 follows IRQF, as the chip's IRQ# pin does: it rises when the first enabled event
+///   comes (the device timer is armed for it) and falls when register C is read. Events
+///   while IRQF is set merge into it, as on the chip (QEMU's default `lost_tick_policy`
+///   for the RTC, discard, does the same). The alarm can also wake the machine from ACPI
+///   S3 (`nanosecondsUntilAlarm`, PM1 RTC_EN).
 /// - Register D: VRT (bit 7) always 1, the battery is good.
 /// - Every other byte is plain CMOS RAM, including the shutdown status byte 0x0F.
 ///
@@ -108,6 +112,10 @@ public final class MC146818RTC: PortDevice {
         var nmiDisabled = false
         /// Guest time at the last read of register C, for UF and PF.
         var lastStatusCRead: Int64 = 0
+        /// IRQF, as IRQ8 should show it: set by an enabled event, cleared by reading C.
+        var interruptLevel = false
+        /// The host time (device clock) of the next enabled event, while IRQ8 is low.
+        var deadline: UInt64?
 
         var statusB: StatusB { StatusB(rawValue: ram[Register.statusB]) }
         var encoding: Encoding {
@@ -122,15 +130,21 @@ public final class MC146818RTC: PortDevice {
     private let state: AnnotatedMutex<State>
     /// Host wall-clock time: nanoseconds since 1970-01-01 UTC.
     private let now: @Sendable () -> Int64
+    private let timer: DeviceTimer?
+    private let irq8: any InterruptLine
 
     /// `now` is the host's UTC clock in nanoseconds since the Unix epoch (injectable for
-    /// tests); `backup` is what the battery kept.
-    public init(backup: Backup = .poweredOn, now: @escaping @Sendable () -> Int64 = MC146818RTC.hostClock) {
+    /// tests); `backup` is what the battery kept; `timer` calls `timerFired()` at the next
+    /// enabled event and `irq8` is the interrupt line (without a timer, IRQ8 never rises).
+    public init(backup: Backup = .poweredOn, now: @escaping @Sendable () -> Int64 = MC146818RTC.hostClock,
+                timer: DeviceTimer? = nil, irq8: any InterruptLine = DisconnectedLine()) {
         var ram = backup.ram + [UInt8](repeating: 0, count: max(0, 128 - backup.ram.count))
         ram[Register.statusB] &= ~StatusB.clearedByReset.rawValue
         state = AnnotatedMutex(State(ram: Array(ram.prefix(128)), clockOffset: backup.clockOffset,
                             lastStatusCRead: now() + backup.clockOffset))
         self.now = now
+        self.timer = timer
+        self.irq8 = irq8
     }
 
     /// CLOCK_REALTIME in nanoseconds.
@@ -171,21 +185,75 @@ public final class MC146818RTC: PortDevice {
 
     public func read(offset: UInt16, size: Int) -> UInt32 {
         guard offset == 1 else { return 0xFF }
-        let now = now()
-        return UInt32(state.withLock { Self.readData(&$0, guestTime: $0.clockOffset + now) })
+        let now = now(), monotonic = timer?.now() ?? 0
+        let (value, readC) = state.withLock { state in
+            let value = Self.readData(&state, guestTime: state.clockOffset + now)
+            let readC = state.index == Register.statusC
+            if readC { Self.settleInterrupt(&state, guestTime: state.clockOffset + now, monotonic: monotonic) }
+            return (value, readC)
+        }
+        if readC { publishInterrupt() }
+        return UInt32(value)
     }
 
     public func write(offset: UInt16, size: Int, value: UInt32) {
         let byte = UInt8(truncatingIfNeeded: value)
-        let now = now()
+        let now = now(), monotonic = timer?.now() ?? 0
         state.withLock { state in
             if offset == 0 {
                 state.index = Int(byte & 0x7F)
                 state.nmiDisabled = byte & 0x80 != 0
             } else {
                 Self.writeData(&state, byte, hostTime: now)
+                Self.settleInterrupt(&state, guestTime: state.clockOffset + now, monotonic: monotonic)
             }
         }
+        if offset == 1 { publishInterrupt() }
+    }
+
+    /// The device timer's callback: an enabled event may have come (or the call is early).
+    public func timerFired() {
+        let now = now(), monotonic = timer?.now() ?? 0
+        state.withLock { Self.settleInterrupt(&$0, guestTime: $0.clockOffset + now, monotonic: monotonic) }
+        publishInterrupt()
+    }
+
+    /// IRQF as IRQ8 and the next event's deadline, sent outside the lock.
+    private func publishInterrupt() {
+        guard let timer else { return }
+        let (level, deadline) = state.withLock { ($0.interruptLevel, $0.deadline) }
+        publishSettled(level, current: { state.withLock { $0.interruptLevel } }, send: irq8.set)
+        timer.arm(following: { state.withLock { $0.deadline } }, first: deadline)
+    }
+
+    // MARK: The interrupt (under the lock)
+
+    /// Raises IRQF if an enabled event came since C was last read; while it is clear, the
+    /// deadline is the next enabled event's host time.
+    private static func settleInterrupt(_ state: inout State, guestTime: Int64, monotonic: UInt64) {
+        if statusC(state, since: state.lastStatusCRead, until: guestTime) & StatusC.interruptRequest != 0 {
+            state.interruptLevel = true
+        }
+        state.deadline = state.interruptLevel ? nil
+            : nextInterrupt(state, after: guestTime).map { monotonic &+ UInt64(max($0 - guestTime, 0)) }
+    }
+
+    /// The guest time of the first event after `guestTime` whose interrupt register B
+    /// enables: a periodic edge (PIE), an update (UIE), an alarm (AIE).
+    private static func nextInterrupt(_ state: State, after guestTime: Int64) -> Int64? {
+        let b = state.statusB
+        var times: [Int64] = []
+        if b.contains(.periodicInterruptEnable), let period = periodTicks(state) {
+            let edge = (timeBaseTicks(guestTime).floorDivided(by: period) + 1) * period
+            times.append(nanoseconds(atTimeBaseTick: edge))
+        }
+        if state.running, b.contains(.updateEndedInterruptEnable) {
+            times.append((guestTime.floorDivided(by: nanosecondsPerSecond) + 1) * nanosecondsPerSecond)
+        }
+        if state.running, b.contains(.alarmInterruptEnable), let alarm = nextAlarm(state, after: guestTime) {
+            times.append(alarm)
+        }
+        return times.min()
     }
 
     // MARK: Register access (under the lock)
@@ -204,7 +272,10 @@ public final class MC146818RTC: PortDevice {
             let updating = state.running && fraction >= nanosecondsPerSecond - updateInProgressNanoseconds
             return state.ram[index] & ~StatusA.updateInProgress | (updating ? StatusA.updateInProgress : 0)
         case Register.statusC:
-            defer { state.lastStatusCRead = guestTime }
+            defer {
+                state.lastStatusCRead = guestTime
+                state.interruptLevel = false
+            }
             return statusC(state, since: state.lastStatusCRead, until: guestTime)
         case Register.statusD:
             return validRAMAndTime
@@ -282,11 +353,8 @@ public final class MC146818RTC: PortDevice {
         if state.running, until.floorDivided(by: nanosecondsPerSecond) != since.floorDivided(by: nanosecondsPerSecond) {
             flags |= StatusC.updateEnded
         }
-        let rate = Int(state.ram[Register.statusA] & StatusA.rateMask)
-        if rate != 0 {
-            // RS 1 and 2 give 256 and 128 Hz; RS n ≥ 3 gives 32768 >> (n - 1) Hz (Table 5).
-            let periodTicks = Int64(1) << (rate <= 2 ? rate + 6 : rate - 1)
-            if timeBaseTicks(until) / periodTicks != timeBaseTicks(since) / periodTicks { flags |= StatusC.periodic }
+        if let period = periodTicks(state), timeBaseTicks(until) / period != timeBaseTicks(since) / period {
+            flags |= StatusC.periodic
         }
         if state.running, nextAlarm(state, after: since, notAfter: until) != nil { flags |= StatusC.alarm }
         let b = state.statusB
@@ -303,20 +371,33 @@ public final class MC146818RTC: PortDevice {
 
     /// The guest time of the first update after `guestTime` (and not after `limit`) that
     /// lands on a time the alarm registers match, in register B's format; nil when none
-    /// does within a day (a time-of-day alarm repeats daily, so none ever will).
+    /// does within a day (a time-of-day alarm repeats daily, so none ever will). A byte
+    /// that is not a value the time registers can hold never matches.
     private static func nextAlarm(_ state: State, after guestTime: Int64, notAfter limit: Int64 = .max) -> Int64? {
         let encoding = state.encoding
-        func matches(_ alarm: UInt8, _ value: UInt8) -> Bool { alarm & alarmDontCare == alarmDontCare || alarm == value }
-        let (secondAlarm, minuteAlarm, hourAlarm) = (state.ram[Register.secondsAlarm], state.ram[Register.minutesAlarm],
-                                                     state.ram[Register.hoursAlarm])
-        let second = guestTime.floorDivided(by: nanosecondsPerSecond)
-        let last = min(second + secondsPerDay, limit.floorDivided(by: nanosecondsPerSecond))
-        guard last > second else { return nil }
-        for update in second + 1...last {
+        /// .some(nil): any value; nil: never.
+        func wanted(_ byte: UInt8, below bound: Int, hour: Bool = false) -> Int64?? {
+            if byte & alarmDontCare == alarmDontCare { return .some(nil) }
+            let value = hour ? encoding.decodeHour(byte) : encoding.decode(byte)
+            let valid = (0..<bound).contains(value) && (hour ? encoding.encodeHour(value) : encoding.encode(value)) == byte
+            return valid ? .some(Int64(value)) : nil
+        }
+        guard let second = wanted(state.ram[Register.secondsAlarm], below: 60),
+              let minute = wanted(state.ram[Register.minutesAlarm], below: 60),
+              let hour = wanted(state.ram[Register.hoursAlarm], below: 24, hour: true) else { return nil }
+        // Like a cron search: skip to the next hour, minute or second that can match.
+        var update = guestTime.floorDivided(by: nanosecondsPerSecond) + 1
+        let last = min(update - 1 + secondsPerDay, limit.floorDivided(by: nanosecondsPerSecond))
+        while update <= last {
             let timeOfDay = update.floorModulo(secondsPerDay)
-            if matches(secondAlarm, encoding.encode(Int(timeOfDay % 60))),
-               matches(minuteAlarm, encoding.encode(Int(timeOfDay / 60 % 60))),
-               matches(hourAlarm, encoding.encodeHour(Int(timeOfDay / 3600))) {
+            let (h, m, s) = (timeOfDay / 3600, timeOfDay / 60 % 60, timeOfDay % 60)
+            if let hour, h != hour {
+                update += 3600 - timeOfDay % 3600
+            } else if let minute, m != minute {
+                update += 60 - s
+            } else if let second, s != second {
+                update += s < second ? second - s : 60 - s
+            } else {
                 return update * nanosecondsPerSecond
             }
         }
@@ -324,6 +405,20 @@ public final class MC146818RTC: PortDevice {
     }
 
     static let secondsPerDay: Int64 = 86_400
+
+    /// The periodic rate in time-base ticks (nil: rate 0, or the divider is not running).
+    /// RS 1 and 2 give 256 and 128 Hz; RS n ≥ 3 gives 32768 >> (n - 1) Hz (Table 5).
+    private static func periodTicks(_ state: State) -> Int64? {
+        let rate = Int(state.ram[Register.statusA] & StatusA.rateMask)
+        guard state.dividerRunning, rate != 0 else { return nil }
+        return Int64(1) << (rate <= 2 ? rate + 6 : rate - 1)
+    }
+
+    /// The guest time of time-base edge `tick`, rounded up: `timeBaseTicks` of it is `tick`.
+    private static func nanoseconds(atTimeBaseTick tick: Int64) -> Int64 {
+        let seconds = tick.floorDivided(by: timeBaseHertz)
+        return seconds * nanosecondsPerSecond + ((tick - seconds * timeBaseHertz) * nanosecondsPerSecond + timeBaseHertz - 1) / timeBaseHertz
+    }
 
     /// 32.768 kHz time-base edges since the epoch at guest time `nanoseconds`.
     private static func timeBaseTicks(_ nanoseconds: Int64) -> Int64 {

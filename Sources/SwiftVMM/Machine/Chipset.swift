@@ -5,8 +5,9 @@
 /// - The 8259's INTR reaches the boot CPU through LINT0 (ExtINT, "virtual wire").
 /// - The I/O APIC sends its messages over the APIC bus to the local APICs; level-triggered
 ///   EOIs come back from them.
-/// - PIT channel 0 drives IRQ0, unless the HPET's legacy replacement route owns IRQ0 and
-///   IRQ8 (IA-PC HPET 1.0a §2.3.9.2.1); other HPET routes are I/O APIC pins.
+/// - PIT channel 0 drives IRQ0 and the RTC IRQ8, unless the HPET's legacy replacement
+///   route owns IRQ0 and IRQ8 (IA-PC HPET 1.0a §2.3.9.2.1); other HPET routes are I/O APIC
+///   pins.
 ///
 /// Used with the userspace irqchip; with KVM's, KVM models the 8259s, PIT and I/O APIC.
 final class Chipset: Sendable {
@@ -35,9 +36,12 @@ final class Chipset: Sendable {
         hpetTimers.attach(hpet)
         taken.attach(pit: pit, hpet: hpet)
         self.router = router
+        rtcIRQ8 = RTCOutput(router: router, hpet: hpetTimers)
     }
 
     private let router: ISARouter
+    /// The RTC's IRQ8, disconnected while the HPET's legacy replacement owns IRQ8.
+    let rtcIRQ8: any InterruptLine
 
     /// A device's interrupt request line `n`, numbered as KVM's `KVM_IRQ_LINE` numbers them:
     /// ISA IRQ n below 16 (to the 8259 pair and the I/O APIC), else the I/O APIC's pin n.
@@ -155,6 +159,15 @@ private struct PITOutput: InterruptLine {
     let hpet: HPETTimers
     func set(_ level: Bool) { if !hpet.legacyReplacement { router.set(0, level) } }
     var acceptance: EdgeAcceptance { hpet.legacyReplacement ? .masked : router.acceptance(0) }
+}
+
+/// The RTC's IRQ# output: IRQ8, disconnected while the HPET's legacy replacement owns IRQ8
+/// (IA-PC HPET 1.0a §2.3.9.2.1: "the RTC's interrupt … is not routed").
+private struct RTCOutput: InterruptLine {
+    let router: ISARouter
+    let hpet: HPETTimers
+    func set(_ level: Bool) { if !hpet.legacyReplacement { router.set(8, level) } }
+    var acceptance: EdgeAcceptance { hpet.legacyReplacement ? .masked : router.acceptance(8) }
 }
 
 extension PIC8259Pair: ExternalInterruptController {}

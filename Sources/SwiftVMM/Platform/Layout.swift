@@ -76,6 +76,8 @@ public enum Layout {
     public static let com1IRQ: Int = 4
     /// COM2's ISA IRQ.
     public static let com2IRQ: Int = 3
+    /// The RTC's periodic, alarm and update interrupts (IBM PC/AT).
+    public static let rtcIRQ: Int = 8
     /// The ACPI SCI (FADT SCI_INT).
     public static let sciIRQ: Int = 9
 }

@@ -153,6 +153,71 @@ struct MC146818RTCTests {
         #expect(read(rtc, 0x0C) == 0x50, "no AF for an alarm that never matches")
     }
 
+    /// IRQ8 with a fake device clock that advances with the wall clock.
+    struct Wired {
+        let clock = WallClock(MC146818RTCTests.thursdayEvening)   // 19:42:40.5
+        let device = FakeDeviceClock()
+        let irq8 = RecordingLine()
+        let rtc: MC146818RTC
+        init() { rtc = MC146818RTC(now: { [clock] in clock.now }, timer: device.timer, irq8: irq8) }
+        func advance(nanoseconds: Int64) {
+            clock.advance(nanoseconds: nanoseconds)
+            device.now += UInt64(nanoseconds)
+        }
+    }
+
+    @Test func periodicInterruptRaisesIRQ8UntilCIsRead() {
+        let w = Wired(), start = w.device.now
+        write(w.rtc, 0x0A, 0x2F)                                 // divider running, RS 15: 2 Hz
+        #expect(w.device.armed == .some(nil), "PIE is off: nothing to wait for")
+        write(w.rtc, 0x0B, 0x42)                                 // PIE, 24-hour
+        #expect(w.device.armed == start + 500_000_000, "the next 0.5 s edge")
+        #expect(!w.irq8.level)
+        w.advance(nanoseconds: 500_000_000)
+        w.rtc.timerFired()
+        #expect(w.irq8.level, "IRQF rises with PF")
+        #expect(w.device.armed == .some(nil), "nothing more until C is read")
+        w.advance(nanoseconds: 2_000_000_000)                    // four more periods merge into it
+        w.rtc.timerFired()
+        #expect(w.irq8.pulses == 1)
+        #expect(read(w.rtc, 0x0C) == 0xD0, "IRQF, PF (and UF, not enabled)")
+        #expect(!w.irq8.level, "reading C drops IRQ8")
+        #expect(w.device.armed == start + 3_000_000_000, "the next edge after the read")
+        w.advance(nanoseconds: 499_999_999)
+        w.rtc.timerFired()                                       // early: nothing yet
+        #expect(!w.irq8.level && w.device.armed == start + 3_000_000_000)
+        w.advance(nanoseconds: 1)
+        w.rtc.timerFired()
+        #expect(w.irq8.pulses == 2)
+        write(w.rtc, 0x0B, 0x02)                                 // PIE off: IRQF stays until C is read
+        #expect(w.irq8.level)
+        _ = read(w.rtc, 0x0C)
+        #expect(!w.irq8.level && w.device.armed == .some(nil))
+    }
+
+    @Test func updateAndAlarmInterruptsAreArmedForTheirTimes() {
+        let w = Wired(), start = w.device.now
+        write(w.rtc, 0x0A, 0x20)                                 // no periodic rate
+        write(w.rtc, 0x0B, 0x12)                                 // UIE
+        #expect(w.device.armed == start + 500_000_000, "the next update, at 19:42:41")
+        write(w.rtc, 0x01, 0x50); write(w.rtc, 0x03, 0x42); write(w.rtc, 0x05, 0x19)   // alarm 19:42:50
+        write(w.rtc, 0x0B, 0x22)                                 // AIE only
+        #expect(w.device.armed == start + 9_500_000_000)
+        w.advance(nanoseconds: 9_500_000_000)
+        w.rtc.timerFired()
+        #expect(w.irq8.level)
+        #expect(read(w.rtc, 0x0C) == 0xB0, "IRQF, AF (and UF, not enabled)")
+        #expect(w.device.armed == start + 9_500_000_000 + 86_400_000_000_000, "tomorrow")
+    }
+
+    @Test func enablingAnInterruptWhoseFlagIsSetRaisesIRQ8AtOnce() {
+        let w = Wired()
+        _ = read(w.rtc, 0x0C)
+        w.advance(nanoseconds: 1_000_000_000)                    // an update: UF is set
+        write(w.rtc, 0x0B, 0x12)                                 // UIE
+        #expect(w.irq8.level, "IRQF = UF & UIE")
+    }
+
     @Test func indexPortRecordsNMIDisableAndReadsFF() {
         let rtc = make(WallClock(0))
         rtc.write(offset: 0, size: 1, value: 0x8F)

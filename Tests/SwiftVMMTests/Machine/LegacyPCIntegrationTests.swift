@@ -71,6 +71,17 @@ struct LegacyPCIntegrationTests {
         #expect(output == "sleep-s3: \(cpus) CPUs, SLP_TYP 1\nsleep-s3: suspending\n")
     }
 
+    /// The RTC's periodic (256 at 1024 Hz), alarm and update interrupts each reach the guest
+    /// on IRQ8 through the slave 8259 with their flag in register C, with either irqchip.
+    @Test(arguments: [InterruptController.userspace, .kernel])
+    func rtcInterruptsArriveOnIRQ8(irqchip: InterruptController) throws {
+        let sink = CollectingSink()
+        var configuration = configuration(rtcIrqGuest, sink)
+        configuration.interruptController = irqchip
+        #expect(try Machine(configuration).run() == .debugExit(0), "\(sink.text)")
+        #expect(sink.text == "periodic=256 pf=256\nalarm=1 af=1\nupdate=1 uf=1\nrtc-irq: PASS\n")
+    }
+
     /// KVM's irqchip has no S3 here: the write returns and the guest says so.
     @Test func suspendToRAMNeedsTheUserspaceIRQChip() throws {
         let sink = CollectingSink()

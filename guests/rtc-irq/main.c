@@ -1,0 +1,91 @@
+/* rtc-irq: the RTC's interrupt on IRQ8, through the slave 8259 (vectors remapped to
+ * 0x20/0x28, IRQ 2 and 8 unmasked, LINT0 ExtINT as firmware leaves it). The handler reads
+ * register C (which drops IRQ8 until the next event) and sends EOI to both 8259s.
+ *   periodic: PIE at 1024 Hz (RS 6) until 256 interrupts; each must have IRQF and PF in C.
+ *   alarm:    AIE with every alarm byte "don't care" (the next update), PIE off; one
+ *             interrupt with IRQF and AF.
+ *   update:   UIE alone; one interrupt with IRQF and UF.
+ * Prints "periodic=256 pf=256", "alarm=1 af=1", "update=1 uf=1", then "rtc-irq: PASS"
+ * (v=0), or "rtc-irq: FAIL" (v=1). */
+#include "guest.h"
+#include "idt.h"
+#include "tsc.h"
+
+#define PIC1_CMD 0x20
+#define PIC1_DATA 0x21
+#define PIC2_CMD 0xA0
+#define PIC2_DATA 0xA1
+#define VECTOR_BASE 0x20
+#define RTC_VECTOR (VECTOR_BASE + 8)
+
+#define CMOS_INDEX 0x70
+#define CMOS_DATA 0x71
+#define RTC_A 0x0A
+#define RTC_B 0x0B
+#define RTC_C 0x0C
+#define B_PIE 0x40
+#define B_AIE 0x20
+#define B_UIE 0x10
+#define B_24H 0x02
+#define C_IRQF 0x80
+#define C_PF 0x40
+#define C_AF 0x20
+#define C_UF 0x10
+
+static uint8_t rtc_in(uint8_t reg) { outb(CMOS_INDEX, reg); return inb(CMOS_DATA); }
+static void rtc_out(uint8_t reg, uint8_t v) { outb(CMOS_INDEX, reg); outb(CMOS_DATA, v); }
+
+static volatile int interrupts, with_flag;
+static volatile uint8_t wanted;
+
+static void rtc_isr(struct isr_frame *f) {
+    (void)f;
+    uint8_t c = rtc_in(RTC_C);
+    interrupts++;
+    if ((c & (C_IRQF | wanted)) == (C_IRQF | wanted)) with_flag++;
+    outb(PIC2_CMD, 0x20);
+    outb(PIC1_CMD, 0x20);
+}
+
+/* Enables `enable` in register B and takes interrupts until `count` came. */
+static void take(uint8_t enable, uint8_t flag, int count) {
+    __asm__ volatile("cli");
+    interrupts = 0;
+    with_flag = 0;
+    wanted = flag;
+    rtc_in(RTC_C);
+    rtc_out(RTC_B, B_24H | enable);
+    __asm__ volatile("sti");
+    while (interrupts < count) __asm__ volatile("hlt");
+    __asm__ volatile("cli");
+    rtc_out(RTC_B, B_24H);
+    rtc_in(RTC_C);
+}
+
+int main(void) {
+    /* ICW1-4: edge, cascade, vectors 0x20/0x28, slave on IR2, 8086 mode; then the masks. */
+    outb(PIC1_CMD, 0x11); outb(PIC2_CMD, 0x11);
+    outb(PIC1_DATA, VECTOR_BASE); outb(PIC2_DATA, VECTOR_BASE + 8);
+    outb(PIC1_DATA, 0x04); outb(PIC2_DATA, 0x02);
+    outb(PIC1_DATA, 0x01); outb(PIC2_DATA, 0x01);
+    outb(PIC1_DATA, 0xFB); outb(PIC2_DATA, 0xFE);
+    idt_set_handler(RTC_VECTOR, rtc_isr);
+
+    int ok = 1;
+    rtc_out(RTC_A, 0x26);                                  /* 1024 Hz */
+    take(B_PIE, C_PF, 256);
+    printf("periodic=%d pf=%d\n", interrupts, with_flag);
+    ok &= interrupts == 256 && with_flag == 256;
+
+    rtc_out(0x01, 0xC0); rtc_out(0x03, 0xC0); rtc_out(0x05, 0xC0);
+    take(B_AIE, C_AF, 1);
+    printf("alarm=%d af=%d\n", interrupts, with_flag);
+    ok &= interrupts == 1 && with_flag == 1;
+
+    take(B_UIE, C_UF, 1);
+    printf("update=%d uf=%d\n", interrupts, with_flag);
+    ok &= interrupts == 1 && with_flag == 1;
+
+    printf("rtc-irq: %s\n", ok ? "PASS" : "FAIL");
+    return ok ? EXIT_PASS : EXIT_FAIL;
+}
