@@ -10,6 +10,7 @@
 #include "guest.h"
 #include "idt.h"
 #include "tsc.h"
+#include "rtc.h"
 
 #define PIC1_CMD 0x20
 #define PIC1_DATA 0x21
@@ -18,31 +19,14 @@
 #define VECTOR_BASE 0x20
 #define RTC_VECTOR (VECTOR_BASE + 8)
 
-#define CMOS_INDEX 0x70
-#define CMOS_DATA 0x71
-#define RTC_A 0x0A
-#define RTC_B 0x0B
-#define RTC_C 0x0C
-#define B_PIE 0x40
-#define B_AIE 0x20
-#define B_UIE 0x10
-#define B_24H 0x02
-#define C_IRQF 0x80
-#define C_PF 0x40
-#define C_AF 0x20
-#define C_UF 0x10
-
-static uint8_t rtc_in(uint8_t reg) { outb(CMOS_INDEX, reg); return inb(CMOS_DATA); }
-static void rtc_out(uint8_t reg, uint8_t v) { outb(CMOS_INDEX, reg); outb(CMOS_DATA, v); }
-
 static volatile int interrupts, with_flag;
 static volatile uint8_t wanted;
 
 static void rtc_isr(struct isr_frame *f) {
     (void)f;
-    uint8_t c = rtc_in(RTC_C);
+    uint8_t c = rtc_in(RTC_REG_C);
     interrupts++;
-    if ((c & (C_IRQF | wanted)) == (C_IRQF | wanted)) with_flag++;
+    if ((c & (RTC_C_IRQF | wanted)) == (RTC_C_IRQF | wanted)) with_flag++;
     outb(PIC2_CMD, 0x20);
     outb(PIC1_CMD, 0x20);
 }
@@ -53,13 +37,13 @@ static void take(uint8_t enable, uint8_t flag, int count) {
     interrupts = 0;
     with_flag = 0;
     wanted = flag;
-    rtc_in(RTC_C);
-    rtc_out(RTC_B, B_24H | enable);
+    rtc_in(RTC_REG_C);
+    rtc_out(RTC_REG_B, RTC_B_24H | enable);
     __asm__ volatile("sti");
     while (interrupts < count) __asm__ volatile("hlt");
     __asm__ volatile("cli");
-    rtc_out(RTC_B, B_24H);
-    rtc_in(RTC_C);
+    rtc_out(RTC_REG_B, RTC_B_24H);
+    rtc_in(RTC_REG_C);
 }
 
 int main(void) {
@@ -72,17 +56,17 @@ int main(void) {
     idt_set_handler(RTC_VECTOR, rtc_isr);
 
     int ok = 1;
-    rtc_out(RTC_A, 0x26);                                  /* 1024 Hz */
-    take(B_PIE, C_PF, 256);
+    rtc_out(RTC_REG_A, 0x26);                                  /* 1024 Hz */
+    take(RTC_B_PIE, RTC_C_PF, 256);
     printf("periodic=%d pf=%d\n", interrupts, with_flag);
     ok &= interrupts == 256 && with_flag == 256;
 
-    rtc_out(0x01, 0xC0); rtc_out(0x03, 0xC0); rtc_out(0x05, 0xC0);
-    take(B_AIE, C_AF, 1);
+    rtc_out(RTC_SECONDS_ALARM, RTC_ALARM_ANY); rtc_out(RTC_MINUTES_ALARM, RTC_ALARM_ANY); rtc_out(RTC_HOURS_ALARM, RTC_ALARM_ANY);
+    take(RTC_B_AIE, RTC_C_AF, 1);
     printf("alarm=%d af=%d\n", interrupts, with_flag);
     ok &= interrupts == 1 && with_flag == 1;
 
-    take(B_UIE, C_UF, 1);
+    take(RTC_B_UIE, RTC_C_UF, 1);
     printf("update=%d uf=%d\n", interrupts, with_flag);
     ok &= interrupts == 1 && with_flag == 1;
 

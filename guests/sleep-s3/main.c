@@ -13,24 +13,10 @@
 #include "lapic.h"
 #include "smp.h"
 #include "tsc.h"
+#include "rtc.h"
 
 #define RESUME_PHYS 0x1000u
 #define PM1_PORT_PHYS 0x0FF0u        /* the stub reads the PM1a event port here (DS = 0) */
-
-#define CMOS_INDEX 0x70
-#define CMOS_DATA  0x71
-#define RTC_SECONDS_ALARM 0x01
-#define RTC_MINUTES_ALARM 0x03
-#define RTC_HOURS_ALARM   0x05
-#define RTC_REG_A 0x0A
-#define RTC_REG_B 0x0B
-#define RTC_REG_C 0x0C
-#define RTC_A_UIP 0x80
-#define RTC_B_AIE 0x20
-#define RTC_ALARM_ANY 0xC0
-
-static uint8_t rtc_in(uint8_t reg) { outb(CMOS_INDEX, reg); return inb(CMOS_DATA); }
-static void rtc_out(uint8_t reg, uint8_t v) { outb(CMOS_INDEX, reg); outb(CMOS_DATA, v); }
 
 extern const uint8_t resume_start[], resume_end[];
 __asm__(
