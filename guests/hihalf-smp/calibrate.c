@@ -17,6 +17,25 @@ static volatile uint32_t ticks, stray;
 static uint64_t stamps[CALIBRATION_TICKS + 2];
 static uint64_t counters[CALIBRATION_TICKS + 2];
 
+#define ANCHOR_READS 4
+
+/* The main counter and the TSC at one moment: the counter read (an exit to the VMM) between
+ * two TSC reads, the midpoint kept, the tightest of ANCHOR_READS tries. A host that
+ * preempts the vCPU during one read widens that bracket only. */
+static void anchor(uint64_t *tsc, uint64_t *counter) {
+    uint64_t best = ~0ull;
+    for (int i = 0; i < ANCHOR_READS; i++) {
+        uint64_t before = rdtsc();
+        uint32_t value = hpet_r32(hpet, HPET_MAIN_CNT);
+        uint64_t after = rdtsc();
+        if (after - before < best) {
+            best = after - before;
+            *tsc = before + (after - before) / 2;
+            *counter = value;
+        }
+    }
+}
+
 static void hpet_stop(void) {
     uint32_t c = hpet_r32(hpet, HPET_TN_CONF(0));
     hpet_w32(hpet, HPET_TN_CONF(0), c & ~(HPET_TN_INT_ENB | HPET_TN_PERIODIC));
@@ -27,13 +46,11 @@ static void hpet_stop(void) {
  * period makes a new edge at the 8259A, record the TSC and main counter, EOI the master. */
 static void irq0(struct isr_frame *f) {
     (void)f;
-    uint64_t now = rdtsc();
     if (hpet_r32(hpet, HPET_GINTR_STA) & 1) {
         hpet_w32(hpet, HPET_GINTR_STA, 1);
         if (ticks <= CALIBRATION_TICKS) {
             uint32_t t = ++ticks;
-            stamps[t] = now;
-            counters[t] = hpet_r32(hpet, HPET_MAIN_CNT);
+            if (t == 1 || t == CALIBRATION_TICKS + 1) anchor(&stamps[t], &counters[t]);
             if (t == CALIBRATION_TICKS + 1) hpet_stop();
         }
     } else {

@@ -18,10 +18,10 @@ struct calibration {
 /* Programs LINT0 = ExtINT and LINT1 = NMI on this CPU's local APIC (xAPIC, enabled), the
  * 8259A pair (IRQ0 -> vector 0x20, only IRQ0 unmasked) and HPET timer 0 at 1 ms periodic,
  * then measures CALIBRATION_TICKS periods with interrupts on. The rate comes from the TSC
- * and the HPET main counter read together in the handler at the first and last tick, so
- * interrupt latency does not enter it; when the VMM advertises a TSC rate (CPUID) the
- * result must agree within 2 % (a run the host preempted between the two reads is
- * repeated, up to 3 runs). Leaves the HPET stopped, the 8259A fully masked and interrupts
+ * and the HPET main counter read together in the handler at the first and last tick (the
+ * counter read bracketed by two TSC reads, the tightest of four), so neither interrupt
+ * latency nor a host that preempts the vCPU during one read enters it; when the VMM
+ * advertises a TSC rate (CPUID) the result must agree within 2 % (up to 3 runs). Leaves the HPET stopped, the 8259A fully masked and interrupts
  * off. Returns 0, or -1 with a reason in why. */
 int calibrate_tsc(uint64_t hpet_base, struct calibration *out, char *why, int why_size);
 
