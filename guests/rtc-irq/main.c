@@ -19,14 +19,19 @@
 #define VECTOR_BASE 0x20
 #define RTC_VECTOR (VECTOR_BASE + 8)
 
-static volatile int interrupts, with_flag;
+static volatile int interrupts, with_flag, target;
 static volatile uint8_t wanted;
 
+/* Counts up to `target` interrupts, then turns the source off in register B: one that the
+ * host delivered late right behind the last is read and acknowledged, not counted. */
 static void rtc_isr(struct isr_frame *f) {
     (void)f;
     uint8_t c = rtc_in(RTC_REG_C);
-    interrupts++;
-    if ((c & (RTC_C_IRQF | wanted)) == (RTC_C_IRQF | wanted)) with_flag++;
+    if (interrupts < target) {
+        interrupts++;
+        if ((c & (RTC_C_IRQF | wanted)) == (RTC_C_IRQF | wanted)) with_flag++;
+        if (interrupts == target) rtc_out(RTC_REG_B, RTC_B_24H);
+    }
     outb(PIC2_CMD, 0x20);
     outb(PIC1_CMD, 0x20);
 }
@@ -37,12 +42,12 @@ static void take(uint8_t enable, uint8_t flag, int count) {
     interrupts = 0;
     with_flag = 0;
     wanted = flag;
+    target = count;
     rtc_in(RTC_REG_C);
     rtc_out(RTC_REG_B, RTC_B_24H | enable);
     __asm__ volatile("sti");
     while (interrupts < count) __asm__ volatile("hlt");
     __asm__ volatile("cli");
-    rtc_out(RTC_REG_B, RTC_B_24H);
     rtc_in(RTC_REG_C);
 }
 
