@@ -23,11 +23,12 @@ static volatile int interrupts, with_flag, target;
 static volatile uint8_t wanted;
 
 /* Counts up to `target` interrupts, then turns the source off in register B: one that the
- * host delivered late right behind the last is read and acknowledged, not counted. */
+ * host delivered late right behind the last is read and acknowledged, not counted. So is
+ * an edge the 8259 latched before the last count's read of C, which finds IRQF clear. */
 static void rtc_isr(struct isr_frame *f) {
     (void)f;
     uint8_t c = rtc_in(RTC_REG_C);
-    if (interrupts < target) {
+    if (interrupts < target && (c & RTC_C_IRQF)) {
         interrupts++;
         if ((c & (RTC_C_IRQF | wanted)) == (RTC_C_IRQF | wanted)) with_flag++;
         if (interrupts == target) rtc_out(RTC_REG_B, RTC_B_24H);
