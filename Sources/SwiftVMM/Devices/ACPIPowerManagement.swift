@@ -1,8 +1,8 @@
 /// The ACPI fixed-hardware PM1a event and control blocks (ACPI 6.5 §4.8.3.1 and §4.8.3.2),
 /// as the FADT places them (PM1a_EVT_BLK 0x600, PM1a_CNT_BLK 0x604). A write to PM1
 /// control with SLP_EN set sleeps as SLP_TYP says, by the packages SwiftVMM's DSDT gives:
-/// `\_S5_` (0) turns the machine off; `\_S3_` (1) suspends it to RAM, and the RTC alarm
-/// wakes it when PM1 enable has RTC_EN (§4.8.3.1.1, §16.1 "Sleeping States"; the machine
+/// `\_S5_` (0) turns the machine off; `\_S3_` (1) suspends it to RAM, and the RTC's
+/// interrupt wakes it when PM1 enable has RTC_EN (§4.8.3.1.1, §16.1 "Sleeping States"; the machine
 /// does the rest, `suspend`). SCI_EN reads 1: ACPI is enabled from the start (SMI_CMD is 0).
 ///
 /// Place `control` again at 0xB004 for kernels written for old Bochs/QEMU, which power off
@@ -38,12 +38,12 @@ public final class ACPIPowerManagement: Sendable {
     public var eventBlock: any PortDevice { EventBlock(pm: self) }
     public var control: any PortDevice { ControlBlock(pm: self) }
 
-    /// The RTC alarm may wake the machine: PM1 enable has RTC_EN.
+    /// The RTC's interrupt may wake the machine: PM1 enable has RTC_EN.
     public var rtcWakeEnabled: Bool { events.withLock { $0.enable & Event.rtc != 0 } }
 
-    /// The machine woke from S3 on the RTC alarm: WAK_STS and RTC_STS read 1 until the
-    /// guest clears them.
-    public func wokeOnRTCAlarm() {
+    /// The machine woke from S3 on the RTC's interrupt: WAK_STS and RTC_STS read 1 until
+    /// the guest clears them.
+    public func wokeOnRTC() {
         events.withLock { $0.status |= Event.wake | Event.rtc }
     }
 

@@ -24,8 +24,8 @@ import Glibc
 /// - IRQ8 follows IRQF, as the chip's IRQ# pin does: it rises when the first enabled event
 ///   comes (the device timer is armed for it) and falls when register C is read. Events
 ///   while IRQF is set merge into it, as on the chip (QEMU's default `lost_tick_policy`
-///   for the RTC, discard, does the same). The alarm can also wake the machine from ACPI
-///   S3 (`nanosecondsUntilAlarm`, PM1 RTC_EN).
+///   for the RTC, discard, does the same). The machine also watches this output: it
+///   sets PM1 RTC_STS and wakes the machine from ACPI S3.
 /// - Register D: VRT (bit 7) always 1, the battery is good.
 /// - Every other byte is plain CMOS RAM, including the shutdown status byte 0x0F.
 ///
@@ -164,17 +164,6 @@ public final class MC146818RTC: PortDevice {
         }
     }
 
-    /// With the alarm interrupt enabled (register B AIE) and the clock running: how long
-    /// until the next update to a time the alarm registers match (nil: never, or AIE off).
-    public var nanosecondsUntilAlarm: Int64? {
-        let now = now()
-        return state.withLock { state in
-            guard state.running, state.statusB.contains(.alarmInterruptEnable) else { return nil }
-            let guestTime = state.clockOffset + now
-            return Self.nextAlarm(state, after: guestTime).map { $0 - guestTime }
-        }
-    }
-
     /// Bit 7 of the last index written: NMIs masked.
     public var nmiDisabled: Bool { state.withLock { $0.nmiDisabled } }
 
@@ -242,18 +231,19 @@ public final class MC146818RTC: PortDevice {
     /// enables: a periodic edge (PIE), an update (UIE), an alarm (AIE).
     private static func nextInterrupt(_ state: State, after guestTime: Int64) -> Int64? {
         let b = state.statusB
-        var times: [Int64] = []
+        var first: Int64?
+        func consider(_ time: Int64) { first = min(first ?? time, time) }
         if b.contains(.periodicInterruptEnable), let period = periodTicks(state) {
             let edge = (timeBaseTicks(guestTime).floorDivided(by: period) + 1) * period
-            times.append(nanoseconds(atTimeBaseTick: edge))
+            consider(nanoseconds(atTimeBaseTick: edge))
         }
         if state.running, b.contains(.updateEndedInterruptEnable) {
-            times.append((guestTime.floorDivided(by: nanosecondsPerSecond) + 1) * nanosecondsPerSecond)
+            consider((guestTime.floorDivided(by: nanosecondsPerSecond) + 1) * nanosecondsPerSecond)
         }
         if state.running, b.contains(.alarmInterruptEnable), let alarm = nextAlarm(state, after: guestTime) {
-            times.append(alarm)
+            consider(alarm)
         }
-        return times.min()
+        return first
     }
 
     // MARK: Register access (under the lock)

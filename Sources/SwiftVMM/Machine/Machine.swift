@@ -95,11 +95,11 @@ public final class Machine: Sendable {
                                                  overrides: configuration.msrOverrides))
 
             // The device timers and the APIC bus, which devices and vCPUs share. Timer slots:
-            // the PIT, the HPET, the wake from S3, the RTC (each vCPU keeps its local APIC's
-            // timer in its VCPUAlarm).
+            // the PIT, the HPET, the RTC (each vCPU keeps its local APIC's timer in its
+            // VCPUAlarm).
             let machineClock = MachineClock()
             self.clock = machineClock
-            let timers = TimerService(slots: 4, clock: machineClock)
+            let timers = TimerService(slots: 3, clock: machineClock)
             let apicBus = APICBus(cpuCount: cpus)
             self.timers = timers
             self.apicBus = apicBus
@@ -148,15 +148,14 @@ public final class Machine: Sendable {
             } else {
                 vgaText = nil
             }
-            let rtc = MC146818RTC(backup: cmos, timer: DeviceTimer(now: { machineClock.now() }, arm: { timers.arm(3, atNanoseconds: $0) }),
-                                  irq8: chipset?.rtcIRQ8 ?? KVMInterruptLine(vm: vm, gsi: UInt32(Layout.rtcIRQ)))
+            let suspendToRAM = userspaceAPIC ? SuspendToRAM(facs: acpi.facs, memory: memory, control: control, logger: logger) : nil
+            self.suspendToRAM = suspendToRAM
+            let irq8 = chipset?.rtcIRQ8 ?? interruptLine(Layout.rtcIRQ)
+            let rtc = MC146818RTC(backup: cmos, timer: DeviceTimer(now: { machineClock.now() }, arm: { timers.arm(2, atNanoseconds: $0) }),
+                                  irq8: suspendToRAM?.watchingRTC(irq8) ?? irq8)
             self.rtc = rtc
             rtc.store(FirmwareCMOS.bytes(ram: memory.layout, cpus: cpus))
             try ports.place(rtc, at: UInt64(Layout.cmos), count: 2)
-            let suspendToRAM = userspaceAPIC ? SuspendToRAM(
-                facs: acpi.facs, memory: memory, rtc: rtc, control: control, logger: logger,
-                now: { machineClock.now() }, armWake: { timers.arm(2, atNanoseconds: $0) }) : nil
-            self.suspendToRAM = suspendToRAM
             let powerManagement = ACPIPowerManagement(powerOff: { control.finish(.poweredOff) }, suspend: {
                 if let suspendToRAM { suspendToRAM.enter() } else {
                     logger.warning("the guest asked for ACPI S3; SwiftVMM suspends to RAM only with its own irqchip (--irqchip user)")
@@ -296,7 +295,6 @@ public final class Machine: Sendable {
             try timers.start(handlers: [
                 { [chipset, clock] in chipset?.pit.timerFired(now: clock.now()) },
                 { [chipset, clock] in chipset?.hpet.timerFired(now: clock.now()) },
-                { [suspendToRAM] in suspendToRAM?.wake() },
                 { [rtc] in rtc.timerFired() },
             ])
             try vgaText?.start()

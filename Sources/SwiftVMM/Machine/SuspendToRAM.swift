@@ -7,11 +7,14 @@ import Synchronization
 /// `enter` (the guest wrote SLP_EN with the `\_S3_` sleep type) cuts every vCPU's power:
 /// each local APIC comes back as at power-up, the APs wait for a start-up IPI as after a
 /// reset, and the boot processor stops. RAM and the devices keep their state. The one wake
-/// event modelled is the RTC alarm, when PM1 enable has RTC_EN and the RTC's AIE is set: at
-/// the alarm PM1 status gets WAK_STS and RTC_STS, and the boot processor starts in real
-/// mode at the FACS's Firmware_Waking_Vector (CS = vector >> 4, IP = vector & 0xF, the
-/// other segments 0) as firmware hands it over, with LINT0 as ExtINT again. With no wake
-/// event enabled the machine sleeps until the run ends, as a PC waits for its power button.
+/// event modelled is the RTC's: PM1 RTC_STS is set "when the RTC generates an alarm
+/// (asserts the RTC IRQ signal)" (Table 4.11), so the RTC's IRQ output passes through
+/// `watchingRTC` on its way to the interrupt controllers. When that output rises while the
+/// machine sleeps and PM1 enable has RTC_EN, PM1 status gets WAK_STS and RTC_STS, and the
+/// boot processor starts in real mode at the FACS's Firmware_Waking_Vector (CS = vector >>
+/// 4, IP = vector & 0xF, the other segments 0) as firmware hands it over, with LINT0 as
+/// ExtINT again. With no wake event the machine sleeps until the run ends, as a PC waits
+/// for its power button.
 final class SuspendToRAM: Sendable {
     /// FACS field offsets (§5.2.10, Table 5.14).
     enum FACS {
@@ -19,26 +22,22 @@ final class SuspendToRAM: Sendable {
     }
 
     private let runners = AnnotatedMutex<[VCPURunner]>([])
-    private let sleeping = Atomic<Bool>(false)
+    /// Held across each change between awake and asleep, so a wake never overtakes the
+    /// suspend requests it answers.
+    private let sleeping = AnnotatedMutex(false)
+    /// The RTC's IRQ output as last seen: a wake needs a rising edge.
+    private let rtcLevel = Atomic<Bool>(false)
     private let facs: UInt64
     private let memory: GuestMemory
     private let powerManagement: AnnotatedMutex<ACPIPowerManagement?> = AnnotatedMutex(nil)
-    private let rtc: MC146818RTC
     private let control: RunControl
     private let logger: Logger
-    /// Arms the wake timer for a `MachineClock` time.
-    private let armWake: @Sendable (UInt64) -> Void
-    private let now: @Sendable () -> UInt64
 
-    init(facs: UInt64, memory: GuestMemory, rtc: MC146818RTC, control: RunControl, logger: Logger,
-         now: @escaping @Sendable () -> UInt64, armWake: @escaping @Sendable (UInt64) -> Void) {
+    init(facs: UInt64, memory: GuestMemory, control: RunControl, logger: Logger) {
         self.facs = facs
         self.memory = memory
-        self.rtc = rtc
         self.control = control
         self.logger = logger
-        self.now = now
-        self.armWake = armWake
     }
 
     /// The vCPUs (the first is the boot processor) and the PM1 block; `attach([], nil)`
@@ -48,21 +47,37 @@ final class SuspendToRAM: Sendable {
         self.powerManagement.withLock { $0 = powerManagement }
     }
 
+    /// The RTC's IRQ output, `line` (the way to the interrupt controllers), with this
+    /// machine's PM1 block listening.
+    func watchingRTC(_ line: any InterruptLine) -> any InterruptLine { RTCWakeTap(line: line, suspend: self) }
+
     /// The guest asked for S3 (on the vCPU thread that wrote PM1 control).
     func enter() {
-        guard !sleeping.exchange(true, ordering: .acquiringAndReleasing) else { return }
-        for runner in runners.withLock({ $0 }) { runner.post(.suspend) }
-        if powerManagement.withLock({ $0?.rtcWakeEnabled }) == true, let delay = rtc.nanosecondsUntilAlarm {
-            armWake(now() + UInt64(max(delay, 0)))
-        } else {
-            logger.warning("the guest suspended to RAM (ACPI S3) with no wake event enabled (PM1 RTC_EN with the RTC alarm); it sleeps until the run ends")
+        let entered = sleeping.withLock { sleeping in
+            guard !sleeping else { return false }
+            for runner in runners.withLock({ $0 }) { runner.post(.suspend) }
+            sleeping = true
+            return true
+        }
+        if entered, powerManagement.withLock({ $0?.rtcWakeEnabled }) != true {
+            logger.warning("the guest suspended to RAM (ACPI S3) with RTC_EN clear in PM1 enable, so nothing can wake it; it sleeps until the run ends")
         }
     }
 
-    /// The RTC alarm came (on the timer thread).
-    func wake() {
-        guard sleeping.exchange(false, ordering: .acquiringAndReleasing) else { return }
-        powerManagement.withLock { $0 }?.wokeOnRTCAlarm()
+    /// The RTC's IRQ output changed (on the thread that changed it).
+    fileprivate func rtcInterrupt(_ level: Bool) {
+        let was = rtcLevel.exchange(level, ordering: .acquiringAndReleasing)
+        if level, !was { wake() }
+    }
+
+    private func wake() {
+        guard let powerManagement = powerManagement.withLock({ $0 }), powerManagement.rtcWakeEnabled else { return }
+        let woke = sleeping.withLock { sleeping in
+            defer { sleeping = false }
+            return sleeping
+        }
+        guard woke else { return }
+        powerManagement.wokeOnRTC()
         do throws(GuestMemoryError) {
             let vector = try memory.read(UInt32.self, at: facs + FACS.firmwareWakingVector)
             // A 32- or 64-bit wake (§5.2.10: firmware prefers this vector when it is set) is
@@ -78,4 +93,15 @@ final class SuspendToRAM: Sendable {
             control.finish(.hostError("cannot read the FACS waking vector at \(hex(facs)): \(error)"))
         }
     }
+}
+
+/// The RTC's IRQ output on its way to the interrupt controllers, seen by the PM1 block.
+private struct RTCWakeTap: InterruptLine {
+    let line: any InterruptLine
+    let suspend: SuspendToRAM
+    func set(_ level: Bool) {
+        line.set(level)
+        suspend.rtcInterrupt(level)
+    }
+    var acceptance: EdgeAcceptance { line.acceptance }
 }

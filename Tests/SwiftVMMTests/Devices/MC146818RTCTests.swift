@@ -130,27 +130,27 @@ struct MC146818RTCTests {
         #expect(read(rtc, 0x0C) == 0)
     }
 
-    @Test func alarmSetsAFAndSaysWhenItIsNext() {
-        let clock = WallClock(Self.thursdayEvening)              // 19:42:40.5, BCD, 24-hour
-        let rtc = make(clock)
-        write(rtc, 0x01, 0x45); write(rtc, 0x03, 0x42); write(rtc, 0x05, 0x19)   // alarm 19:42:45
-        #expect(rtc.nanosecondsUntilAlarm == nil, "AIE is off")
-        write(rtc, 0x0B, 0x22)                                   // AIE, 24-hour
-        #expect(rtc.nanosecondsUntilAlarm == 4_500_000_000)
-        _ = read(rtc, 0x0C)
-        clock.advance(nanoseconds: 4_000_000_000)                // 19:42:44.5
-        #expect(read(rtc, 0x0C) == 0x50, "updates and 1024 Hz edges, no alarm yet")
-        clock.advance(nanoseconds: 1_000_000_000)                // 19:42:45.5
-        #expect(read(rtc, 0x0C) == 0xF0, "AF with IRQF (AIE), UF and PF")
-        #expect(rtc.nanosecondsUntilAlarm == 86_399_500_000_000, "tomorrow")
-        for index in [0x01, 0x03, 0x05] { write(rtc, index, 0xC0) }   // don't care: every second
-        #expect(rtc.nanosecondsUntilAlarm == 500_000_000)
-        write(rtc, 0x03, 0x43)                                   // any hour, minute 43, any second
-        #expect(rtc.nanosecondsUntilAlarm == 14_500_000_000)
-        write(rtc, 0x01, 0x60)                                   // second 60 never comes
-        #expect(rtc.nanosecondsUntilAlarm == nil)
-        clock.advance(nanoseconds: 100 * 1_000_000_000)
-        #expect(read(rtc, 0x0C) == 0x50, "no AF for an alarm that never matches")
+    @Test func alarmSetsAFAndIsArmedForItsNextMatch() {
+        let w = Wired(), start = w.device.now                    // 19:42:40.5, BCD, 24-hour
+        write(w.rtc, 0x01, 0x45); write(w.rtc, 0x03, 0x42); write(w.rtc, 0x05, 0x19)   // alarm 19:42:45
+        #expect(w.device.armed == .some(nil), "AIE is off")
+        write(w.rtc, 0x0B, 0x22)                                 // AIE, 24-hour
+        #expect(w.device.armed == start + 4_500_000_000)
+        _ = read(w.rtc, 0x0C)
+        w.advance(nanoseconds: 4_000_000_000)                    // 19:42:44.5
+        #expect(read(w.rtc, 0x0C) == 0x50, "updates and 1024 Hz edges, no alarm yet")
+        w.advance(nanoseconds: 1_000_000_000)                    // 19:42:45.5
+        #expect(read(w.rtc, 0x0C) == 0xF0, "AF with IRQF (AIE), UF and PF")
+        let now = start + 5_000_000_000
+        #expect(w.device.armed == now + 86_399_500_000_000, "tomorrow")
+        for index in [0x01, 0x03, 0x05] { write(w.rtc, index, 0xC0) }   // don't care: every second
+        #expect(w.device.armed == now + 500_000_000)
+        write(w.rtc, 0x03, 0x43)                                 // any hour, minute 43, any second
+        #expect(w.device.armed == now + 14_500_000_000)
+        write(w.rtc, 0x01, 0x60)                                 // second 60 never comes
+        #expect(w.device.armed == .some(nil))
+        w.advance(nanoseconds: 100 * 1_000_000_000)
+        #expect(read(w.rtc, 0x0C) == 0x50, "no AF for an alarm that never matches")
     }
 
     /// IRQ8 with a fake device clock that advances with the wall clock.

@@ -31,7 +31,7 @@ struct PowerDevicesTests {
         #expect(pm.eventBlock.read(offset: 0, size: 2) == 0, "no events raised")
         pm.eventBlock.write(offset: 2, size: 2, value: 0x0400)           // RTC_EN
         #expect(pm.rtcWakeEnabled)
-        pm.wokeOnRTCAlarm()
+        pm.wokeOnRTC()
         #expect(pm.eventBlock.read(offset: 0, size: 2) == 0x8400, "WAK_STS and RTC_STS")
         pm.eventBlock.write(offset: 0, size: 2, value: 0x8000)           // write 1 to clear WAK_STS
         #expect(pm.eventBlock.read(offset: 0, size: 4) == 0x0400_0400, "RTC_STS; enable above")
