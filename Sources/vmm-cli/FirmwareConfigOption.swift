@@ -39,6 +39,8 @@ struct FirmwareConfigOption: ExpressibleByArgument {
                 var data: [UInt8] = []
                 var chunk = [UInt8](repeating: 0, count: 1 << 16)
                 while true {
+                    // SAFETY: `chunk` is a local 64 KiB array; read(2) writes at most its count into it,
+                    // and the pointer does not escape the closure.
                     let count = try chunk.withUnsafeMutableBytes { try fd.read(into: $0) }
                     if count == 0 { break }
                     data += chunk[..<count]

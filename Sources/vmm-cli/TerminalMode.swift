@@ -17,6 +17,8 @@ final class TerminalMode {
         guard tcgetattr(STDIN_FILENO, &settings) == 0 else { return nil }
         let mode = TerminalMode(saved: settings)
         settings.c_lflag &= ~tcflag_t(ICANON | ECHO)
+        // SAFETY: c_cc is a tuple of NCCS (32) cc_t bytes in the local `settings`; VMIN (6) and
+        // VTIME (5) index inside it, and the pointer does not escape the closure.
         withUnsafeMutableBytes(of: &settings.c_cc) { cc in
             cc[Int(VMIN)] = 1
             cc[Int(VTIME)] = 0

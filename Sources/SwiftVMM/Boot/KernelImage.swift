@@ -33,6 +33,8 @@ public struct KernelImage: Sendable {
             let fd = try FileDescriptor.open(path, .readOnly, options: .closeOnExec)
             defer { try? fd.close() }
             var bytes = [UInt8](repeating: 0, count: Int(info.st_size))
+            // SAFETY: `bytes` is a local array sized to st_size, owned only by this call; read(2) writes
+            // at most the buffer's count, and the pointer does not escape the closure.
             let count = try bytes.withUnsafeMutableBytes { try fd.read(into: $0) }
             guard count == bytes.count else { throw Errno.ioError }
             self.bytes = bytes

@@ -28,6 +28,8 @@ package struct AnnotatedMutex<Value: ~Copyable>: ~Copyable, Sendable {
     ) throws(E) -> sending Result {
         // The mutex is ~Copyable and stored in place (a class property or a global), so
         // its address is stable for the lock's lifetime: TSan's name for this lock.
+        // SAFETY: the pointer outlives the closure but is never dereferenced: TSan only uses it as
+        // the lock's identity, and the borrow of self keeps `mutex` at this address for the call.
         let address = withUnsafePointer(to: mutex) { UnsafeRawPointer($0) }
         return try mutex.withLock { (value: inout sending Value) throws(E) -> sending Result in
             csan_tsan_acquire(address)

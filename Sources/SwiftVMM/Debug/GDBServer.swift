@@ -62,12 +62,16 @@ final class GDBServer: @unchecked Sendable {
             guard inet_pton(AF_INET, options.host, &address.sin_addr) == 1 else {
                 throw HostError.configuration("gdb stub: \(options.host) is not an IPv4 address")
             }
+            // SAFETY: sockaddr_in and sockaddr are both 16 bytes, and bind(2) takes an AF_INET
+            // sockaddr_in as a sockaddr; `address` is a local that outlives the call.
             let bound = withUnsafePointer(to: &address) {
                 $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(socketFD, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
             }
             guard bound == 0 else { throw HostError.io("gdb stub: cannot listen on \(options.host):\(options.port)", Errno(rawValue: errno)) }
             guard listen(socketFD, 1) == 0 else { throw HostError.io("gdb stub: listen", Errno(rawValue: errno)) }
             var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+            // SAFETY: as for bind; `length` (sizeof sockaddr_in) caps what getsockname(2) writes into
+            // the local `address`, and the rebound pointer does not escape the closure.
             _ = withUnsafeMutablePointer(to: &address) {
                 $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(socketFD, $0, &length) }
             }
@@ -144,6 +148,8 @@ final class GDBServer: @unchecked Sendable {
                 }
             }
             guard ready[0] else { continue }
+            // SAFETY: `buffer` is this thread's local 4096-byte array; read(2) writes at most its count,
+            // and the pointer does not escape the closure.
             let count = buffer.withUnsafeMutableBytes { (try? client.read(into: $0)) ?? 0 }
             if count == 0 {   // gdb went away without detaching
                 if running {
@@ -211,6 +217,7 @@ final class GDBServer: @unchecked Sendable {
 
     private func drainWakePipe() {
         var bytes = [UInt8](repeating: 0, count: 64)
+        // SAFETY: `bytes` is a local 64-byte array; read(2) writes at most its count into it.
         _ = bytes.withUnsafeMutableBytes { try? wakePipe.readEnd.read(into: $0) }
     }
 }

@@ -507,13 +507,14 @@ public final class LocalAPIC {
 
 /// A set of the 256 interrupt vectors (the IRR, ISR and TMR registers).
 struct VectorSet: Equatable {
-    private var words: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
+    /// Vectors 64·w … 64·w + 63 in word w, inline (no allocation), bounds-checked.
+    private var words = InlineArray<4, UInt64>(repeating: 0)
 
-    static func == (a: VectorSet, b: VectorSet) -> Bool { a.words == b.words }
+    static func == (a: VectorSet, b: VectorSet) -> Bool { (0..<4).allSatisfy { a.words[$0] == b.words[$0] } }
 
     private subscript(word: Int) -> UInt64 {
-        get { withUnsafeBytes(of: words) { $0.load(fromByteOffset: word * 8, as: UInt64.self) } }
-        set { withUnsafeMutableBytes(of: &words) { $0.storeBytes(of: newValue, toByteOffset: word * 8, as: UInt64.self) } }
+        get { words[word] }
+        set { words[word] = newValue }
     }
 
     mutating func insert(_ vector: UInt8) { self[Int(vector >> 6)] |= 1 << UInt64(vector & 63) }

@@ -32,6 +32,8 @@ extension VCPU {
     func setGuestDebug(_ settings: GuestDebugSettings) throws(KVMError) {
         var debug = kvm_guest_debug()
         debug.control = settings.control
+        // SAFETY: debugreg is `__u64 debugreg[8]` (64 bytes) in the local `debug`; slots 0–3
+        // (prefix(4)) and 7 stay in bounds, and every offset is a multiple of 8.
         withUnsafeMutableBytes(of: &debug.arch.debugreg) { registers in
             for (slot, address) in settings.addresses.prefix(4).enumerated() {
                 registers.storeBytes(of: address, toByteOffset: slot * 8, as: UInt64.self)
@@ -48,6 +50,8 @@ extension VCPU {
     var tscOffset: UInt64 {
         get throws(KVMError) {
             var offset: UInt64 = 0
+            // SAFETY: `offset` is a local UInt64 that outlives the closure; KVM writes its 8 bytes
+            // during the synchronous ioctl and keeps no reference.
             try withUnsafeMutablePointer(to: &offset) { (pointer) throws(KVMError) in
                 try tscOffsetAttribute(CKVM_GET_DEVICE_ATTR, "KVM_GET_DEVICE_ATTR(KVM_VCPU_TSC_OFFSET)", pointer)
             }
@@ -57,11 +61,15 @@ extension VCPU {
 
     func setTSCOffset(_ value: UInt64) throws(KVMError) {
         var offset = value
+        // SAFETY: `offset` is a local UInt64 that outlives the closure; KVM reads its 8 bytes
+        // during the synchronous ioctl and keeps no reference.
         try withUnsafeMutablePointer(to: &offset) { (pointer) throws(KVMError) in
             try tscOffsetAttribute(CKVM_SET_DEVICE_ATTR, "KVM_SET_DEVICE_ATTR(KVM_VCPU_TSC_OFFSET)", pointer)
         }
     }
 
+    // SAFETY: callers pass a pointer valid for this call (withUnsafeMutablePointer); KVM uses
+    // the address in `addr` only during the ioctl below.
     private func tscOffsetAttribute(_ request: UInt, _ name: String, _ value: UnsafeMutablePointer<UInt64>) throws(KVMError) {
         var attribute = kvm_device_attr(flags: 0, group: UInt32(KVM_VCPU_TSC_CTRL), attr: UInt64(KVM_VCPU_TSC_OFFSET),
                                         addr: UInt64(UInt(bitPattern: value)))
@@ -73,6 +81,8 @@ extension VCPU {
     /// the pending operation and returns EINTR before running any guest instruction
     /// (api.rst, `immediate_exit`).
     func completePendingOperation() throws(KVMError) {
+        // SAFETY: `run` maps kvm_run for the VCPU's lifetime, and this runs on the vCPU's own
+        // thread outside KVM_RUN (DebugController.park), the only thread touching it.
         run.pointee.immediate_exit = 1
         defer { run.pointee.immediate_exit = 0 }
         _ = try runOnce()

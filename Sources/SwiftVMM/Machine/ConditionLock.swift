@@ -7,10 +7,14 @@ import Glibc
 /// waiting for the machine to end). Swift's `Mutex` has no condition variable; this is
 /// the POSIX pair, allocated once so it never moves.
 final class ConditionLock: @unchecked Sendable {
+    // SAFETY: allocated once in init and freed only in deinit, so the pthread objects never move
+    // (POSIX forbids copying them) and stay valid while any thread holds a reference to self.
     private let mutex: UnsafeMutablePointer<pthread_mutex_t>
     private let condition: UnsafeMutablePointer<pthread_cond_t>
 
     init() {
+        // SAFETY: pthread_mutex_init/pthread_cond_init below initialise both allocations before any
+        // use, and no other thread can see self until init returns.
         mutex = .allocate(capacity: 1)
         condition = .allocate(capacity: 1)
         pthread_mutex_init(mutex, nil)
@@ -22,6 +26,8 @@ final class ConditionLock: @unchecked Sendable {
     }
 
     deinit {
+        // SAFETY: deinit runs once no thread holds self, so none waits on or holds the pair; both C
+        // types are trivial, so deallocate needs no deinitialize.
         pthread_cond_destroy(condition)
         pthread_mutex_destroy(mutex)
         condition.deallocate()

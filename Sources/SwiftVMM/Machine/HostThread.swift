@@ -11,8 +11,12 @@ final class HostThread: @unchecked Sendable {
     private var joined = false
 
     init(name: String, _ body: @escaping @Sendable () -> Void) throws(HostError) {
+        // SAFETY: the +1 retain keeps the box alive until the new thread takes it back; if
+        // pthread_create fails no thread ever saw it, and the guard below releases it instead.
         let box = Unmanaged.passRetained(Box(name: name, body: body))
         let result = pthread_create(&thread, nil, { argument in
+            // SAFETY: `argument` is the box.toOpaque() passed below, retained once for this thread;
+            // taking the retained value here balances passRetained exactly once.
             let box = Unmanaged<Box>.fromOpaque(argument!).takeRetainedValue()
             _ = ckvm_set_thread_name(String(box.name.prefix(15)))
             box.body()
@@ -56,6 +60,8 @@ public enum CPUAffinity {
     /// The host CPUs this process may run on.
     public static func allowedCPUs() -> [Int] {
         var mask = [UInt64](repeating: 0, count: words)
+        // SAFETY: `mask` is a local 128-byte array and its exact size is passed, so
+        // sched_getaffinity(2) writes within it; the pointer does not escape the closure.
         let result = mask.withUnsafeMutableBytes { ckvm_get_affinity($0.baseAddress, UInt($0.count)) }
         guard result == 0 else { return [0] }
         return (0..<1024).filter { mask[$0 / 64] & (1 << UInt64($0 % 64)) != 0 }
@@ -67,6 +73,8 @@ public enum CPUAffinity {
         guard cpu >= 0, cpu < 1024 else { return false }
         var mask = [UInt64](repeating: 0, count: words)
         mask[cpu / 64] = 1 << UInt64(cpu % 64)
+        // SAFETY: `mask` is a local 128-byte array and its exact size is passed, so
+        // sched_setaffinity(2) reads within it; the pointer does not escape the closure.
         return mask.withUnsafeMutableBytes { ckvm_set_affinity($0.baseAddress, UInt($0.count)) } == 0
     }
 }

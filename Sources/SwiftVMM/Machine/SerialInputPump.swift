@@ -46,6 +46,8 @@ final class SerialInputPump: @unchecked Sendable {
             if ready < 0 && errno != EINTR { return }
             if fds[0].revents != 0 { return }
             if pending.isEmpty && fds[1].revents != 0 {
+                // SAFETY: `buffer` is this thread's local 256-byte array; read(2) writes at most its count,
+                // and the pointer does not escape the closure.
                 let count = buffer.withUnsafeMutableBytes { read(input.rawValue, $0.baseAddress, $0.count) }
                 if count <= 0 { return }
                 pending = buffer[0..<count]

@@ -5,6 +5,7 @@ struct ByteBuffer {
     var count: Int { bytes.count }
 
     mutating func append<T: FixedWidthInteger>(_ value: T) {
+        // SAFETY: the bytes are of a local copy of `value`, read only inside the closure.
         withUnsafeBytes(of: value.littleEndian) { bytes.append(contentsOf: $0) }
     }
 
@@ -28,6 +29,8 @@ struct ByteBuffer {
 
     /// Overwrites a field already appended.
     mutating func set<T: FixedWidthInteger>(_ value: T, at offset: Int) {
+        // SAFETY: the bytes are of a local copy of `value`, read only inside the closure; the
+        // writes go through the array's bounds-checked subscript.
         withUnsafeBytes(of: value.littleEndian) { for (i, byte) in $0.enumerated() { bytes[offset + i] = byte } }
     }
 

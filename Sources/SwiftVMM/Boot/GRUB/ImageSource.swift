@@ -44,6 +44,8 @@ final class FileImageSource: ImageSource {
         try check(offset, UInt64(count), "a read")
         var bytes = [UInt8](repeating: 0, count: count)
         do {
+            // SAFETY: `bytes` is a local array of `count` bytes owned only by this call; pread(2) writes
+            // at most the buffer's count, and the pointer does not escape the closure.
             let got = try bytes.withUnsafeMutableBytes { try descriptor.read(fromAbsoluteOffset: Int64(offset), into: $0) }
             guard got == count else { throw ImageError("short read: \(got) of \(count) bytes at offset \(hex(offset))") }
         } catch let error as ImageError {
