@@ -19,14 +19,30 @@ enum KickSignal {
     /// The signal of a vCPU's POSIX timer.
     static let alarmNumber = ckvm_alarm_signal()
 
-    /// Installs a handler once per process, so a stray delivery cannot kill the process.
+    /// Gives both signals a handler that does nothing, once per process, unless the
+    /// embedding process handles them itself. A kick or alarm is never delivered on a vCPU
+    /// thread (blocked there, it is consumed), so the handler is only for a stray signal
+    /// sent to the process: left at SIG_DFL it would end the process, and at SIG_IGN even a
+    /// kick that lands inside `KVM_RUN`, where it is unblocked, would be discarded. A
+    /// handler the process installed is kept.
     static let installHandler: Void = {
+        installQuietHandler(for: number)
+        installQuietHandler(for: alarmNumber)
+    }()
+
+    /// Installs a handler that does nothing for `signal`, unless the process has its own.
+    static func installQuietHandler(for signal: Int32) {
+        var current = sigaction()
+        sigaction(signal, nil, &current)
+        // SAFETY: the union member is a C function pointer or null; only its address is
+        // read, to tell SIG_DFL (0) and SIG_IGN (1) from a real handler.
+        let address = unsafeBitCast(current.__sigaction_handler.sa_handler, to: Int.self)
+        if current.sa_flags & SA_SIGINFO != 0 || address > 1 { return }
         var action = sigaction()
         action.__sigaction_handler.sa_handler = { _ in }
         sigemptyset(&action.sa_mask)
-        sigaction(number, &action, nil)
-        sigaction(alarmNumber, &action, nil)
-    }()
+        sigaction(signal, &action, nil)
+    }
 
     /// Blocks every asynchronous signal in the calling (vCPU) thread, so the embedding
     /// process's handlers run elsewhere, and returns the mask to use inside `KVM_RUN`:

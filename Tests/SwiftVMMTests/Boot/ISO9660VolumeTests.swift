@@ -103,7 +103,9 @@ struct ISO9660VolumeTests {
         }
     }
 
-    /// Deterministic random corruption of bytes in the descriptors and directories.
+    /// Deterministic random corruption of bytes in the descriptors and directories: every
+    /// read either succeeds or throws an `ImageError` that names a problem, and some of the
+    /// corruption is noticed.
     @Test func corruptedBytesNeverCrash() throws {
         let image = ISOBuilder().build(Self.tree).image
         var state: UInt64 = 0x9E37_79B9_7F4A_7C15
@@ -111,11 +113,20 @@ struct ISO9660VolumeTests {
             state = state &* 6364136223846793005 &+ 1442695040888963407
             return Int((state >> 33) % UInt64(bound))
         }
+        var refused = 0
         for _ in 0..<3000 {
             var corrupt = image
             for _ in 0..<(1 + random(8)) { corrupt[16 * 2048 + random(5 * 2048)] = UInt8(random(256)) }
-            _ = try? read("/boot/grub/grub.cfg", in: corrupt)
+            do {
+                _ = try read("/boot/grub/grub.cfg", in: corrupt)
+            } catch let error as ImageError {
+                refused += 1
+                #expect(!error.problem.isEmpty)
+            } catch {
+                Issue.record("not an ImageError: \(error)")
+            }
         }
+        #expect(refused > 0, "no corruption was noticed")
     }
 
     /// The byte offset of the record named `name` (by its plain identifier) in a directory.

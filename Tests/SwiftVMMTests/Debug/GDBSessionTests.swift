@@ -171,11 +171,20 @@ struct GDBSessionTests {
         #expect(reply("qRcmd,zz") == "E01")
     }
 
-    @Test func emptyAndBinaryGarbageNeverTrap() {
+    /// Empty, binary and truncated packets get an error or the empty "not supported" reply
+    /// (gdb's Remote Protocol, "Packets"), never a trap, a resume or a changed session.
+    @Test func emptyAndBinaryGarbageAreRefused() {
+        let stopReply = reply("?")
         for packet: [UInt8] in [[], [0xFF], [0x00, 0x01], Array("Z".utf8), Array("P".utf8), Array("H".utf8),
                                 Array("X".utf8), Array("vCont;".utf8), Array("qXfer:features:read:".utf8)] {
-            _ = session.handle(packet)
+            let response = session.handle(packet)
+            guard case .reply(let text) = response else {
+                Issue.record("\(packet) gave \(response)")
+                continue
+            }
+            #expect(text.isEmpty || text.hasPrefix("E"), "\(packet) gave \(text)")
         }
+        #expect(reply("?") == stopReply)
     }
 
     @Test func debugRegisterFields() {

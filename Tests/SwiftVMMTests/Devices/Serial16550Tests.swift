@@ -250,6 +250,19 @@ struct Serial16550Tests {
         #expect(read(Self.data) == 0x61)
     }
 
+    @Test("a guest that reads all but the last byte, forever, holds at most twice the capacity")
+    func receiveBufferNeverDrainedStaysBounded() {
+        var state = Serial16550.State()
+        #expect(state.enqueue([0]) == 1)
+        for i in 1...(5 * Serial16550.receiveCapacity) {
+            #expect(state.enqueue([UInt8(truncatingIfNeeded: i)]) == 1)
+            #expect(state.received[state.receiveHead] == UInt8(truncatingIfNeeded: i - 1), "FIFO order")
+            state.receiveHead += 1                               // the guest reads one byte: RBR
+            #expect(state.received.count <= 2 * Serial16550.receiveCapacity)
+        }
+        #expect(state.received.count - state.receiveHead == 1)
+    }
+
     @Test("loopback with ERBFI and OUT2 raises the receive interrupt")
     func loopbackInterrupt() {
         write(Self.ier, 0x01)

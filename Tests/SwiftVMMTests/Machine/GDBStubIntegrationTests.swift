@@ -5,7 +5,8 @@ import TestGuests
 
 /// Debian's gdb against the stub: a 4-vCPU guest held before its first instruction,
 /// breakpoints, single-step, registers, memory, threads, detach to the normal end.
-/// Host features KVM_SET_GUEST_DEBUG lacks here are skipped loudly, with the reason.
+/// A test of a host feature KVM_SET_GUEST_DEBUG lacks here (probed once, `hostSupport`)
+/// is cancelled with the reason, which the test report shows as a skip.
 @Suite(.enabled(if: KVMHost.available, "\(KVMHost.unavailableReason ?? "")"),
        .enabled(if: FileManager.default.isExecutableFile(atPath: GDB.path), "needs \(GDB.path) (Debian's gdb package)"))
 struct GDBStubIntegrationTests {
@@ -48,26 +49,29 @@ struct GDBStubIntegrationTests {
         }
     }
 
+    /// What KVM guest debugging can do on this host (the probe the stub itself runs).
+    static let hostSupport: GuestDebugSupport? = KVMHost.available ? (try? KVM()).map(GuestDebugSupport.probe) : nil
+
+    /// Cancels the running test, shown as a skip with the reason, unless the host has `feature`.
+    func requireHost(_ feature: KeyPath<GuestDebugSupport, Bool>, _ what: String) throws {
+        let support = try #require(Self.hostSupport, "probing KVM guest debugging failed")
+        if !support[keyPath: feature] { try Test.cancel("this host's KVM cannot deliver \(what): \(support)") }
+    }
+
     @Test func gdbBreaksStepsInspectsAndDetaches() throws {
         let vm = try DebuggedMachine(cpus: 4)
         let support = try #require(vm.machine.gdbServer?.controller.support)
         let elf = try temporaryFile(gdbTargetGuest, name: "gdb-target.elf")
         let port = try #require(vm.machine.gdbPort)
 
-        var commands = [
+        let commands = [
             "set architecture i386:x86-64", "target remote :\(port)",
             "info registers rip", "break gdb_checkpoint", "continue",
             "info registers rip", "stepi", "info registers rip",
             "x/wx &gdb_poke", "set {unsigned int}&gdb_poke = 0x5a5a", "x/wx &gdb_poke",
             "info threads", "thread 3", "info registers rip", "thread 1",
-            "p/x $cr0", "p/x $efer", "shell sleep 1",
+            "p/x $cr0", "p/x $efer", "shell sleep 1", "monitor info", "detach",
         ]
-        if support.hardwareBreakpoints {
-            commands += ["delete", "hbreak gdb_second", "continue", "info registers rip"]
-        } else {
-            print("SKIPPED hardware breakpoint part: \(support)")
-        }
-        commands += ["monitor info", "detach"]
         #expect(support.singleStep, "\(support)")
         try #require(support.softwareBreakpoints != .unavailable, "software breakpoints unavailable: \(support)")
 
@@ -95,9 +99,6 @@ struct GDBStubIntegrationTests {
         // Long mode, paging on: CR0.PG and PE, EFER.LMA and LME.
         #expect(output.contains("= 0x800000"), "\(output)")
         #expect(output.contains("= 0x500") || output.contains("= 0xd00"), "\(output)")
-        if support.hardwareBreakpoints {
-            #expect(output.contains("hit Breakpoint 2, ") && output.contains("<gdb_second+"), "\(output)")
-        }
         #expect(output.contains("KVM guest debugging on this host"), "\(output)")
         #expect(output.contains("Remote target) detached"), "\(output)")
 
@@ -105,41 +106,74 @@ struct GDBStubIntegrationTests {
         #expect(outcome == .debugExit(0), "\(String(describing: outcome))\n\(serial)")
         #expect(serial.contains("4 of 4 CPUs online"), "\(serial)")
         #expect(serial.contains("poke=0x5a5a"), "\(serial)")
-        // gdb held the machine for over a second between the two TSC reads; frozen time
-        // means the guest saw far less.
-        let elapsed = serial.split(separator: "\n").first { $0.contains("elapsed_us=") }
-            .flatMap { Int($0.split(separator: "=").last ?? "") }
-        let microseconds = try #require(elapsed, "\(serial)")
-        if support.tscAdjustable {
-            #expect(microseconds < 300_000, "guest TSC saw \(microseconds) µs pass while stopped")
-        } else {
-            print("SKIPPED frozen-TSC check (guest TSC advanced \(microseconds) µs while stopped): \(support)")
-        }
-        let pmElapsed = serial.split(separator: "\n").first { $0.contains("pm_elapsed_us=") }
-            .flatMap { Int($0.split(separator: "=").last ?? "") }
-        let pmMicroseconds = try #require(pmElapsed, "\(serial)")
+        // gdb held the machine for over a second between the two PM timer reads; frozen
+        // time means the guest saw far less.
+        let pmMicroseconds = try #require(Self.value("pm_elapsed_us", in: serial), "\(serial)")
         #expect(pmMicroseconds < 300_000, "PM timer saw \(pmMicroseconds) µs pass while stopped")
     }
 
-    /// Watchpoints need data breakpoints in the debug registers, which this host may not
-    /// deliver; where it does, an access watchpoint stops the guest reading gdb_poke.
-    @Test func watchpointsWhereTheHostDeliversThem() throws {
+    /// The number after `name=` in the guest's output.
+    static func value(_ name: String, in serial: String) -> Int? {
+        serial.split(separator: "\n").first { $0.contains(" \(name)=") }
+            .flatMap { line in line.split(separator: " ").first { $0.hasPrefix("\(name)=") } }
+            .flatMap { Int($0.dropFirst(name.count + 1)) }
+    }
+
+    /// A hardware breakpoint (debug registers, not an int3 in guest memory) stops the guest.
+    @Test func hardwareBreakpointStopsTheGuest() throws {
+        try requireHost(\.hardwareBreakpoints, "hardware breakpoints")
         let vm = try DebuggedMachine(cpus: 1)
-        let support = try #require(vm.machine.gdbServer?.controller.support)
-        let elf = try temporaryFile(gdbTargetGuest, name: "gdb-target-watch.elf")
+        let elf = try temporaryFile(gdbTargetGuest, name: "gdb-target-hbreak.elf")
         let port = try #require(vm.machine.gdbPort)
-        let commands = ["set architecture i386:x86-64", "target remote :\(port)",
-                        "awatch *(unsigned int *)&gdb_poke", "continue", "info registers rip", "delete", "detach"]
-        let output = try GDB.run(elf: elf, commands: commands)
-        let outcome = vm.outcome()
-        if support.watchpoints {
-            #expect(output.contains("Value = "), "\(output)")
-            #expect(output.contains("<gdb_second+"), "\(output)")
-        } else {
-            print("SKIPPED watchpoint stop: \(support)")
-            // The stub refuses rather than pretending: gdb reports it could not insert it.
-            #expect(output.contains("Could not insert hardware watchpoint") || output.contains("Couldn't write debug register"), "\(output)")
-        }
+        let output = try GDB.run(elf: elf, commands: ["set architecture i386:x86-64", "target remote :\(port)",
+                                                      "hbreak gdb_second", "continue", "info registers rip", "detach"])
+        #expect(output.contains("Breakpoint 1, ") && output.contains("in gdb_second ()"), "\(output)")
+        #expect(output.contains("<gdb_second+"), "\(output)")
+        #expect(vm.outcome() == .debugExit(0))
+    }
+
+    /// While gdb holds the machine, the guest's TSC stands still too (the stub moves the
+    /// TSC offset back by the time held).
+    @Test func guestTSCStandsStillWhileGDBHoldsTheMachine() throws {
+        try requireHost(\.tscAdjustable, "a TSC offset the VMM can move")
+        let vm = try DebuggedMachine(cpus: 1)
+        let elf = try temporaryFile(gdbTargetGuest, name: "gdb-target-tsc.elf")
+        let port = try #require(vm.machine.gdbPort)
+        _ = try GDB.run(elf: elf, commands: ["set architecture i386:x86-64", "target remote :\(port)",
+                                             "break gdb_checkpoint", "continue", "shell sleep 1", "detach"])
+        #expect(vm.outcome() == .debugExit(0))
+        let microseconds = try #require(Self.value("elapsed_us", in: vm.sink.text), "\(vm.sink.text)")
+        #expect(microseconds < 300_000, "guest TSC saw \(microseconds) µs pass while stopped")
+    }
+
+    /// gdb with an access watchpoint on gdb_poke, run to the guest's end.
+    func watchGDBPoke(_ name: String) throws -> (output: String, outcome: Outcome?) {
+        let vm = try DebuggedMachine(cpus: 1)
+        let elf = try temporaryFile(gdbTargetGuest, name: "\(name).elf")
+        let port = try #require(vm.machine.gdbPort)
+        let output = try GDB.run(elf: elf, commands: ["set architecture i386:x86-64", "target remote :\(port)",
+                                                      "awatch *(unsigned int *)&gdb_poke", "continue",
+                                                      "info registers rip", "delete", "detach"])
+        return (output, vm.outcome())
+    }
+
+    /// Watchpoints are data breakpoints in the debug registers: an access watchpoint stops
+    /// the guest where it reads gdb_poke.
+    @Test func watchpointStopsTheGuest() throws {
+        try requireHost(\.watchpoints, "data breakpoints")
+        let (output, outcome) = try watchGDBPoke("gdb-target-watch")
+        #expect(output.contains("Value = "), "\(output)")
+        #expect(output.contains("<gdb_second+"), "\(output)")
+        #expect(outcome == .debugExit(0), "\(String(describing: outcome))")
+    }
+
+    /// Where the host cannot deliver data breakpoints, the stub refuses a watchpoint rather
+    /// than pretending: gdb reports it could not insert it, and the guest runs to its end.
+    @Test func watchpointIsRefusedWhereTheHostCannotDeliverIt() throws {
+        let support = try #require(Self.hostSupport, "probing KVM guest debugging failed")
+        if support.watchpoints { try Test.cancel("this host's KVM delivers data breakpoints (watchpointStopsTheGuest covers it)") }
+        let (output, outcome) = try watchGDBPoke("gdb-target-nowatch")
+        #expect(output.contains("Could not insert hardware watchpoint") || output.contains("Couldn't write debug register"), "\(output)")
         #expect(outcome == .debugExit(0), "\(String(describing: outcome))")
     }
 

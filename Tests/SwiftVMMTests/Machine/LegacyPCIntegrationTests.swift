@@ -149,13 +149,13 @@ struct LegacyPCIntegrationTests {
     }
 
     @Test func sessionsThatRebootLeaveNoDescriptors() throws {
-        func descriptors() -> Int { (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd").count) ?? -1 }
+        func descriptors() throws -> Int { try FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd").count }
         var configuration = configuration(rebootGuest, CollectingSink(), commandLine: "cf9")
         configuration.rebootOnReset = true
         #expect(try MachineSession(configuration).run() == .poweredOff)
-        let before = descriptors()
+        let before = try descriptors()
         for _ in 0..<5 { #expect(try MachineSession(configuration).run() == .poweredOff) }
-        #expect(descriptors() == before)
+        #expect(try descriptors() == before)
     }
 
     @Test func stoppedSessionDoesNotReboot() throws {
