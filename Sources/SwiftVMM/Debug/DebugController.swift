@@ -22,7 +22,8 @@ final class DebugController: GDBTarget, @unchecked Sendable {
     private var frozenTSC: UInt64?
     let cpuCount: Int
     /// The vCPU threads (set once by `Machine` after they are created).
-    private(set) var runners: [VCPURunner] = []
+    private var links = RunnerLinks.none
+    private var runners: [VCPURunner] { links.all }
     /// What this host's KVM can do (`GuestDebugSupport.probe`).
     let support: GuestDebugSupport
     /// Wakes the server thread when a stop is complete or the machine ends.
@@ -61,7 +62,7 @@ final class DebugController: GDBTarget, @unchecked Sendable {
         }
     }
 
-    func attach(_ runners: [VCPURunner]) { self.runners = runners }
+    func attach(_ runners: RunnerLinks) { links = runners }
 
     // MARK: vCPU threads
 
@@ -88,7 +89,7 @@ final class DebugController: GDBTarget, @unchecked Sendable {
     /// Decides whether an exit is the debugger's: a debug exit, or (on hosts where int3
     /// cannot be intercepted, see `GuestDebugSupport`) an emulation failure at a planted
     /// breakpoint. If so, stops the machine and returns true.
-    func claim(_ exit: VCPUExit, on vcpu: VCPU) -> Bool {
+    func claim(_ exit: VCPUExit, on vcpu: any VirtualCPU) -> Bool {
         let reason: StopEvent.Reason
         switch exit {
         case .debug(let exception, _, let dr6):

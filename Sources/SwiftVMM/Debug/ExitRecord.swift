@@ -2,48 +2,7 @@
 /// port/address/MSR, the value moved (after the exit was handled, so reads show what the
 /// guest got), and when. Plain values, so recording one allocates nothing.
 public struct ExitRecord: Equatable, Sendable {
-    public enum Kind: UInt8, Sendable, CaseIterable {
-        case ioIn, ioOut, mmioRead, mmioWrite, rdmsr, wrmsr, hlt, interruptWindow, interrupted
-        case shutdown, internalError, failEntry, systemEvent, debug, unknown, setTPR
-
-        public var name: String {
-            switch self {
-            case .ioIn: "io-in"
-            case .ioOut: "io-out"
-            case .mmioRead: "mmio-read"
-            case .mmioWrite: "mmio-write"
-            case .rdmsr: "rdmsr"
-            case .wrmsr: "wrmsr"
-            case .hlt: "hlt"
-            case .interruptWindow: "irq-window"
-            case .interrupted: "kick"
-            case .shutdown: "shutdown"
-            case .internalError: "internal-error"
-            case .failEntry: "fail-entry"
-            case .systemEvent: "system-event"
-            case .debug: "debug"
-            case .unknown: "unknown"
-            case .setTPR: "set-tpr"
-            }
-        }
-
-        /// What `detail` holds for this kind, for the trace line.
-        var detailName: String? {
-            switch self {
-            case .ioIn, .ioOut: "port"
-            case .mmioRead, .mmioWrite: "addr"
-            case .rdmsr, .wrmsr: "msr"
-            case .internalError: "suberror"
-            case .failEntry: "reason"
-            case .systemEvent: "type"
-            case .debug: "exception"
-            case .unknown: "exit"
-            default: nil
-            }
-        }
-    }
-
-    public var kind: Kind
+    public var kind: VCPUExit.Kind
     /// Port, guest-physical address, MSR index or the error's code.
     public var detail: UInt64
     /// Bytes per access (port and MMIO), 0 otherwise.
@@ -53,66 +12,56 @@ public struct ExitRecord: Equatable, Sendable {
     public var time: UInt64
 
     init(_ exit: VCPUExit, time: UInt64) {
+        kind = exit.kind
         self.time = time
         size = 0
         value = 0
         detail = 0
         switch exit {
         case .io(let io):
-            kind = io.isWrite ? .ioOut : .ioIn
             detail = UInt64(io.port)
             size = UInt8(io.size)
             value = io.data.loadLittleEndian(at: 0, size: Swift.min(io.size, io.data.count))
         case .mmio(let access):
-            kind = access.isWrite ? .mmioWrite : .mmioRead
             detail = access.address
             size = UInt8(access.data.count)
             value = access.data.loadLittleEndian()
-        case .msrRead(let access):
-            kind = .rdmsr
+        case .msrRead(let access), .msrWrite(let access):
             detail = UInt64(access.index)
             value = access.value
-        case .msrWrite(let access):
-            kind = .wrmsr
-            detail = UInt64(access.index)
-            value = access.value
-        case .halt: kind = .hlt
-        case .interruptWindow: kind = .interruptWindow
-        case .interrupted: kind = .interrupted
-        case .taskPriorityLowered: kind = .setTPR
-        case .shutdown: kind = .shutdown
         case .internalError(let suberror, _, _):
-            kind = .internalError
             detail = UInt64(suberror)
         case .failEntry(let reason, _):
-            kind = .failEntry
             detail = reason
         case .systemEvent(let type):
-            kind = .systemEvent
             detail = UInt64(type)
         case .debug(let exception, let pc, _):
-            kind = .debug
             detail = UInt64(exception)
             value = pc
         case .unknown(let reason):
-            kind = .unknown
             detail = UInt64(reason)
+        case .halt, .interruptWindow, .taskPriorityLowered, .interrupted, .shutdown:
+            break
         }
     }
 
-    public init(kind: Kind, detail: UInt64 = 0, size: UInt8 = 0, value: UInt64 = 0, time: UInt64 = 0) {
+    public init(kind: VCPUExit.Kind, detail: UInt64 = 0, size: UInt8 = 0, value: UInt64 = 0, time: UInt64 = 0) {
         self.kind = kind; self.detail = detail; self.size = size; self.value = value; self.time = time
     }
 
     /// `kind detail=0x.. size=N value=0x..`: the part of a trace line after vCPU and time.
     public var description: String {
         var text = kind.name
-        if let name = kind.detailName { text += " \(name)=\(hex(detail))" }
-        if size > 0 { text += " size=\(size)" }
         switch kind {
-        case .ioIn, .ioOut, .mmioRead, .mmioWrite, .rdmsr, .wrmsr: text += " value=\(hex(value))"
-        case .debug: text += " pc=\(hex(value))"
-        default: break
+        case .ioIn, .ioOut: text += " port=\(hex(detail)) size=\(size) value=\(hex(value))"
+        case .mmioRead, .mmioWrite: text += " addr=\(hex(detail)) size=\(size) value=\(hex(value))"
+        case .rdmsr, .wrmsr: text += " msr=\(hex(detail)) value=\(hex(value))"
+        case .internalError: text += " suberror=\(hex(detail))"
+        case .failEntry: text += " reason=\(hex(detail))"
+        case .systemEvent: text += " type=\(hex(detail))"
+        case .debug: text += " exception=\(hex(detail)) pc=\(hex(value))"
+        case .unknown: text += " exit=\(hex(detail))"
+        case .hlt, .interruptWindow, .interrupted, .shutdown, .setTPR: break
         }
         return text
     }

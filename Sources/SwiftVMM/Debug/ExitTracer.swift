@@ -33,8 +33,8 @@ final class ExitTracer: @unchecked Sendable {
     private let statistics: [Statistics]
 
     final class Statistics: @unchecked Sendable {
-        var count = [Int](repeating: 0, count: ExitRecord.Kind.allCases.count)
-        var nanoseconds = [UInt64](repeating: 0, count: ExitRecord.Kind.allCases.count)
+        var count = [Int](repeating: 0, count: VCPUExit.Kind.allCases.count)
+        var nanoseconds = [UInt64](repeating: 0, count: VCPUExit.Kind.allCases.count)
     }
 
     init(_ options: ExitTraceOptions, cpuCount: Int) throws(MachineError) {
@@ -63,7 +63,7 @@ final class ExitTracer: @unchecked Sendable {
     }
 
     /// Handles `exit` with `handler`, timing it, and records it.
-    func handle(_ exit: VCPUExit, on vcpu: VCPU, with handler: ExitHandler) -> ExitAction {
+    func handle(_ exit: VCPUExit, on vcpu: any VirtualCPU, with handler: ExitHandler) -> ExitAction {
         let begin = monotonicNanoseconds()
         let action = handler.handle(exit)
         let end = monotonicNanoseconds()
@@ -105,7 +105,7 @@ final class ExitTracer: @unchecked Sendable {
         text += "  " + "kind".padding(16) + "count".leftPadded(to: 10, with: " ") + "total ms".leftPadded(to: 12, with: " ")
             + "mean µs".leftPadded(to: 10, with: " ") + "\n"
         var total = 0
-        for kind in ExitRecord.Kind.allCases {
+        for kind in VCPUExit.Kind.allCases {
             let count = statistics.reduce(0) { $0 + $1.count[Int(kind.rawValue)] }
             guard count > 0 else { continue }
             total += count
@@ -118,7 +118,7 @@ final class ExitTracer: @unchecked Sendable {
     }
 
     /// Per-kind counts, for tests.
-    func count(of kind: ExitRecord.Kind) -> Int {
+    func count(of kind: VCPUExit.Kind) -> Int {
         statistics.reduce(0) { $0 + $1.count[Int(kind.rawValue)] }
     }
 

@@ -12,23 +12,21 @@ public final class KVM: Sendable {
         } catch {
             throw .open(path: path, (error as? Errno) ?? .noSuchFileOrDirectory)
         }
+        // Every stored property is set, so from here a throw runs `deinit`, which closes `fd`.
         let version = try IOCTL.call(fd, "KVM_GET_API_VERSION", CKVM_GET_API_VERSION)
-        guard version == KVM_API_VERSION else {
-            try? fd.close()
-            throw .apiVersion(version)
-        }
+        guard version == KVM_API_VERSION else { throw .apiVersion(version) }
     }
 
     deinit { try? fd.close() }
 
     /// `KVM_CHECK_EXTENSION`: 0 when the capability is absent, else its value.
-    public func capability(_ capability: Int32) -> Int {
-        Int((try? IOCTL.call(fd, "KVM_CHECK_EXTENSION", CKVM_CHECK_EXTENSION, value: UInt(capability))) ?? 0)
+    public func capability(_ capability: Int32) throws(KVMError) -> Int {
+        Int(try IOCTL.call(fd, "KVM_CHECK_EXTENSION", CKVM_CHECK_EXTENSION, value: UInt(capability)))
     }
 
     /// Throws `missingCapability` naming `name` when the capability is absent.
     public func require(_ capability: Int32, _ name: String) throws(KVMError) {
-        if self.capability(capability) == 0 { throw .missingCapability(name) }
+        if try self.capability(capability) == 0 { throw .missingCapability(name) }
     }
 
     /// Size of each vCPU's shared `kvm_run` area.
@@ -51,7 +49,8 @@ public final class KVM: Sendable {
     }
 
     public func createVM() throws(KVMError) -> VirtualMachine {
+        let runAreaSize = try vcpuMmapSize()   // before the VM fd exists, so a failure leaks nothing
         let vmfd = try IOCTL.call(fd, "KVM_CREATE_VM", CKVM_CREATE_VM, value: 0)
-        return try VirtualMachine(fd: FileDescriptor(rawValue: vmfd), runAreaSize: vcpuMmapSize())
+        return VirtualMachine(fd: FileDescriptor(rawValue: vmfd), runAreaSize: runAreaSize)
     }
 }

@@ -48,9 +48,12 @@ public enum VCPUExit {
                               data: UnsafeMutableRawBufferPointer(start: data, count: Int(io.size) * Int(io.count))))
         case KVM_EXIT_MMIO:
             let mmio = ckvm_run_mmio(run)!
-            let length = min(Int(mmio.pointee.len), 8)
-            let data = UnsafeMutableRawBufferPointer(start: UnsafeMutableRawPointer(mmio) + 8, count: length)
-            self = .mmio(MMIOAccess(address: mmio.pointee.phys_addr, isWrite: mmio.pointee.is_write != 0, data: data))
+            let data = MemoryLayout<ckvm_run_mmio_t>.offset(of: \.data)!
+            let length = min(Int(mmio.pointee.len), MemoryLayout.size(ofValue: mmio.pointee.data))
+            // SAFETY: the payload's `data` array lies inside the run area mapping (api.rst
+            // KVM_EXIT_MMIO), which outlives the exit; `length` is at most the array's size.
+            let bytes = UnsafeMutableRawBufferPointer(start: UnsafeMutableRawPointer(mmio) + data, count: length)
+            self = .mmio(MMIOAccess(address: mmio.pointee.phys_addr, isWrite: mmio.pointee.is_write != 0, data: bytes))
         case KVM_EXIT_X86_RDMSR:
             self = .msrRead(MSRAccess(ckvm_run_msr(run)!))
         case KVM_EXIT_X86_WRMSR:
@@ -91,6 +94,60 @@ public enum VCPUExit {
     }
 }
 
+extension VCPUExit {
+    /// What kind of exit this is: the one classification that tracing (`ExitRecord`), the
+    /// exit counters (`RunStatistics`) and fault reports name exits by. A new exit is a case
+    /// of `VCPUExit` and one here; the compiler then finds every switch that must learn it.
+    /// The raw values number the kinds 0 ..< `allCases.count`, so counters index by them.
+    public enum Kind: UInt8, Sendable, CaseIterable, Comparable {
+        case ioIn, ioOut, mmioRead, mmioWrite, rdmsr, wrmsr, hlt, interruptWindow, interrupted
+        case shutdown, internalError, failEntry, systemEvent, debug, unknown, setTPR
+
+        /// The name trace lines, summaries and fault reports print.
+        public var name: String {
+            switch self {
+            case .ioIn: "io-in"
+            case .ioOut: "io-out"
+            case .mmioRead: "mmio-read"
+            case .mmioWrite: "mmio-write"
+            case .rdmsr: "rdmsr"
+            case .wrmsr: "wrmsr"
+            case .hlt: "hlt"
+            case .interruptWindow: "irq-window"
+            case .interrupted: "kick"
+            case .shutdown: "shutdown"
+            case .internalError: "internal-error"
+            case .failEntry: "fail-entry"
+            case .systemEvent: "system-event"
+            case .debug: "debug"
+            case .unknown: "unknown"
+            case .setTPR: "set-tpr"
+            }
+        }
+
+        public static func < (a: Kind, b: Kind) -> Bool { a.rawValue < b.rawValue }
+    }
+
+    public var kind: Kind {
+        switch self {
+        case .io(let io): io.isWrite ? .ioOut : .ioIn
+        case .mmio(let access): access.isWrite ? .mmioWrite : .mmioRead
+        case .msrRead: .rdmsr
+        case .msrWrite: .wrmsr
+        case .halt: .hlt
+        case .interruptWindow: .interruptWindow
+        case .taskPriorityLowered: .setTPR
+        case .interrupted: .interrupted
+        case .shutdown: .shutdown
+        case .internalError: .internalError
+        case .failEntry: .failEntry
+        case .systemEvent: .systemEvent
+        case .debug: .debug
+        case .unknown: .unknown
+        }
+    }
+}
+
 /// A port I/O exit. `data` holds `count` items of `size` bytes: the values written, or
 /// room for the values read.
 public struct PortIO {
@@ -98,9 +155,10 @@ public struct PortIO {
     public var size: Int
     public var count: Int
     public var isWrite: Bool
-    public var data: UnsafeMutableRawBufferPointer
+    /// In the vCPU's run area: valid until its next `KVM_RUN`, on its thread only.
+    var data: UnsafeMutableRawBufferPointer
 
-    public init(port: UInt16, size: Int, count: Int, isWrite: Bool, data: UnsafeMutableRawBufferPointer) {
+    init(port: UInt16, size: Int, count: Int, isWrite: Bool, data: UnsafeMutableRawBufferPointer) {
         self.port = port; self.size = size; self.count = count; self.isWrite = isWrite; self.data = data
     }
 }
@@ -109,9 +167,10 @@ public struct PortIO {
 public struct MMIOAccess {
     public var address: UInt64
     public var isWrite: Bool
-    public var data: UnsafeMutableRawBufferPointer
+    /// In the vCPU's run area: valid until its next `KVM_RUN`, on its thread only.
+    var data: UnsafeMutableRawBufferPointer
 
-    public init(address: UInt64, isWrite: Bool, data: UnsafeMutableRawBufferPointer) {
+    init(address: UInt64, isWrite: Bool, data: UnsafeMutableRawBufferPointer) {
         self.address = address; self.isWrite = isWrite; self.data = data
     }
 }
@@ -135,11 +194,11 @@ public struct MSRAccess {
     public var rejectedByKVM: Bool { reason != UInt32(KVM_MSR_EXIT_REASON_FILTER) }
 
     /// Completes the access: the value RDMSR returns (ignored for WRMSR).
-    public func reply(_ value: UInt64) {
+    func reply(_ value: UInt64) {
         msr.pointee.data = value
         msr.pointee.error = 0
     }
 
     /// Completes the access with #GP(0), as hardware does for an unimplemented MSR.
-    public func fault() { msr.pointee.error = 1 }
+    func fault() { msr.pointee.error = 1 }
 }

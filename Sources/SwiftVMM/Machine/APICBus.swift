@@ -4,13 +4,13 @@
 /// when it changes, so routing never touches another vCPU's APIC.
 final class APICBus: Sendable {
     private let addressing: AnnotatedMutex<[LocalAPIC.Addressing?]>
-    private let runners = AnnotatedMutex<[VCPURunner]>([])
+    private let runners = AnnotatedMutex(RunnerLinks.none)
 
     init(cpuCount: Int) {
         addressing = AnnotatedMutex(Array(repeating: nil, count: cpuCount))
     }
 
-    func attach(_ runners: [VCPURunner]) { self.runners.withLock { $0 = runners } }
+    func attach(_ runners: RunnerLinks) { self.runners.withLock { $0 = runners } }
 
     func update(_ apic: LocalAPIC.Addressing) {
         addressing.withLock { $0[Int(apic.id)] = apic }
@@ -18,7 +18,7 @@ final class APICBus: Sendable {
 
     /// The 8259's INTR rose: the boot CPU takes it through LINT0 (ExtINT).
     func raiseExternalInterrupt() {
-        runners.withLock { $0.first }?.post(.externalInterrupt)
+        runners.withLock { $0[0] }?.post(.externalInterrupt)
     }
 
     /// A message from the I/O APIC (82093AA §3.2.4): the destination is an 8-bit APIC ID
@@ -35,12 +35,13 @@ final class APICBus: Sendable {
             targets = [lowest]
         }
         let runners = self.runners.withLock { $0 }
-        for target in targets where target < runners.count {
+        for target in targets {
+            guard let runner = runners[target] else { continue }
             switch message.deliveryMode {
-            case .fixed, .lowestPriority: runners[target].post(vector: message.vector, levelTriggered: message.levelTriggered)
-            case .nmi: runners[target].post(.nmi)
-            case .initialize: runners[target].post(.initialize)
-            case .extINT: runners[target].post(.externalInterrupt)
+            case .fixed, .lowestPriority: runner.post(vector: message.vector, levelTriggered: message.levelTriggered)
+            case .nmi: runner.post(.nmi)
+            case .initialize: runner.post(.initialize)
+            case .extINT: runner.post(.externalInterrupt)
             case .smi, nil: break
             }
         }
@@ -66,8 +67,8 @@ final class APICBus: Sendable {
             }
         }
         let runners = self.runners.withLock { $0 }
-        for target in targets where target < runners.count {
-            let runner = runners[target]
+        for target in targets {
+            guard let runner = runners[target] else { continue }
             switch ipi.mode {
             case .fixed, .lowestPriority: runner.post(vector: ipi.vector)
             case .nmi: runner.post(.nmi)

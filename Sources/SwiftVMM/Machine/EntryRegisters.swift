@@ -60,7 +60,7 @@ extension VCPU {
     }
 }
 
-extension VCPU {
+extension VirtualCPU {
     /// An application processor receiving a start-up IPI with vector `vector` after INIT
     /// (SDM Vol. 3A §9.4.1 INIT state, §11.6.1 "Start-up"): real mode, CS = vector << 8
     /// (base vector << 12), IP = 0, the rest as after INIT.

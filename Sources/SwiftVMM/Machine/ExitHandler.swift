@@ -9,7 +9,8 @@ enum ExitAction: Equatable {
 }
 
 /// Handles one vCPU exit against the machine's devices and this vCPU's local APIC. A
-/// function of the exit and those, so it is tested with made-up exits and no /dev/kvm.
+/// function of the exit and those, so it is tested with scripted exits and no /dev/kvm
+/// (RunLoopTests).
 struct ExitHandler {
     let ports: PortBus
     let mmio: MMIOBus
@@ -101,6 +102,8 @@ struct ExitHandler {
     }
 }
 
+// SAFETY: callers pass a buffer live for the call: the vCPU's mapped kvm_run area (see
+// `VCPUExit`), touched only by that vCPU's thread until the next KVM_RUN, or a test's own.
 extension UnsafeMutableRawBufferPointer {
     /// The buffer's 1–8 bytes as a little-endian integer.
     func loadLittleEndian() -> UInt64 { loadLittleEndian(at: 0, size: Swift.min(count, 8)) }
@@ -113,6 +116,8 @@ extension UnsafeMutableRawBufferPointer {
     @inline(__always)
     func loadLittleEndian(at offset: Int, size: Int) -> UInt64 {
         precondition(offset >= 0 && size <= 8 && offset + size <= count, "access outside the exit's data")
+        // SAFETY: the precondition keeps offset..<offset + size inside the buffer; wider loads are
+        // loadUnaligned, so the exit data's alignment does not matter.
         switch size {
         case 1: return UInt64(load(fromByteOffset: offset, as: UInt8.self))
         case 2: return UInt64(loadUnaligned(fromByteOffset: offset, as: UInt16.self))
@@ -129,6 +134,8 @@ extension UnsafeMutableRawBufferPointer {
     @inline(__always)
     func storeLittleEndian(_ value: UInt64, at offset: Int, size: Int) {
         precondition(offset >= 0 && size <= 8 && offset + size <= count, "access outside the exit's data")
+        // SAFETY: the precondition keeps offset..<offset + size inside the buffer; storeBytes has
+        // no alignment requirement (SE-0349), so unaligned exit data is fine.
         switch size {
         case 1: storeBytes(of: UInt8(truncatingIfNeeded: value), toByteOffset: offset, as: UInt8.self)
         case 2: storeBytes(of: UInt16(truncatingIfNeeded: value), toByteOffset: offset, as: UInt16.self)

@@ -11,7 +11,7 @@ struct GuestClock {
         var hostNanoseconds: UInt64
     }
 
-    let vcpu: VCPU
+    let vcpu: any VirtualCPU
     let tscHz: UInt64
     /// Host time as the machine sees it (paused while a debugger holds the machine).
     let clock: MachineClock

@@ -28,7 +28,7 @@ extension Machine {
 
     /// Up to 15 bytes (the longest x86 instruction) at a linear address, translated
     /// through the vCPU's page tables; fewer where the translation or RAM ends.
-    private func instructionBytes(vcpu: VCPU, linear: UInt64) -> [UInt8] {
+    private func instructionBytes(vcpu: any VirtualCPU, linear: UInt64) -> [UInt8] {
         var bytes: [UInt8] = []
         for offset in 0..<UInt64(15) {
             guard let physical = try? vcpu.translate(linear &+ offset),

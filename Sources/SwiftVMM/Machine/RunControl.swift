@@ -44,6 +44,17 @@ final class RunControl: Sendable {
 
     var outcome: (outcome: Outcome, fault: FaultInfo?)? { result.withLock { $0 } }
 
+    /// Waits until the run has an outcome or the CLOCK_MONOTONIC `deadline` (nanoseconds;
+    /// nil: none) passes; false on time-out.
+    func waitForOutcome(untilNanoseconds deadline: UInt64?) -> Bool {
+        finished.withLock {
+            while outcome == nil {
+                if !finished.wait(untilNanoseconds: deadline) { return outcome != nil }
+            }
+            return true
+        }
+    }
+
     /// Records one more blocked vCPU; true when that makes every vCPU blocked.
     func block() -> Bool { blockedCount.add(1, ordering: .acquiringAndReleasing).newValue == cpuCount }
 

@@ -21,7 +21,7 @@ final class SuspendToRAM: Sendable {
         static let firmwareWakingVector: UInt64 = 12, extendedFirmwareWakingVector: UInt64 = 24
     }
 
-    private let runners = AnnotatedMutex<[VCPURunner]>([])
+    private let runners = AnnotatedMutex(RunnerLinks.none)
     /// Held across each change between awake and asleep, so a wake never overtakes the
     /// suspend requests it answers.
     private let sleeping = AnnotatedMutex(false)
@@ -29,7 +29,9 @@ final class SuspendToRAM: Sendable {
     private let rtcLevel = Atomic<Bool>(false)
     private let facs: UInt64
     private let memory: GuestMemory
-    private let powerManagement: AnnotatedMutex<ACPIPowerManagement?> = AnnotatedMutex(nil)
+    /// The PM1 block. It owns this (its `suspend` calls `enter`), so the link back is weak.
+    private struct PowerManagementLink: Sendable { weak let block: ACPIPowerManagement? }
+    private let powerManagement = AnnotatedMutex(PowerManagementLink(block: nil))
     private let control: RunControl
     private let logger: Logger
 
@@ -40,11 +42,10 @@ final class SuspendToRAM: Sendable {
         self.logger = logger
     }
 
-    /// The vCPUs (the first is the boot processor) and the PM1 block; `attach([], nil)`
-    /// cuts the references back to the machine.
-    func attach(_ runners: [VCPURunner], _ powerManagement: ACPIPowerManagement?) {
+    /// The vCPUs (the first is the boot processor) and the PM1 block.
+    func attach(_ runners: RunnerLinks, _ powerManagement: ACPIPowerManagement) {
         self.runners.withLock { $0 = runners }
-        self.powerManagement.withLock { $0 = powerManagement }
+        self.powerManagement.withLock { $0 = PowerManagementLink(block: powerManagement) }
     }
 
     /// The RTC's IRQ output, `line` (the way to the interrupt controllers), with this
@@ -55,11 +56,11 @@ final class SuspendToRAM: Sendable {
     func enter() {
         let entered = sleeping.withLock { sleeping in
             guard !sleeping else { return false }
-            for runner in runners.withLock({ $0 }) { runner.post(.suspend) }
+            for runner in runners.withLock({ $0.all }) { runner.post(.suspend) }
             sleeping = true
             return true
         }
-        if entered, powerManagement.withLock({ $0?.rtcWakeEnabled }) != true {
+        if entered, powerManagement.withLock({ $0.block?.rtcWakeEnabled }) != true {
             logger.warning("the guest suspended to RAM (ACPI S3) with RTC_EN clear in PM1 enable, so nothing can wake it; it sleeps until the run ends")
         }
     }
@@ -71,7 +72,7 @@ final class SuspendToRAM: Sendable {
     }
 
     private func wake() {
-        guard let powerManagement = powerManagement.withLock({ $0 }), powerManagement.rtcWakeEnabled else { return }
+        guard let powerManagement = powerManagement.withLock({ $0.block }), powerManagement.rtcWakeEnabled else { return }
         let woke = sleeping.withLock { sleeping in
             defer { sleeping = false }
             return sleeping
@@ -88,7 +89,7 @@ final class SuspendToRAM: Sendable {
             guard vector < 1 << 20 else {
                 return control.finish(.hostError("the FACS Firmware_Waking_Vector \(hex(UInt64(vector))) is above 1 MiB, out of real mode's reach"))
             }
-            runners.withLock { $0.first }?.post(.resume, wakingVector: vector)
+            runners.withLock { $0[0] }?.post(.resume, wakingVector: vector)
         } catch {
             control.finish(.hostError("cannot read the FACS waking vector at \(hex(facs)): \(error)"))
         }

@@ -7,7 +7,7 @@ import Glibc
 /// handle the exit, until the machine stops. Every exit of this vCPU, and its local APIC,
 /// are handled on this thread; other threads only post to its inbox and wake it.
 final class VCPURunner: @unchecked Sendable {
-    let vcpu: VCPU
+    let vcpu: any VirtualCPU
     /// The userspace local APIC; nil with KVM's in-kernel irqchip.
     let localAPIC: LocalAPIC?
     /// The 8259 pair, reached through LINT0 when it is in ExtINT mode.
@@ -52,7 +52,7 @@ final class VCPURunner: @unchecked Sendable {
     /// reaches a thread that has been joined: `pthread_kill` on one is undefined.
     private var thread: pthread_t?
 
-    init(vcpu: VCPU, localAPIC: LocalAPIC?, externalInterrupts: (any ExternalInterruptController)?, inbox: InterruptInbox,
+    init(vcpu: any VirtualCPU, localAPIC: LocalAPIC?, externalInterrupts: (any ExternalInterruptController)?, inbox: InterruptInbox,
          isBootCPU: Bool, control: RunControl, handler: ExitHandler,
          hostCPU: Int?, logger: Logger, alarm: VCPUAlarm, debug: DebugController? = nil,
          tracer: ExitTracer? = nil) {

@@ -19,7 +19,7 @@ struct EmbeddingTests {
         #expect(await outcome == .debugExit(0))
         let statistics = machine.statistics
         #expect(statistics.exits.count == 2)
-        #expect(statistics.exits[0][.io, default: 0] > 30, "the demo's serial output is port I/O")
+        #expect(statistics.exits[0][.ioOut, default: 0] > 30, "the demo's serial output is port I/O")
         #expect(statistics.wallTime > .zero)
     }
 

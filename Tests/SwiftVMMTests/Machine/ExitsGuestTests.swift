@@ -13,7 +13,8 @@ struct ExitsGuestTests {
         let machine = try Machine(.init(kernel: .image(name: "exits", bytes: exitsGuest), commandLine: commandLine,
                                         serialOutput: sink, timeout: .seconds(20)))
         let outcome = machine.run()
-        let io = Int(machine.statistics.exits[0][.io, default: 0])
+        let exits = machine.statistics.exits[0]
+        let io = Int(exits[.ioIn, default: 0] + exits[.ioOut, default: 0])
         return (outcome, sink.text, io - 2 * sink.text.utf8.count)
     }
 

@@ -1,0 +1,63 @@
+import CKVM
+import Logging
+
+/// The first steps of building a machine, before any device exists: check the host's KVM
+/// for what SwiftVMM needs and the configuration against its limits, create the VM and
+/// map its RAM, choose the interrupt controllers, and set how MSRs reach userspace.
+struct HostVM {
+    let kvm: KVM
+    let vm: VirtualMachine
+    let memory: GuestMemory
+    /// What the guest's CPUID may show (`KVM_GET_SUPPORTED_CPUID`).
+    let supportedCPUID: [CPUIDEntry]
+    let nested: NestedVirtualization
+    /// SwiftVMM's own interrupt controllers and timers; otherwise KVM's in-kernel irqchip.
+    let userspaceAPIC: Bool
+
+    init(_ configuration: Machine.Configuration, logger: Logger) throws {
+        let cpus = configuration.cpus
+        kvm = try KVM()
+        try kvm.require(KVM_CAP_X86_USER_SPACE_MSR, "KVM_CAP_X86_USER_SPACE_MSR")
+        try kvm.require(KVM_CAP_X86_MSR_FILTER, "KVM_CAP_X86_MSR_FILTER")
+        let maxCPUs = try min(254, max(kvm.capability(KVM_CAP_MAX_VCPUS), 1))
+        guard (1...maxCPUs).contains(cpus) else {
+            throw MachineError.invalidConfiguration("--cpus \(cpus) is out of range: this host allows 1 to \(maxCPUs)")
+        }
+        let recommended = try kvm.capability(KVM_CAP_NR_VCPUS)
+        if recommended > 0, cpus > recommended {
+            logger.warning("\(cpus) vCPUs is more than the \(recommended) KVM recommends for this host; they will share host CPUs")
+        }
+        guard configuration.memorySize >= 2 << 20 else {
+            throw MachineError.invalidConfiguration("--memory \(configuration.memorySize >> 10)K is too small: at least 2 MiB")
+        }
+
+        vm = try kvm.createVM()
+        try vm.setTSSAddress(Layout.kvmTSSAddress)
+        memory = try GuestMemory(layout: RAMLayout(size: configuration.memorySize))
+        for (slot, region) in memory.slots.enumerated() {
+            try vm.setMemoryRegion(slot: UInt32(slot), guestAddress: region.guestAddress, size: region.size, host: region.host)
+        }
+        userspaceAPIC = configuration.interruptController == .userspace
+        if !userspaceAPIC {
+            try vm.createIRQChip()
+            try vm.createPIT()
+            try vm.setPITReinjection(configuration.lostTicks == .delay)
+        }
+        // MSRs KVM does not answer reach userspace (unknown and invalid ones too, which
+        // includes the x2APIC range without an in-kernel APIC), and the filter sends
+        // those SwiftVMM answers itself.
+        try vm.enable(KVM_CAP_X86_USER_SPACE_MSR, "KVM_CAP_X86_USER_SPACE_MSR",
+                      argument: UInt64(KVM_MSR_EXIT_REASON_INVAL | KVM_MSR_EXIT_REASON_UNKNOWN | KVM_MSR_EXIT_REASON_FILTER))
+        supportedCPUID = try kvm.supportedCPUID()
+        nested = try NestedVirtualization.choose(requested: configuration.nested, supported: supportedCPUID)
+        try vm.setMSRFilter(MSRPolicy.filter(kernelAPIC: !userspaceAPIC, nestedVMX: nested == .vmx,
+                                             overrides: configuration.msrOverrides))
+    }
+
+    /// Interrupt line n (ISA IRQ n below 16, else I/O APIC pin n) of whichever irqchip
+    /// runs: SwiftVMM's `chipset`, or KVM's through `KVM_IRQ_LINE` (whose failure ends the
+    /// run: `control`).
+    func interruptLine(_ n: Int, chipset: Chipset?, control: RunControl) -> any InterruptLine {
+        chipset?.line(n) ?? KVMInterruptLine(vm: vm, gsi: UInt32(n)) { control.finish(.hostError("interrupt line \(n): \($0)")) }
+    }
+}
