@@ -162,6 +162,12 @@ final class MSRPolicy: Sendable {
         0xDA0...0xDA0,                  // IA32_XSS
         0xC000_0080...0xC000_0084,      // EFER, STAR, LSTAR, CSTAR, FMASK
         0xC000_0100...0xC000_0103,      // FS_BASE, GS_BASE, KERNEL_GS_BASE, TSC_AUX
+        // AMD performance counters (AMD APM Vol. 2 §13.2): the legacy PerfEvtSel0-3 and
+        // PerfCtr0-3, and with CPUID PerfCtrExtCore the six core counter pairs. KVM answers
+        // them as it does for QEMU (its vPMU, or reads of 0 without one); kernels program
+        // them at start-up, so filtering them to the unknown-MSR policy made `strict` #GP.
+        0xC001_0000...0xC001_0007,      // PERF_LEGACY_CTL0-3, PERF_LEGACY_CTR0-3
+        0xC001_0200...0xC001_020B,      // PERF_CTL0-5 / PERF_CTR0-5
     ]
 
     /// Deny by default; allow what KVM handles (with KVM's irqchip, its APIC MSRs; with
