@@ -21,6 +21,9 @@ let package = Package(
     targets: [
         // Thin C shim over <linux/kvm.h>: ioctl numbers, fixed-arity wrappers, kvm_run accessors.
         .target(name: "CKVM"),
+        // The host thread calls Glibc does not show Swift: thread names, affinity, timer slack,
+        // thread-directed POSIX timers (Machine/HostThread.swift, VCPUAlarm.swift).
+        .target(name: "CHostThread"),
         // zlib, for gzip-compressed boot modules in a GRUB ISO (Boot/GRUB/Gzip.swift).
         .systemLibrary(name: "CZlib", providers: [.apt(["zlib1g-dev"])]),
         // ThreadSanitizer's happens-before annotations, as weak symbols (AnnotatedMutex.swift).
@@ -29,7 +32,7 @@ let package = Package(
         .target(
             name: "SwiftVMM",
             dependencies: [
-                "CKVM", "CSanitizerSupport", "CZlib",
+                "CKVM", "CHostThread", "CSanitizerSupport", "CZlib",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "SystemPackage", package: "swift-system"),
             ]

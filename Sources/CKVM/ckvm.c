@@ -1,11 +1,6 @@
 #define _GNU_SOURCE
 #include "ckvm.h"
-#include <pthread.h>
-#include <sched.h>
-#include <signal.h>
 #include <sys/ioctl.h>
-#include <sys/prctl.h>
-#include <unistd.h>
 
 const unsigned long CKVM_GET_API_VERSION = KVM_GET_API_VERSION;
 const unsigned long CKVM_CREATE_VM = KVM_CREATE_VM;
@@ -49,17 +44,3 @@ const unsigned long CKVM_SET_DEVICE_ATTR = KVM_SET_DEVICE_ATTR;
 int ckvm_ioctl_none(int fd, unsigned long request) { return ioctl(fd, request, 0UL); }
 int ckvm_ioctl_value(int fd, unsigned long request, unsigned long value) { return ioctl(fd, request, value); }
 int ckvm_ioctl_pointer(int fd, unsigned long request, void *argument) { return ioctl(fd, request, argument); }
-
-int ckvm_set_thread_name(const char *name) { return pthread_setname_np(pthread_self(), name); }
-int ckvm_get_affinity(void *mask, unsigned long size) { return sched_getaffinity(0, size, mask); }
-int ckvm_set_affinity(const void *mask, unsigned long size) { return sched_setaffinity(0, size, mask); }
-int ckvm_set_timer_slack(unsigned long nanoseconds) { return prctl(PR_SET_TIMERSLACK, nanoseconds, 0, 0, 0); }
-int ckvm_gettid(void) { return gettid(); }
-
-int ckvm_thread_timer_create(int tid, int signal, timer_t *timer) {
-    struct sigevent event = { 0 };
-    event.sigev_notify = SIGEV_THREAD_ID;
-    event.sigev_signo = signal;
-    event._sigev_un._tid = tid;   // glibc spells sigev_notify_thread_id this way
-    return timer_create(CLOCK_MONOTONIC, &event, timer);
-}

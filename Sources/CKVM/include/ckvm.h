@@ -5,7 +5,6 @@
 // - fixed-arity ioctl wrappers: ioctl(2) is variadic, which Swift cannot call.
 // - accessors for the anonymous unions inside struct kvm_run, so Swift reads
 //   each exit's payload by name instead of by offset.
-// - the few host thread calls Swift cannot import (GNU extensions, variadic prctl).
 // No logic lives here: every function is one expression.
 #ifndef CKVM_H
 #define CKVM_H
@@ -62,21 +61,6 @@ extern const unsigned long CKVM_SET_DEVICE_ATTR;
 int ckvm_ioctl_none(int fd, unsigned long request);
 int ckvm_ioctl_value(int fd, unsigned long request, unsigned long value);
 int ckvm_ioctl_pointer(int fd, unsigned long request, void *argument);
-
-// MARK: host thread calls
-// GNU extensions and variadic calls that Swift's Glibc module does not import, needed to
-// name, pin and tune the threads that run vCPUs.
-int ckvm_set_thread_name(const char *name);
-int ckvm_get_affinity(void *mask, unsigned long size);
-int ckvm_set_affinity(const void *mask, unsigned long size);
-int ckvm_set_timer_slack(unsigned long nanoseconds);
-int ckvm_gettid(void);
-// A CLOCK_MONOTONIC POSIX timer whose expiry sends `signal` to thread `tid` alone
-// (SIGEV_THREAD_ID, a Linux extension Glibc does not show Swift). 0, or -1 with errno.
-int ckvm_thread_timer_create(int tid, int signal, timer_t *timer);
-// The real-time signal a vCPU's own POSIX timer sends (SIGRTMIN is a Glibc function call,
-// which Swift cannot import as a macro; +1 stays clear of any the C library reserves).
-static inline int ckvm_alarm_signal(void) { return SIGRTMIN + 1; }
 
 // MARK: struct kvm_run union members
 // Each exit payload is an anonymous struct inside an anonymous union; a typedef gives

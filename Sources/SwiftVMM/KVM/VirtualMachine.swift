@@ -103,6 +103,11 @@ struct MSRFilter {
     var defaultAllow: Bool
     var ranges: [Range]
 
+    /// Deny by default: KVM handles exactly `indices`, every other MSR exits to userspace.
+    static func allowingOnly(_ indices: [UInt32]) -> MSRFilter {
+        MSRFilter(defaultAllow: false, ranges: allow(indices))
+    }
+
     /// Ranges that let KVM handle exactly `indices` (bit set) and send the MSRs between
     /// them to userspace; indices are grouped into ranges of at most 0x1000 MSRs.
     static func allow(_ indices: [UInt32]) -> [Range] {

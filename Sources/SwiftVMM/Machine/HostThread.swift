@@ -1,4 +1,4 @@
-import CKVM
+import CHostThread
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -18,7 +18,7 @@ final class HostThread: @unchecked Sendable {
             // SAFETY: `argument` is the box.toOpaque() passed below, retained once for this thread;
             // taking the retained value here balances passRetained exactly once.
             let box = Unmanaged<Box>.fromOpaque(argument!).takeRetainedValue()
-            _ = ckvm_set_thread_name(String(box.name.prefix(15)))
+            _ = chost_set_thread_name(String(box.name.prefix(15)))
             box.body()
             return nil
         }, box.toOpaque())
@@ -62,7 +62,7 @@ public enum CPUAffinity {
         var mask = [UInt64](repeating: 0, count: words)
         // SAFETY: `mask` is a local 128-byte array and its exact size is passed, so
         // sched_getaffinity(2) writes within it; the pointer does not escape the closure.
-        let result = mask.withUnsafeMutableBytes { ckvm_get_affinity($0.baseAddress, UInt($0.count)) }
+        let result = mask.withUnsafeMutableBytes { chost_get_affinity($0.baseAddress, UInt($0.count)) }
         guard result == 0 else { return [0] }
         return (0..<1024).filter { mask[$0 / 64] & (1 << UInt64($0 % 64)) != 0 }
     }
@@ -75,6 +75,6 @@ public enum CPUAffinity {
         mask[cpu / 64] = 1 << UInt64(cpu % 64)
         // SAFETY: `mask` is a local 128-byte array and its exact size is passed, so
         // sched_setaffinity(2) reads within it; the pointer does not escape the closure.
-        return mask.withUnsafeMutableBytes { ckvm_set_affinity($0.baseAddress, UInt($0.count)) } == 0
+        return mask.withUnsafeMutableBytes { chost_set_affinity($0.baseAddress, UInt($0.count)) } == 0
     }
 }

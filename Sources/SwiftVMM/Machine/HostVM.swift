@@ -50,8 +50,8 @@ struct HostVM {
                       argument: UInt64(KVM_MSR_EXIT_REASON_INVAL | KVM_MSR_EXIT_REASON_UNKNOWN | KVM_MSR_EXIT_REASON_FILTER))
         supportedCPUID = try kvm.supportedCPUID()
         nested = try NestedVirtualization.choose(requested: configuration.nested, supported: supportedCPUID)
-        try vm.setMSRFilter(MSRPolicy.filter(kernelAPIC: !userspaceAPIC, nestedVMX: nested == .vmx,
-                                             overrides: configuration.msrOverrides))
+        try vm.setMSRFilter(.allowingOnly(MSRPolicy.kvmAnswered(kernelAPIC: !userspaceAPIC, nestedVMX: nested == .vmx,
+                                                                overrides: configuration.msrOverrides)))
     }
 
     /// Interrupt line n (ISA IRQ n below 16, else I/O APIC pin n) of whichever irqchip

@@ -1,4 +1,4 @@
-import CKVM
+import CHostThread
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -17,7 +17,7 @@ import Glibc
 enum KickSignal {
     static let number = SIGUSR1
     /// The signal of a vCPU's POSIX timer.
-    static let alarmNumber = ckvm_alarm_signal()
+    static let alarmNumber = chost_alarm_signal()
 
     /// Gives both signals a handler that does nothing, once per process, unless the
     /// embedding process handles them itself. A kick or alarm is never delivered on a vCPU

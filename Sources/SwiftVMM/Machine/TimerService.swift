@@ -1,4 +1,4 @@
-import CKVM
+import CHostThread
 import Synchronization
 #if canImport(Glibc)
 import Glibc
@@ -58,7 +58,7 @@ final class TimerService: @unchecked Sendable {
     }
 
     private func serve() {
-        _ = ckvm_set_timer_slack(1)
+        _ = chost_set_timer_slack(1)
         var due: [Int] = []
         while true {
             lock.withLock {

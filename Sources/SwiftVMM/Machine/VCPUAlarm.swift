@@ -1,4 +1,4 @@
-import CKVM
+import CHostThread
 import SystemPackage
 #if canImport(Glibc)
 import Glibc
@@ -45,9 +45,9 @@ final class VCPUAlarm {
     /// thread's timed sleeps get 1 ns of timer slack (the default 50 µs would make a halted
     /// vCPU's timer that late).
     func start() throws(HostError) {
-        _ = ckvm_set_timer_slack(1)
+        _ = chost_set_timer_slack(1)
         var created: timer_t?
-        guard ckvm_thread_timer_create(ckvm_gettid(), KickSignal.alarmNumber, &created) == 0 else {
+        guard chost_thread_timer_create(chost_gettid(), KickSignal.alarmNumber, &created) == 0 else {
             throw .io("timer_create for the vCPU thread", Errno(rawValue: errno))
         }
         timer = .some(created)

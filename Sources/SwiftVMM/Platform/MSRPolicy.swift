@@ -170,13 +170,14 @@ final class MSRPolicy: Sendable {
         0xC001_0200...0xC001_020B,      // PERF_CTL0-5 / PERF_CTR0-5
     ]
 
-    /// Deny by default; allow what KVM handles (with KVM's irqchip, its APIC MSRs; with
-    /// nested VMX, the VMX capability MSRs), except MSRs the user overrides.
-    static func filter(kernelAPIC: Bool, nestedVMX: Bool = false, overrides: [UInt32: UInt64]) -> MSRFilter {
+    /// The MSRs KVM's filter lets KVM handle (every other one comes to userspace): what
+    /// KVM must handle, with KVM's irqchip its APIC MSRs, with nested VMX the VMX
+    /// capability MSRs, less the MSRs the user overrides.
+    static func kvmAnswered(kernelAPIC: Bool, nestedVMX: Bool = false, overrides: [UInt32: UInt64]) -> [UInt32] {
         var allowed = Self.kvmHandled.flatMap { Array($0) }
         if kernelAPIC { allowed += [LocalAPIC.MSR.apicBase, LocalAPIC.MSR.tscDeadline] }
         if nestedVMX { allowed += Array(Index.vmxCapabilities) }
         allowed.removeAll { overrides[$0] != nil }
-        return MSRFilter(defaultAllow: false, ranges: MSRFilter.allow(allowed))
+        return allowed
     }
 }

@@ -155,7 +155,10 @@ struct LegacyPCIntegrationTests {
         #expect(try MachineSession(configuration).run() == .poweredOff)
         let before = try descriptors()
         for _ in 0..<5 { #expect(try MachineSession(configuration).run() == .poweredOff) }
-        #expect(try descriptors() == before)
+        // At most as many: a leak only adds, while descriptors an earlier test left closing
+        // (a subprocess's pipes) may go meanwhile (as in TeardownTests).
+        let after = try descriptors()
+        #expect(after <= before, "\(before) descriptors before, \(after) after")
     }
 
     @Test func stoppedSessionDoesNotReboot() throws {

@@ -1,0 +1,23 @@
+// CHostThread: the host thread calls Swift's Glibc module does not import (GNU
+// extensions, variadic prctl, SIGEV_THREAD_ID), needed to name, pin and tune the threads
+// that run vCPUs and timers. Nothing here is KVM's (that is CKVM). No logic lives here:
+// every function is one expression.
+#ifndef CHOSTTHREAD_H
+#define CHOSTTHREAD_H
+
+#include <signal.h>
+#include <time.h>
+
+int chost_set_thread_name(const char *name);
+int chost_get_affinity(void *mask, unsigned long size);
+int chost_set_affinity(const void *mask, unsigned long size);
+int chost_set_timer_slack(unsigned long nanoseconds);
+int chost_gettid(void);
+// A CLOCK_MONOTONIC POSIX timer whose expiry sends `signal` to thread `tid` alone
+// (SIGEV_THREAD_ID, a Linux extension Glibc does not show Swift). 0, or -1 with errno.
+int chost_thread_timer_create(int tid, int signal, timer_t *timer);
+// The real-time signal a vCPU's own POSIX timer sends (SIGRTMIN is a Glibc function call,
+// which Swift cannot import as a macro; +1 stays clear of any the C library reserves).
+static inline int chost_alarm_signal(void) { return SIGRTMIN + 1; }
+
+#endif
