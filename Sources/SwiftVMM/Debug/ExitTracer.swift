@@ -130,9 +130,3 @@ final class ExitTracer: @unchecked Sendable {
         return decimals == 0 ? "\(whole)" : "\(whole)." + String(fraction).leftPadded(to: decimals)
     }
 }
-
-extension String {
-    func padding(_ width: Int) -> String {
-        count >= width ? self : self + String(repeating: " ", count: width - count)
-    }
-}

@@ -29,6 +29,20 @@ public final class KVM: Sendable {
         if try self.capability(capability) == 0 { throw .missingCapability(name) }
     }
 
+    /// What SwiftVMM needs of every host: MSR accesses that exit to userspace
+    /// (`KVM_CAP_X86_USER_SPACE_MSR`) and the MSR filter that chooses them
+    /// (`KVM_CAP_X86_MSR_FILTER`).
+    public func requireUserspaceMSRs() throws(KVMError) {
+        try require(KVM_CAP_X86_USER_SPACE_MSR, "KVM_CAP_X86_USER_SPACE_MSR")
+        try require(KVM_CAP_X86_MSR_FILTER, "KVM_CAP_X86_MSR_FILTER")
+    }
+
+    /// The most vCPUs a VM may have (`KVM_CAP_MAX_VCPUS`).
+    public var maxVCPUs: Int { get throws(KVMError) { try capability(KVM_CAP_MAX_VCPUS) } }
+
+    /// The vCPUs KVM recommends at most (`KVM_CAP_NR_VCPUS`, the host's CPUs); 0 unknown.
+    public var recommendedVCPUs: Int { get throws(KVMError) { try capability(KVM_CAP_NR_VCPUS) } }
+
     /// Size of each vCPU's shared `kvm_run` area.
     func vcpuMmapSize() throws(KVMError) -> Int {
         Int(try IOCTL.call(fd, "KVM_GET_VCPU_MMAP_SIZE", CKVM_GET_VCPU_MMAP_SIZE))

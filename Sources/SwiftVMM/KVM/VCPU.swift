@@ -158,5 +158,3 @@ public final class VCPU: @unchecked Sendable {
         return translation.valid != 0 ? translation.physical_address : nil
     }
 }
-
-func hex<T: BinaryInteger>(_ value: T) -> String { "0x" + String(value, radix: 16) }

@@ -36,6 +36,13 @@ public final class VirtualMachine: Sendable {
         try IOCTL.call(fd, "KVM_ENABLE_CAP(\(name))", CKVM_ENABLE_CAP, &cap)
     }
 
+    /// MSR accesses KVM rejects (INVAL), does not know (UNKNOWN) or is filtered from
+    /// (FILTER) exit to userspace (`KVM_CAP_X86_USER_SPACE_MSR`).
+    func exitOnUserspaceMSRs() throws(KVMError) {
+        try enable(KVM_CAP_X86_USER_SPACE_MSR, "KVM_CAP_X86_USER_SPACE_MSR",
+                   argument: UInt64(KVM_MSR_EXIT_REASON_INVAL | KVM_MSR_EXIT_REASON_UNKNOWN | KVM_MSR_EXIT_REASON_FILTER))
+    }
+
     /// `KVM_X86_SET_MSR_FILTER`. `filter.ranges` lists MSR ranges and, per MSR, whether
     /// KVM may handle it (bit set) or must exit to userspace (bit clear).
     func setMSRFilter(_ filter: MSRFilter) throws(KVMError) {

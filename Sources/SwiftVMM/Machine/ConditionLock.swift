@@ -55,10 +55,3 @@ final class ConditionLock: @unchecked Sendable {
     /// Wakes every waiter. Call with the lock held, after changing what they wait for.
     func broadcast() { pthread_cond_broadcast(condition) }
 }
-
-/// CLOCK_MONOTONIC now, in nanoseconds: the machine's one time base.
-func monotonicNanoseconds() -> UInt64 {
-    var now = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &now)
-    return UInt64(now.tv_sec) * 1_000_000_000 + UInt64(now.tv_nsec)
-}

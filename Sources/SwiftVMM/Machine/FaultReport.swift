@@ -54,11 +54,3 @@ public struct FaultReport: Equatable, Sendable, CustomStringConvertible {
         return text
     }
 }
-
-extension String {
-    func leftPadded(to width: Int, with pad: Character = "0") -> String {
-        count >= width ? self : String(repeating: pad, count: width - count) + self
-    }
-}
-
-func hex16(_ value: UInt64) -> String { "0x" + String(value, radix: 16).leftPadded(to: 16) }

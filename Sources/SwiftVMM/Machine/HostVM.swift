@@ -1,4 +1,3 @@
-import CKVM
 import Logging
 
 /// The first steps of building a machine, before any device exists: check the host's KVM
@@ -17,13 +16,12 @@ struct HostVM {
     init(_ configuration: Machine.Configuration, logger: Logger) throws {
         let cpus = configuration.cpus
         kvm = try KVM()
-        try kvm.require(KVM_CAP_X86_USER_SPACE_MSR, "KVM_CAP_X86_USER_SPACE_MSR")
-        try kvm.require(KVM_CAP_X86_MSR_FILTER, "KVM_CAP_X86_MSR_FILTER")
-        let maxCPUs = try min(254, max(kvm.capability(KVM_CAP_MAX_VCPUS), 1))
+        try kvm.requireUserspaceMSRs()
+        let maxCPUs = try min(254, max(kvm.maxVCPUs, 1))
         guard (1...maxCPUs).contains(cpus) else {
             throw MachineError.invalidConfiguration("--cpus \(cpus) is out of range: this host allows 1 to \(maxCPUs)")
         }
-        let recommended = try kvm.capability(KVM_CAP_NR_VCPUS)
+        let recommended = try kvm.recommendedVCPUs
         if recommended > 0, cpus > recommended {
             logger.warning("\(cpus) vCPUs is more than the \(recommended) KVM recommends for this host; they will share host CPUs")
         }
@@ -46,8 +44,7 @@ struct HostVM {
         // MSRs KVM does not answer reach userspace (unknown and invalid ones too, which
         // includes the x2APIC range without an in-kernel APIC), and the filter sends
         // those SwiftVMM answers itself.
-        try vm.enable(KVM_CAP_X86_USER_SPACE_MSR, "KVM_CAP_X86_USER_SPACE_MSR",
-                      argument: UInt64(KVM_MSR_EXIT_REASON_INVAL | KVM_MSR_EXIT_REASON_UNKNOWN | KVM_MSR_EXIT_REASON_FILTER))
+        try vm.exitOnUserspaceMSRs()
         supportedCPUID = try kvm.supportedCPUID()
         nested = try NestedVirtualization.choose(requested: configuration.nested, supported: supportedCPUID)
         try vm.setMSRFilter(.allowingOnly(MSRPolicy.kvmAnswered(kernelAPIC: !userspaceAPIC, nestedVMX: nested == .vmx,
@@ -59,5 +56,21 @@ struct HostVM {
     /// run: `control`).
     func interruptLine(_ n: Int, chipset: Chipset?, control: RunControl) -> any InterruptLine {
         chipset?.line(n) ?? KVMInterruptLine(vm: vm, gsi: UInt32(n)) { control.finish(.hostError("interrupt line \(n): \($0)")) }
+    }
+}
+
+extension NestedVirtualization {
+    /// `requested` nil means "where the host offers it"; true on a host without it is an error.
+    static func choose(requested: Bool?, supported: [CPUIDEntry]) throws(MachineError) -> NestedVirtualization {
+        let offered = offered(by: supported)
+        switch requested {
+        case nil: return offered
+        case false?: return .none
+        case true?:
+            guard offered != .none else {
+                throw .invalidConfiguration("--nested: the host KVM offers no nested virtualization (no VMX or SVM in KVM_GET_SUPPORTED_CPUID; kvm_intel/kvm_amd nested=1 enables it)")
+            }
+            return offered
+        }
     }
 }

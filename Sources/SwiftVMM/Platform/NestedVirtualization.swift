@@ -15,18 +15,4 @@ public enum NestedVirtualization: Equatable, Sendable {
         if supported.contains(where: { $0.function == 0x8000_0001 && $0.ecx & CPUIDTable.svmBit != 0 }) { return .svm }
         return .none
     }
-
-    /// `requested` nil means "where the host offers it"; true on a host without it is an error.
-    static func choose(requested: Bool?, supported: [CPUIDEntry]) throws(MachineError) -> NestedVirtualization {
-        let offered = offered(by: supported)
-        switch requested {
-        case nil: return offered
-        case false?: return .none
-        case true?:
-            guard offered != .none else {
-                throw .invalidConfiguration("--nested: the host KVM offers no nested virtualization (no VMX or SVM in KVM_GET_SUPPORTED_CPUID; kvm_intel/kvm_amd nested=1 enables it)")
-            }
-            return offered
-        }
-    }
 }
