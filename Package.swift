@@ -77,6 +77,7 @@ let package = Package(
             name: "SwiftVMMTests",
             dependencies: [
                 "SwiftVMM", "SwiftVMMHarness", "TestGuests", "vmm-cli", "swiftvmm-test",
+                "CKVM",   // RunLoop/ScriptedVCPU.swift builds kvm_run payloads
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "SystemPackage", package: "swift-system"),
             ]

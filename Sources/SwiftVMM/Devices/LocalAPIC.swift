@@ -47,8 +47,8 @@ public final class LocalAPIC {
         }
     }
 
-    /// The APIC timer's input clock: 1 GHz, so one count is one nanosecond at divide-by-1.
-    public static let busHz: UInt64 = 1_000_000_000
+    /// The APIC timer's input clock, as the platform sets it (`Layout.localAPICBusHz`).
+    public static let busHz: UInt64 = Layout.localAPICBusHz
     /// Shortest periodic timer period, in bus clocks (50 µs): a guest programming a tinier
     /// period would otherwise keep its vCPU in interrupt delivery forever (KVM has the
     /// same guard, min_timer_period_us).

@@ -47,7 +47,8 @@ struct HostVM {
         try vm.exitOnUserspaceMSRs()
         supportedCPUID = try kvm.supportedCPUID()
         nested = try NestedVirtualization.choose(requested: configuration.nested, supported: supportedCPUID)
-        try vm.setMSRFilter(.allowingOnly(MSRPolicy.kvmAnswered(kernelAPIC: !userspaceAPIC, nestedVMX: nested == .vmx,
+        let kernelAPIC = userspaceAPIC ? [] : [LocalAPIC.MSR.apicBase, LocalAPIC.MSR.tscDeadline]
+        try vm.setMSRFilter(.allowingOnly(MSRPolicy.kvmAnswered(kernelAPIC: kernelAPIC, nestedVMX: nested == .vmx,
                                                                 overrides: configuration.msrOverrides)))
     }
 

@@ -156,7 +156,7 @@ public struct CPUIDTable: Sendable {
         let words = (0..<3).map { i in (0..<4).reduce(UInt32(0)) { $0 | UInt32(signature[i * 4 + $1]) << (8 * $1) } }
         entries.append(CPUIDEntry(function: 0x4000_0000, eax: Self.hypervisorMaxLeaf, ebx: words[0], ecx: words[1], edx: words[2]))
         // 0x40000010 (the VMware/Linux timing leaf): EAX TSC kHz, EBX APIC timer kHz.
-        entries.append(CPUIDEntry(function: 0x4000_0010, eax: tscKHz, ebx: UInt32(LocalAPIC.busHz / 1000)))
+        entries.append(CPUIDEntry(function: 0x4000_0010, eax: tscKHz, ebx: UInt32(Layout.localAPICBusHz / 1000)))
         for (name, on) in featureChanges {
             guard let feature = Self.features[name] else { continue }
             entries = entries.map { entry in

@@ -80,6 +80,12 @@ public enum Layout {
     public static let rtcIRQ: Int = 8
     /// The ACPI SCI (FADT SCI_INT).
     public static let sciIRQ: Int = 9
+
+    // MARK: Clocks
+
+    /// The local APIC timer's input clock: 1 GHz (as KVM's), so one count is one nanosecond
+    /// at divide-by-1. CPUID leaf 0x40000010 tells the guest.
+    public static let localAPICBusHz: UInt64 = 1_000_000_000
 }
 
 /// One entry of the memory map the guest is given (multiboot mmap, e820 types).

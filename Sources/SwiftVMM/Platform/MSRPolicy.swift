@@ -171,11 +171,10 @@ final class MSRPolicy: Sendable {
     ]
 
     /// The MSRs KVM's filter lets KVM handle (every other one comes to userspace): what
-    /// KVM must handle, with KVM's irqchip its APIC MSRs, with nested VMX the VMX
-    /// capability MSRs, less the MSRs the user overrides.
-    static func kvmAnswered(kernelAPIC: Bool, nestedVMX: Bool = false, overrides: [UInt32: UInt64]) -> [UInt32] {
-        var allowed = Self.kvmHandled.flatMap { Array($0) }
-        if kernelAPIC { allowed += [LocalAPIC.MSR.apicBase, LocalAPIC.MSR.tscDeadline] }
+    /// KVM must handle, `kernelAPIC` (with KVM's irqchip, the APIC MSRs its local APIC
+    /// answers), with nested VMX the VMX capability MSRs, less the MSRs the user overrides.
+    static func kvmAnswered(kernelAPIC: [UInt32], nestedVMX: Bool = false, overrides: [UInt32: UInt64]) -> [UInt32] {
+        var allowed = Self.kvmHandled.flatMap { Array($0) } + kernelAPIC
         if nestedVMX { allowed += Array(Index.vmxCapabilities) }
         allowed.removeAll { overrides[$0] != nil }
         return allowed

@@ -54,7 +54,7 @@ struct MSRPolicyTests {
     }
 
     @Test func filterAllowsOnlyWhatKVMHandles() {
-        let filter = MSRFilter.allowingOnly(MSRPolicy.kvmAnswered(kernelAPIC: false, overrides: [0x10: 5]))
+        let filter = MSRFilter.allowingOnly(MSRPolicy.kvmAnswered(kernelAPIC: [], overrides: [0x10: 5]))
         #expect(!filter.defaultAllow)
         func allowed(_ index: UInt32) -> Bool {
             filter.ranges.contains { range in
@@ -75,10 +75,10 @@ struct MSRPolicyTests {
         #expect(!allowed(0x6E0))
         #expect(!allowed(0x12345))
         #expect(filter.ranges.count <= 16, "KVM takes at most 16 ranges")
-        let kernel = MSRFilter.allowingOnly(MSRPolicy.kvmAnswered(kernelAPIC: true, overrides: [:]))
+        let kernel = MSRFilter.allowingOnly(MSRPolicy.kvmAnswered(kernelAPIC: [0x1B, 0x6E0], overrides: [:]))
         #expect(kernel.ranges.contains { $0.base <= 0x1B && 0x6E0 < $0.base + UInt32($0.count) })
         #expect(!allowed(0x480), "no nested VMX: IA32_VMX_BASIC is not KVM's to answer")
-        let nested = MSRFilter.allowingOnly(MSRPolicy.kvmAnswered(kernelAPIC: false, nestedVMX: true, overrides: [:]))
+        let nested = MSRFilter.allowingOnly(MSRPolicy.kvmAnswered(kernelAPIC: [], nestedVMX: true, overrides: [:]))
         #expect(nested.ranges.contains { $0.base <= 0x480 && 0x492 < $0.base + UInt32($0.count) },
                 "nested VMX: KVM answers the VMX capability MSRs")
         #expect(nested.ranges.count <= 16)
