@@ -67,6 +67,9 @@ let package = Package(
                 .product(name: "SystemPackage", package: "swift-system"),
             ]
         ),
+        // The teaching example: a whole VMM in one page on SwiftVMM's KVM layer alone
+        // (README "Examples"); the test suite builds it and boots the hello guest with it.
+        .executableTarget(name: "MinimalVMM", dependencies: ["SwiftVMM"], path: "Examples/MinimalVMM"),
         // Freestanding guest kernels from guests/, compiled with the toolchain's clang and
         // ld.lld and embedded as byte arrays by the GuestBuilder plugin.
         .target(name: "DemoGuest", plugins: ["GuestBuilder"]),
@@ -78,6 +81,7 @@ let package = Package(
             dependencies: [
                 "SwiftVMM", "SwiftVMMHarness", "TestGuests", "vmm-cli", "swiftvmm-test",
                 "CKVM",   // RunLoop/ScriptedVCPU.swift builds kvm_run payloads
+                "MinimalVMM",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "SystemPackage", package: "swift-system"),
             ]

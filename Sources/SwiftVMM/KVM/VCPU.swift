@@ -118,7 +118,7 @@ public final class VCPU: @unchecked Sendable {
         try IOCTL.call(fd, "KVM_SET_SREGS", CKVM_SET_SREGS, &sregs)
     }
 
-    func setCPUID(_ entries: [CPUIDEntry]) throws(KVMError) {
+    package func setCPUID(_ entries: [CPUIDEntry]) throws(KVMError) {
         let buffer = CPUIDBuffer(entries)
         try IOCTL.call(fd, "KVM_SET_CPUID2", CKVM_SET_CPUID2, pointer: buffer.pointer)
     }

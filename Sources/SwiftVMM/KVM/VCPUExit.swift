@@ -156,7 +156,7 @@ public struct PortIO {
     public var count: Int
     public var isWrite: Bool
     /// In the vCPU's run area: valid until its next `KVM_RUN`, on its thread only.
-    var data: UnsafeMutableRawBufferPointer
+    package var data: UnsafeMutableRawBufferPointer
 
     init(port: UInt16, size: Int, count: Int, isWrite: Bool, data: UnsafeMutableRawBufferPointer) {
         self.port = port; self.size = size; self.count = count; self.isWrite = isWrite; self.data = data
@@ -168,7 +168,7 @@ public struct MMIOAccess {
     public var address: UInt64
     public var isWrite: Bool
     /// In the vCPU's run area: valid until its next `KVM_RUN`, on its thread only.
-    var data: UnsafeMutableRawBufferPointer
+    package var data: UnsafeMutableRawBufferPointer
 
     init(address: UInt64, isWrite: Bool, data: UnsafeMutableRawBufferPointer) {
         self.address = address; self.isWrite = isWrite; self.data = data

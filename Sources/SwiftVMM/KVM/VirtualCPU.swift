@@ -49,3 +49,9 @@ protocol VirtualCPU: AnyObject, Sendable {
 }
 
 extension VCPU: VirtualCPU {}
+
+/// KVM's register structures (`api.rst` KVM_GET_REGS, KVM_GET_SREGS), by name, for code
+/// outside the KVM layer that builds them.
+public typealias KVMRegisters = kvm_regs
+public typealias KVMSpecialRegisters = kvm_sregs
+public typealias KVMSegment = kvm_segment

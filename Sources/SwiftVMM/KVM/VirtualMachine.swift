@@ -15,7 +15,7 @@ public final class VirtualMachine: Sendable {
     deinit { try? fd.close() }
 
     /// Maps `size` bytes of host memory at `host` into guest physical memory at `guestAddress`.
-    func setMemoryRegion(slot: UInt32, guestAddress: UInt64, size: UInt64, host: UnsafeMutableRawPointer) throws(KVMError) {
+    package func setMemoryRegion(slot: UInt32, guestAddress: UInt64, size: UInt64, host: UnsafeMutableRawPointer) throws(KVMError) {
         var region = kvm_userspace_memory_region(
             slot: slot, flags: 0, guest_phys_addr: guestAddress, memory_size: size,
             userspace_addr: UInt64(UInt(bitPattern: host)))
@@ -24,7 +24,7 @@ public final class VirtualMachine: Sendable {
 
     /// Intel VMX needs three pages of guest-physical space for real-mode emulation
     /// (`api.rst` KVM_SET_TSS_ADDR); they must not be RAM.
-    func setTSSAddress(_ address: UInt64) throws(KVMError) {
+    package func setTSSAddress(_ address: UInt64) throws(KVMError) {
         try IOCTL.call(fd, "KVM_SET_TSS_ADDR", CKVM_SET_TSS_ADDR, value: UInt(address))
     }
 
