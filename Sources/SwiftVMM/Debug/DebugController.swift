@@ -1,4 +1,3 @@
-import CKVM
 import Synchronization
 
 /// All-stop control of the vCPUs for a debugger, and the machine as a `GDBTarget`.
@@ -224,13 +223,13 @@ final class DebugController: GDBTarget, @unchecked Sendable {
     func setRegisters(vcpu: Int, _ values: [UInt64?]) -> Bool {
         guard let cpu = runners[safe: vcpu]?.vcpu, var regs = try? cpu.registers(),
               var sregs = try? cpu.specialRegisters() else { return false }
-        let generalPaths: [WritableKeyPath<kvm_regs, UInt64>] = [
+        let generalPaths: [WritableKeyPath<KVMRegisters, UInt64>] = [
             \.rax, \.rbx, \.rcx, \.rdx, \.rsi, \.rdi, \.rbp, \.rsp, \.r8, \.r9, \.r10, \.r11,
             \.r12, \.r13, \.r14, \.r15, \.rip, \.rflags]
         for (index, path) in generalPaths.enumerated() {
             if let value = values[index] { regs[keyPath: path] = index == 17 ? value & 0xFFFF_FFFF : value }
         }
-        let systemPaths: [(String, WritableKeyPath<kvm_sregs, UInt64>)] = [
+        let systemPaths: [(String, WritableKeyPath<KVMSpecialRegisters, UInt64>)] = [
             ("fs_base", \.fs.base), ("gs_base", \.gs.base), ("cr0", \.cr0), ("cr2", \.cr2), ("cr3", \.cr3),
             ("cr4", \.cr4), ("cr8", \.cr8), ("efer", \.efer)]
         var sregsChanged = false

@@ -1,4 +1,3 @@
-import CKVM
 
 /// What `KVM_SET_GUEST_DEBUG` actually does on this host, found by running a few
 /// instructions in a scratch VM (64-bit mode, 2 MiB of RAM). Nested KVM does not always
@@ -98,7 +97,7 @@ public struct GuestDebugSupport: Equatable, Sendable, CustomStringConvertible {
             let program: [UInt8] = [0xFF, 0xC0] + probe + [0xFF, 0xC0, 0x89, 0x04, 0x25, 0x00, 0x20, 0x00, 0x00, 0xE6, 0xF4]
             try memory.write(program, at: Self.code)
             var sregs = try vcpu.specialRegisters()
-            var code = kvm_segment()
+            var code = KVMSegment()
             code.limit = 0xFFFF_FFFF; code.selector = 8; code.type = 11; code.present = 1; code.s = 1; code.l = 1; code.g = 1
             var data = code
             data.selector = 16; data.type = 3; data.l = 0; data.db = 1
@@ -106,7 +105,7 @@ public struct GuestDebugSupport: Equatable, Sendable, CustomStringConvertible {
             (sregs.ds, sregs.es, sregs.fs, sregs.gs, sregs.ss) = (data, data, data, data, data)
             sregs.cr3 = Self.pageTables; sregs.cr4 = 0x20; sregs.cr0 = 0x8000_0011; sregs.efer = 0x500
             try vcpu.setSpecialRegisters(sregs)
-            var regs = kvm_regs()
+            var regs = KVMRegisters()
             regs.rip = Self.code; regs.rflags = 2; regs.rsp = 0x8000
             try vcpu.setRegisters(regs)
             try vcpu.setGuestDebug(settings)

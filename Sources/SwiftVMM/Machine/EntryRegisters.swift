@@ -1,4 +1,3 @@
-import CKVM
 
 /// Puts a vCPU in the state a boot protocol promises (`EntryState`).
 extension VCPU {
@@ -12,7 +11,7 @@ extension VCPU {
 
     func enter(_ state: EntryState) throws(KVMError) {
         var sregs = try specialRegisters()
-        let code: kvm_segment
+        let code: KVMSegment
         switch state.mode {
         case .protected32:
             code = Self.flatSegment(selector: EntryState.Selector.code32, type: 0xB, longMode: false)
@@ -31,7 +30,7 @@ extension VCPU {
         sregs.gdt.limit = EntryState.gdtLimit
         try setSpecialRegisters(sregs)
 
-        var regs = kvm_regs()
+        var regs = KVMRegisters()
         regs.rip = state.rip
         regs.rsp = state.rsp
         regs.rax = state.rax
@@ -44,8 +43,8 @@ extension VCPU {
 
     /// A flat segment: base 0, limit 4 GiB, present, ring 0 (SDM Vol. 3A §3.4.5).
     /// `type` 0xB is execute/read code (accessed), 0x3 read/write data (accessed).
-    static func flatSegment(selector: UInt16, type: UInt8, longMode: Bool) -> kvm_segment {
-        var segment = kvm_segment()
+    static func flatSegment(selector: UInt16, type: UInt8, longMode: Bool) -> KVMSegment {
+        var segment = KVMSegment()
         segment.base = 0
         segment.limit = 0xFFFF_FFFF
         segment.selector = selector
@@ -73,8 +72,8 @@ extension VirtualCPU {
     /// for an ACPI waking vector (ACPI 6.5 §5.2.10) and an AP for its start-up vector.
     func enterRealMode(codeSegment: UInt16, offset: UInt16) throws(KVMError) {
         var sregs = try specialRegisters()
-        func realModeSegment(selector: UInt16, type: UInt8) -> kvm_segment {
-            var segment = kvm_segment()
+        func realModeSegment(selector: UInt16, type: UInt8) -> KVMSegment {
+            var segment = KVMSegment()
             segment.selector = selector
             segment.base = UInt64(selector) << 4
             segment.limit = 0xFFFF
@@ -91,7 +90,7 @@ extension VirtualCPU {
         sregs.cr0 = 0x6000_0010     // CD, NW, ET (INIT state)
         sregs.cr2 = 0; sregs.cr3 = 0; sregs.cr4 = 0; sregs.efer = 0
         try setSpecialRegisters(sregs)
-        var regs = kvm_regs()
+        var regs = KVMRegisters()
         regs.rflags = 0x2
         regs.rip = UInt64(offset)
         try setRegisters(regs)
