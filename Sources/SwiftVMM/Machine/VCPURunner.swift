@@ -12,7 +12,7 @@ final class VCPURunner: @unchecked Sendable {
     let localAPIC: LocalAPIC?
     /// The 8259 pair, reached through LINT0 when it is in ExtINT mode.
     private let externalInterrupts: (any ExternalInterruptController)?
-    let inbox: InterruptInbox
+    let inbox = InterruptInbox()
     private let control: RunControl
     private let handler: ExitHandler
     private let hostCPU: Int?
@@ -52,22 +52,22 @@ final class VCPURunner: @unchecked Sendable {
     /// reaches a thread that has been joined: `pthread_kill` on one is undefined.
     private var thread: pthread_t?
 
-    init(vcpu: any VirtualCPU, localAPIC: LocalAPIC?, externalInterrupts: (any ExternalInterruptController)?, inbox: InterruptInbox,
-         isBootCPU: Bool, control: RunControl, handler: ExitHandler,
-         hostCPU: Int?, logger: Logger, alarm: VCPUAlarm, debug: DebugController? = nil,
-         tracer: ExitTracer? = nil) {
-        self.debug = debug
-        self.tracer = tracer
-        self.externalInterrupts = externalInterrupts
-        self.alarm = alarm
-        self.vcpu = vcpu
-        self.localAPIC = localAPIC
-        self.inbox = inbox
-        self.control = control
-        self.handler = handler
-        self.hostCPU = hostCPU
-        self.logger = logger
-        self.isBootCPU = isBootCPU
+    /// What every runner of a machine shares: the run's control, the log, the debugger and
+    /// the exit tracer.
+    struct Shared {
+        var control: RunControl
+        var logger: Logger
+        var debug: DebugController? = nil
+        var tracer: ExitTracer? = nil
+    }
+
+    /// `externalInterrupts` is the 8259 pair, for the boot processor with SwiftVMM's
+    /// irqchip; `hostCPU` the host CPU to pin this thread to.
+    init(vcpu: any VirtualCPU, localAPIC: LocalAPIC?, externalInterrupts: (any ExternalInterruptController)?,
+         isBootCPU: Bool, handler: ExitHandler, alarm: VCPUAlarm, hostCPU: Int?, shared: Shared) {
+        (self.vcpu, self.localAPIC, self.externalInterrupts, self.isBootCPU) = (vcpu, localAPIC, externalInterrupts, isBootCPU)
+        (self.handler, self.alarm, self.hostCPU) = (handler, alarm, hostCPU)
+        (control, logger, debug, tracer) = (shared.control, shared.logger, shared.debug, shared.tracer)
         // With KVM's irqchip, KVM itself holds APs until INIT/SIPI.
         state = isBootCPU || localAPIC == nil ? .running : .waitingForStartup
     }

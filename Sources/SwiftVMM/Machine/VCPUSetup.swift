@@ -70,8 +70,8 @@ struct RunnerFactory {
         let handler = ExitHandler(ports: board.ports, mmio: board.mmio, msrs: msrs, localAPIC: localAPIC,
                                   readTSC: { readClock()?.tsc }, addedLatency: configuration.addedExitLatency)
         return VCPURunner(vcpu: vcpu, localAPIC: localAPIC, externalInterrupts: id == 0 ? board.chipset?.pic : nil,
-                          inbox: InterruptInbox(), isBootCPU: id == 0, control: control, handler: handler, hostCPU: hostCPU,
-                          logger: logger, alarm: alarm, debug: debug, tracer: tracer)
+                          isBootCPU: id == 0, handler: handler, alarm: alarm, hostCPU: hostCPU,
+                          shared: .init(control: control, logger: logger, debug: debug, tracer: tracer))
     }
 
     /// What a vCPU's local APIC reaches: its TSC and alarm, the APIC bus, the I/O APIC and

@@ -27,9 +27,9 @@ struct RunLoopTests {
             try ports.place(DebugExit { control.finish(.debugExit($0)) }, at: 0xF4, count: 1)
             let msrs = MSRPolicy(tscKHz: 2_000_000, cpuCount: 1, unknown: policy, overrides: [:], logger: Logger(label: "test"))
             let handler = ExitHandler(ports: ports, mmio: MMIOBus(), msrs: msrs, localAPIC: localAPIC, readTSC: { 0 })
-            runner = VCPURunner(vcpu: cpu, localAPIC: localAPIC, externalInterrupts: nil, inbox: InterruptInbox(),
-                                isBootCPU: true, control: control, handler: handler, hostCPU: nil,
-                                logger: Logger(label: "test"), alarm: alarm)
+            runner = VCPURunner(vcpu: cpu, localAPIC: localAPIC, externalInterrupts: nil, isBootCPU: true,
+                                handler: handler, alarm: alarm, hostCPU: nil,
+                                shared: .init(control: control, logger: Logger(label: "test")))
             let runner = runner
             control.wakeAll.withLock { $0 = { runner.wake() } }
         }
