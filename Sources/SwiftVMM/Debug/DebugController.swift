@@ -144,7 +144,7 @@ final class DebugController: GDBTarget, @unchecked Sendable {
         guard !clock.isPaused else { return }
         clock.pause()
         timers.clockChanged()
-        frozenTSC = try? runners.first?.vcpu.msr(VCPURunner.timeStampCounter)
+        frozenTSC = try? runners.first?.vcpu.msr(MSRPolicy.Index.timeStampCounter)
     }
 
     /// Moves every vCPU's TSC offset back by the cycles that passed while stopped (one
@@ -154,12 +154,12 @@ final class DebugController: GDBTarget, @unchecked Sendable {
     /// longer than a second (shorter ones look like synchronisation to it).
     private func thawTime() {
         guard clock.isPaused else { return }
-        if let frozen = frozenTSC, let now = try? runners.first?.vcpu.msr(VCPURunner.timeStampCounter), now > frozen {
+        if let frozen = frozenTSC, let now = try? runners.first?.vcpu.msr(MSRPolicy.Index.timeStampCounter), now > frozen {
             for runner in runners {
                 do {
                     try runner.vcpu.setTSCOffset(try runner.vcpu.tscOffset &- (now - frozen))
                 } catch {
-                    try? runner.vcpu.setMSR(VCPURunner.timeStampCounter, frozen)
+                    try? runner.vcpu.setMSR(MSRPolicy.Index.timeStampCounter, frozen)
                 }
             }
         }

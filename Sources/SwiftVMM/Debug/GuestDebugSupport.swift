@@ -84,9 +84,9 @@ public struct GuestDebugSupport: Equatable, Sendable, CustomStringConvertible {
 
         /// Moves the TSC offset back by 2^40 cycles (minutes) and looks whether the TSC followed.
         func tscOffsetMovesTSC() throws -> Bool {
-            let before = try vcpu.msr(VCPURunner.timeStampCounter)
+            let before = try vcpu.msr(MSRPolicy.Index.timeStampCounter)
             try vcpu.setTSCOffset(try vcpu.tscOffset &- (1 << 40))
-            return try vcpu.msr(VCPURunner.timeStampCounter) < before
+            return try vcpu.msr(MSRPolicy.Index.timeStampCounter) < before
         }
 
         func run(_ probe: [UInt8], _ settings: GuestDebugSettings) throws -> ProbeResult {

@@ -20,7 +20,7 @@ struct GuestClock {
     /// Pairing the TSC with the later host reading means a deadline converted from it is
     /// never early.
     func now() throws(KVMError) -> Reading {
-        let tsc = try vcpu.msr(VCPURunner.timeStampCounter)
+        let tsc = try vcpu.msr(MSRPolicy.Index.timeStampCounter)
         return Reading(tsc: tsc, hostNanoseconds: clock.now())
     }
 

@@ -128,7 +128,7 @@ final class VCPURunner: @unchecked Sendable {
                 }
                 let wokenByEvent = try takeInbox()
                 if alarm.takeTimerIfDue(), let localAPIC {
-                    localAPIC.timerExpired(atTSC: try vcpu.msr(Self.timeStampCounter))
+                    localAPIC.timerExpired(atTSC: try vcpu.msr(MSRPolicy.Index.timeStampCounter))
                 }
                 updateTimerWakes()
                 switch state {
@@ -223,9 +223,6 @@ final class VCPURunner: @unchecked Sendable {
         if state != .suspended { for (vector, level) in vectors { localAPIC.accept(vector: vector, levelTriggered: level) } }
         return newNMIs > 0 || !events.intersection([.initialize, .startup]).isEmpty
     }
-
-    /// IA32_TIME_STAMP_COUNTER: the guest's TSC, read exactly when a timer fires.
-    static let timeStampCounter: UInt32 = 0x10
 
     /// With a userspace APIC, KVM needs to be told: inject the highest deliverable vector
     /// when the guest can take it now, otherwise ask KVM to exit when it can

@@ -18,7 +18,7 @@ struct VCPUSetup {
         var vcpus: [VCPU] = []
         for id in 0..<configuration.cpus {
             let vcpu = try host.vm.createVCPU(id: id)
-            try vcpu.setMSR(VCPURunner.timeStampCounter, 0)
+            try vcpu.setMSR(MSRPolicy.Index.timeStampCounter, 0)
             try vcpu.setMSR(MSRPolicy.Index.miscEnable, MSRPolicy.miscEnableReset)
             if host.nested == .vmx {
                 // KVM checks its own copy before it lets the guest execute VMXON.

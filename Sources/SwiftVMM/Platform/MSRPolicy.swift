@@ -43,6 +43,9 @@ final class MSRPolicy: Sendable {
     /// MSRs answered in userspace whatever the CPU vendor (kernels written for Intel read
     /// these on any host), with why each value is what it is.
     enum Index {
+        /// IA32_TIME_STAMP_COUNTER (Vol. 4 Table 2-2): KVM's; the VMM reads the guest's TSC
+        /// through it (exactly when a timer fires) and sets it to 0 at start.
+        static let timeStampCounter: UInt32 = 0x10
         /// MSR_PLATFORM_INFO (Vol. 4 §2.x, e.g. Table 2-25): bits 15:8 maximum non-turbo
         /// ratio, bits 47:40 maximum efficiency ratio; TSC = ratio × 100 MHz. KVM #GPs or
         /// reads ratio 0 here, and kernels (Composite) compute the TSC rate from it.

@@ -1,21 +1,7 @@
 import CKVM
 
-/// One CPUID leaf/subleaf as KVM describes it (`struct kvm_cpuid_entry2`).
-public struct CPUIDEntry: Equatable, Sendable {
-    public var function: UInt32
-    public var index: UInt32
-    public var flags: UInt32
-    public var eax: UInt32
-    public var ebx: UInt32
-    public var ecx: UInt32
-    public var edx: UInt32
-
-    public init(function: UInt32, index: UInt32 = 0, flags: UInt32 = 0,
-                eax: UInt32 = 0, ebx: UInt32 = 0, ecx: UInt32 = 0, edx: UInt32 = 0) {
-        self.function = function; self.index = index; self.flags = flags
-        self.eax = eax; self.ebx = ebx; self.ecx = ecx; self.edx = edx
-    }
-
+/// `CPUIDEntry` as KVM lays it out (`struct kvm_cpuid_entry2`).
+extension CPUIDEntry {
     init(_ entry: kvm_cpuid_entry2) {
         self.init(function: entry.function, index: entry.index, flags: entry.flags,
                   eax: entry.eax, ebx: entry.ebx, ecx: entry.ecx, edx: entry.edx)
