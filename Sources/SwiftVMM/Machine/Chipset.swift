@@ -5,9 +5,9 @@
 /// - The 8259's INTR reaches the boot CPU through LINT0 (ExtINT, "virtual wire").
 /// - The I/O APIC sends its messages over the APIC bus to the local APICs; level-triggered
 ///   EOIs come back from them.
-/// - PIT channel 0 drives IRQ0 and the RTC IRQ8, unless the HPET's legacy replacement
-///   route owns IRQ0 and IRQ8 (IA-PC HPET 1.0a §2.3.9.2.1); other HPET routes are I/O APIC
-///   pins.
+/// - PIT channel 0 drives IRQ0 and the RTC drives IRQ8, unless the HPET's legacy
+///   replacement route owns IRQ0 and IRQ8 (IA-PC HPET 1.0a §2.3.9.2.1); other HPET routes
+///   are I/O APIC pins.
 ///
 /// Used with the userspace irqchip; with KVM's, KVM models the 8259s, PIT and I/O APIC.
 final class Chipset: Sendable {
@@ -32,11 +32,11 @@ final class Chipset: Sendable {
         hpet = HPET(timer: hpetTimer, setLine: { hpetTimers.set($0, $1) },
                     acceptance: { route, legacy in legacy ? router.acceptance(route) : ioapic.acceptance(pin: route) },
                     lostTicks: lostTicks)
-        pit = PIT8254(timer: pitTimer, irq0: PITOutput(router: router, hpet: hpetTimers), lostTicks: lostTicks)
+        pit = PIT8254(timer: pitTimer, irq0: LegacyReplaceableLine(router: router, hpet: hpetTimers, irq: 0), lostTicks: lostTicks)
         hpetTimers.attach(hpet)
         taken.attach(pit: pit, hpet: hpet)
         self.router = router
-        rtcIRQ8 = RTCOutput(router: router, hpet: hpetTimers)
+        rtcIRQ8 = LegacyReplaceableLine(router: router, hpet: hpetTimers, irq: 8)
     }
 
     private let router: ISARouter
@@ -153,21 +153,15 @@ private final class HPETTimers: Sendable {
     }
 }
 
-/// PIT channel 0's OUT: IRQ0, disconnected while the HPET's legacy replacement owns IRQ0.
-private struct PITOutput: InterruptLine {
+/// A legacy device's output that the HPET's legacy replacement takes over: PIT channel 0's
+/// OUT on IRQ0 and the RTC's IRQ# on IRQ8, disconnected while the HPET owns them (IA-PC
+/// HPET 1.0a §2.3.9.2.1: the PIT's and the RTC's interrupts are "not routed").
+private struct LegacyReplaceableLine: InterruptLine {
     let router: ISARouter
     let hpet: HPETTimers
-    func set(_ level: Bool) { if !hpet.legacyReplacement { router.set(0, level) } }
-    var acceptance: EdgeAcceptance { hpet.legacyReplacement ? .masked : router.acceptance(0) }
-}
-
-/// The RTC's IRQ# output: IRQ8, disconnected while the HPET's legacy replacement owns IRQ8
-/// (IA-PC HPET 1.0a §2.3.9.2.1: "the RTC's interrupt … is not routed").
-private struct RTCOutput: InterruptLine {
-    let router: ISARouter
-    let hpet: HPETTimers
-    func set(_ level: Bool) { if !hpet.legacyReplacement { router.set(8, level) } }
-    var acceptance: EdgeAcceptance { hpet.legacyReplacement ? .masked : router.acceptance(8) }
+    let irq: Int
+    func set(_ level: Bool) { if !hpet.legacyReplacement { router.set(irq, level) } }
+    var acceptance: EdgeAcceptance { hpet.legacyReplacement ? .masked : router.acceptance(irq) }
 }
 
 extension PIC8259Pair: ExternalInterruptController {}
