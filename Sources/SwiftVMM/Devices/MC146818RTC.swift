@@ -174,11 +174,12 @@ public final class MC146818RTC: PortDevice {
 
     public func read(offset: UInt16, size: Int) -> UInt32 {
         guard offset == 1 else { return 0xFF }
-        let now = now(), monotonic = timer?.now() ?? 0
+        let now = now()
         let (value, readC) = state.withLock { state in
             let value = Self.readData(&state, guestTime: state.clockOffset + now)
             let readC = state.index == Register.statusC
-            if readC { Self.settleInterrupt(&state, guestTime: state.clockOffset + now, monotonic: monotonic) }
+            // Only a read of C changes the interrupt: other reads (a UIP poll) need no device clock.
+            if readC { Self.settleInterrupt(&state, guestTime: state.clockOffset + now, monotonic: timer?.now() ?? 0) }
             return (value, readC)
         }
         if readC { publishInterrupt() }
@@ -187,17 +188,19 @@ public final class MC146818RTC: PortDevice {
 
     public func write(offset: UInt16, size: Int, value: UInt32) {
         let byte = UInt8(truncatingIfNeeded: value)
-        let now = now(), monotonic = timer?.now() ?? 0
-        state.withLock { state in
-            if offset == 0 {
+        guard offset == 1 else {   // the index port: no clock involved
+            state.withLock { state in
                 state.index = Int(byte & 0x7F)
                 state.nmiDisabled = byte & 0x80 != 0
-            } else {
-                Self.writeData(&state, byte, hostTime: now)
-                Self.settleInterrupt(&state, guestTime: state.clockOffset + now, monotonic: monotonic)
             }
+            return
         }
-        if offset == 1 { publishInterrupt() }
+        let now = now(), monotonic = timer?.now() ?? 0
+        state.withLock { state in
+            Self.writeData(&state, byte, hostTime: now)
+            Self.settleInterrupt(&state, guestTime: state.clockOffset + now, monotonic: monotonic)
+        }
+        publishInterrupt()
     }
 
     /// The device timer's callback: an enabled event may have come (or the call is early).
