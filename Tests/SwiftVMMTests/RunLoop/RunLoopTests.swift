@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import CKVM
+import Dispatch
 import Logging
 import Testing
 @testable import SwiftVMM
@@ -90,7 +91,7 @@ struct RunLoopTests {
         let rig = try Rig()
         let (runner, cpu) = (rig.runner, rig.cpu)
         let outcome = try rig.run([Self.enableAPIC, .runUntilKicked, Self.exitZero]) {
-            #expect(cpu.spinning.wait(seconds: 10), "the guest never started spinning")
+            #expect(cpu.spinning.wait(timeout: .now() + 10) == .success, "the guest never started spinning")
             runner.post(vector: 0x41)                                   // another thread: a kick
         }
         #expect(outcome == .debugExit(0))

@@ -1,4 +1,5 @@
 import CKVM
+import Dispatch
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -53,7 +54,7 @@ final class ScriptedVCPU: VirtualCPU, @unchecked Sendable {
     /// Kicks that ended a `runUntilKicked`, and waits that ended without one (10 s).
     private(set) var kicks = 0, missedKicks = 0
     /// Signalled when the guest starts a `runUntilKicked` step.
-    let spinning = DispatchSemaphoreLike()
+    let spinning = DispatchSemaphore(value: 0)
 
     var interruptsEnabled = true
     var readyForInterruptInjection = true
@@ -163,22 +164,4 @@ final class ScriptedVCPU: VirtualCPU, @unchecked Sendable {
     var tscOffset: UInt64 { get throws(KVMError) { throw .ioctl("KVM_GET_DEVICE_ATTR", .notSupported) } }
     func setTSCOffset(_ value: UInt64) throws(KVMError) { throw .ioctl("KVM_SET_DEVICE_ATTR", .notSupported) }
     func completePendingOperation() throws(KVMError) {}
-}
-
-/// A counting semaphore with a deadline, on the Glibc primitives (no Foundation here).
-final class DispatchSemaphoreLike: @unchecked Sendable {
-    private var semaphore = sem_t()
-    init() { sem_init(&semaphore, 0, 0) }
-    deinit { sem_destroy(&semaphore) }
-    func signal() { sem_post(&semaphore) }
-    /// False when `seconds` passed first.
-    func wait(seconds: Int) -> Bool {
-        var deadline = timespec()
-        clock_gettime(CLOCK_REALTIME, &deadline)
-        deadline.tv_sec += seconds
-        while sem_timedwait(&semaphore, &deadline) != 0 {
-            if errno != EINTR { return false }
-        }
-        return true
-    }
 }
