@@ -14,8 +14,8 @@
 
 static uint64_t hpet;
 static volatile uint32_t ticks, stray;
-static uint64_t stamps[CALIBRATION_TICKS + 2];
-static uint64_t counters[CALIBRATION_TICKS + 2];
+/* The TSC and main counter anchored at the first and the last tick. */
+static uint64_t first_tsc, first_count, last_tsc, last_count;
 
 #define ANCHOR_READS 4
 
@@ -50,7 +50,8 @@ static void irq0(struct isr_frame *f) {
         hpet_w32(hpet, HPET_GINTR_STA, 1);
         if (ticks <= CALIBRATION_TICKS) {
             uint32_t t = ++ticks;
-            if (t == 1 || t == CALIBRATION_TICKS + 1) anchor(&stamps[t], &counters[t]);
+            if (t == 1) anchor(&first_tsc, &first_count);
+            if (t == CALIBRATION_TICKS + 1) anchor(&last_tsc, &last_count);
             if (t == CALIBRATION_TICKS + 1) hpet_stop();
         }
     } else {
@@ -138,8 +139,8 @@ int calibrate_tsc(uint64_t hpet_base, struct calibration *out, char *why, int wh
             snprintf(why, why_size, "%u stray interrupts on the 8259A vectors", stray);
             return -1;
         }
-        uint64_t dtsc = stamps[CALIBRATION_TICKS + 1] - stamps[1];
-        uint64_t dcount = (uint32_t)(counters[CALIBRATION_TICKS + 1] - counters[1]);
+        uint64_t dtsc = last_tsc - first_tsc;
+        uint64_t dcount = (uint32_t)(last_count - first_count);
         /* picoseconds of HPET time: counts * period_fs / 1000 */
         out->tsc_per_ms = dtsc * 1000000000ull / (dcount * period_fs / 1000);
         out->span_us = dcount * period_fs / 1000000000ull;

@@ -21,8 +21,9 @@ struct calibration {
  * and the HPET main counter read together in the handler at the first and last tick (the
  * counter read bracketed by two TSC reads, the tightest of four), so neither interrupt
  * latency nor a host that preempts the vCPU during one read enters it; when the VMM
- * advertises a TSC rate (CPUID) the result must agree within 2 % (up to 3 runs). Leaves the HPET stopped, the 8259A fully masked and interrupts
- * off. Returns 0, or -1 with a reason in why. */
+ * advertises a TSC rate (CPUID) the result must agree within 2 % (up to 3 runs). Leaves
+ * the HPET stopped, the 8259A fully masked and interrupts off. Returns 0, or -1 with a
+ * reason in why. */
 int calibrate_tsc(uint64_t hpet_base, struct calibration *out, char *why, int why_size);
 
 #define CALIBRATION_TICKS 50
