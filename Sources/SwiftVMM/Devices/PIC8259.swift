@@ -22,7 +22,7 @@ import Synchronization
 ///   may pulse its line (set(true), set(false)). Level-triggered inputs (ELCR bit or ICW1
 ///   LTIM) make IRR follow the line, so a request withdrawn before INTA gives the spurious
 ///   vector of IR7 (IRQ 7 or IRQ 15).
-public final class PIC8259Pair: Sendable {
+public final class PIC8259Pair: ExternalInterruptController {
     // MARK: Registers (offsets from each chip's base; A0 is the offset)
 
     /// Datasheet "Programming the 8259A": A0 = 0 takes ICW1, OCW2, OCW3 and reads IRR, ISR

@@ -163,5 +163,3 @@ private struct LegacyReplaceableLine: InterruptLine {
     func set(_ level: Bool) { if !hpet.legacyReplacement { router.set(irq, level) } }
     var acceptance: EdgeAcceptance { hpet.legacyReplacement ? .masked : router.acceptance(irq) }
 }
-
-extension PIC8259Pair: ExternalInterruptController {}

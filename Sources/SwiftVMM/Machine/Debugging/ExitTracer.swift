@@ -1,21 +1,5 @@
 import SystemPackage
 
-/// What `--trace` asks for: every exit as a line (`exits`, to stderr or a file) and/or
-/// counts and handling time per exit kind at the end (`summary`).
-public struct ExitTraceOptions: Equatable, Sendable {
-    public enum Destination: Equatable, Sendable {
-        case standardError
-        case file(String)
-    }
-    public var exits: Destination?
-    public var summary: Bool
-
-    public init(exits: Destination? = nil, summary: Bool = false) {
-        self.exits = exits
-        self.summary = summary
-    }
-}
-
 /// Records VM exits for `--trace`. A vCPU thread calls `handle` instead of the exit
 /// handler only when tracing is on, so without `--trace` the exit path pays one nil check.
 ///
