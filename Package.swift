@@ -24,15 +24,67 @@ let package = Package(
         // The host thread calls Glibc does not show Swift: thread names, affinity, timer slack,
         // thread-directed POSIX timers (Machine/HostThread.swift, VCPUAlarm.swift).
         .target(name: "CHostThread"),
-        // zlib, for gzip-compressed boot modules in a GRUB ISO (Boot/GRUB/Gzip.swift).
+        // zlib, for gzip-compressed boot modules in a GRUB ISO (SwiftVMMBoot/GRUB/Gzip.swift).
         .systemLibrary(name: "CZlib", providers: [.apt(["zlib1g-dev"])]),
         // ThreadSanitizer's happens-before annotations, as weak symbols (AnnotatedMutex.swift).
         .target(name: "CSanitizerSupport"),
-        // The library: KVM fds, guest memory, boot loaders, devices, platform tables, the machine.
+        // The library, one target per layer. Each layer depends only on the layers listed in
+        // its dependencies, and the compiler holds it to that (README "Layout"):
+        //   SwiftVMM (the machine) → Debug → KVM, Memory → Platform → Support
+        //   SwiftVMM → Boot → Memory;  SwiftVMM → Devices → Platform
+        // (chip models and loaders: no KVM, no machine)
+        // Only SwiftVMMKVM imports CKVM. Layers share what they must through `package`
+        // access, so the public API is what the `SwiftVMM` product re-exports.
+        //
+        // Formatting, the monotonic clock, byte buffers, the annotated mutex.
+        .target(name: "SwiftVMMSupport", dependencies: ["CSanitizerSupport"]),
+        // The PC's layout, ACPI tables, CMOS contents, MSR and CPUID policy.
+        .target(
+            name: "SwiftVMMPlatform",
+            dependencies: ["SwiftVMMSupport", .product(name: "Logging", package: "swift-log")]
+        ),
+        // Guest RAM: the mapping and bounds-checked access to it.
+        .target(
+            name: "SwiftVMMMemory",
+            dependencies: ["SwiftVMMSupport", "SwiftVMMPlatform", .product(name: "SystemPackage", package: "swift-system")]
+        ),
+        // The /dev/kvm, VM and vCPU fds, and exits decoded from kvm_run.
+        .target(
+            name: "SwiftVMMKVM",
+            dependencies: [
+                "CKVM", "SwiftVMMSupport", "SwiftVMMPlatform",
+                .product(name: "SystemPackage", package: "swift-system"),
+            ]
+        ),
+        // Models of the chips (local APIC, I/O APIC, 8259, PIT, HPET, RTC, UART, …).
+        .target(
+            name: "SwiftVMMDevices",
+            dependencies: [
+                "SwiftVMMSupport", "SwiftVMMPlatform",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "SystemPackage", package: "swift-system"),
+            ]
+        ),
+        // Kernel images: ELF, multiboot, GRUB ISOs and their scripts.
+        .target(
+            name: "SwiftVMMBoot",
+            dependencies: [
+                "CZlib", "SwiftVMMSupport", "SwiftVMMPlatform", "SwiftVMMMemory",
+                .product(name: "SystemPackage", package: "swift-system"),
+            ]
+        ),
+        // The gdb remote protocol, exit records, debug options.
+        .target(
+            name: "SwiftVMMDebug",
+            dependencies: ["SwiftVMMSupport", "SwiftVMMPlatform", "SwiftVMMMemory", "SwiftVMMKVM"]
+        ),
+        // The machine (host threads, the run loop, the wiring of devices to vCPUs) and the
+        // `SwiftVMM` product, which re-exports the layers below (SwiftVMM.swift).
         .target(
             name: "SwiftVMM",
             dependencies: [
-                "CKVM", "CHostThread", "CSanitizerSupport", "CZlib",
+                "CHostThread", "SwiftVMMSupport", "SwiftVMMPlatform", "SwiftVMMMemory", "SwiftVMMKVM",
+                "SwiftVMMDevices", "SwiftVMMBoot", "SwiftVMMDebug",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "SystemPackage", package: "swift-system"),
             ]
@@ -69,7 +121,7 @@ let package = Package(
         ),
         // The teaching example: a whole VMM in one page on SwiftVMM's KVM layer alone
         // (README "Examples"); the test suite builds it and boots the hello guest with it.
-        .executableTarget(name: "MinimalVMM", dependencies: ["SwiftVMM"], path: "Examples/MinimalVMM"),
+        .executableTarget(name: "MinimalVMM", dependencies: ["SwiftVMMKVM"], path: "Examples/MinimalVMM"),
         // Freestanding guest kernels from guests/, compiled with the toolchain's clang and
         // ld.lld and embedded as byte arrays by the GuestBuilder plugin.
         .target(name: "DemoGuest", plugins: ["GuestBuilder"]),

@@ -13,7 +13,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import SwiftVMM
+import SwiftVMMKVM
 
 /// Prints `message` on standard error and exits with status 2.
 func fail(_ message: String) -> Never {

@@ -1,3 +1,6 @@
+import SwiftVMMSupport
+import SwiftVMMDevices
+
 /// Routes inter-processor interrupts between local APICs (Intel SDM Vol. 3A §11.6): the
 /// ICR's shorthand, physical or logical destination and delivery mode decide which vCPUs
 /// get which message. Each APIC publishes its addressing (ID, LDR, DFR, mode, TPR) here

@@ -1,4 +1,8 @@
 import Logging
+import SwiftVMMBoot
+import SwiftVMMPlatform
+import SwiftVMMDevices
+import SwiftVMMMemory
 
 /// The devices of the PC SwiftVMM builds, placed on its port and MMIO buses, and the ACPI
 /// tables that describe them: the chipset (8259s, PIT, I/O APIC, HPET, PM timer; with

@@ -1,3 +1,7 @@
+import SwiftVMMSupport
+import SwiftVMMDevices
+import SwiftVMMPlatform
+
 /// The PC's legacy interrupt controllers and timers, wired as on a PC board:
 ///
 /// - ISA IRQ lines go to both the 8259 pair and the I/O APIC; IRQ0 is I/O APIC pin 2

@@ -1,4 +1,8 @@
 import SystemPackage
+import SwiftVMMBoot
+import SwiftVMMDebug
+import SwiftVMMDevices
+import SwiftVMMPlatform
 
 extension Machine {
     /// Everything that defines a machine and its run. The CLI builds one from its flags.

@@ -1,3 +1,6 @@
+import SwiftVMMKVM
+import SwiftVMMBoot
+
 
 /// Puts a vCPU in the state a boot protocol promises (`EntryState`).
 extension VCPU {

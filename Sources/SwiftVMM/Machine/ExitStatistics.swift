@@ -1,4 +1,6 @@
 import Synchronization
+import SwiftVMMDevices
+import SwiftVMMKVM
 
 /// One vCPU's exit counters. Written only by its vCPU thread (one relaxed atomic add per
 /// exit, no lock), readable from any thread at any time.

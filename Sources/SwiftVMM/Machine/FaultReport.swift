@@ -1,3 +1,6 @@
+import SwiftVMMSupport
+import SwiftVMMDebug
+
 /// What a kernel developer needs when the guest dies: why, every vCPU's registers (with
 /// RIP as `symbol+offset` when the kernel has a symbol table), the instruction bytes at the
 /// faulting RIP, and each vCPU's last exits.

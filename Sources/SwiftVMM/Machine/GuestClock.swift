@@ -1,3 +1,6 @@
+import SwiftVMMKVM
+import SwiftVMMPlatform
+
 /// Reads a vCPU's TSC together with the host's CLOCK_MONOTONIC, and converts a guest-TSC
 /// deadline into a host time for the timer service.
 ///

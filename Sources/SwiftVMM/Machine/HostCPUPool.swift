@@ -1,3 +1,5 @@
+import SwiftVMMSupport
+
 /// Spreads the vCPU threads of every machine in this process over the host CPUs it may
 /// use (`CPUPinning.auto`): each vCPU goes to the CPU with the fewest vCPUs of live
 /// machines on it, so concurrent machines do not all put their vCPU 0 on CPU 0. A single

@@ -1,4 +1,6 @@
 import SystemPackage
+import SwiftVMMKVM
+import SwiftVMMMemory
 
 /// A failure of the host or of SwiftVMM itself, not of the guest (exit status 10).
 public enum HostError: Error, CustomStringConvertible, Equatable {

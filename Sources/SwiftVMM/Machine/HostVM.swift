@@ -1,4 +1,8 @@
 import Logging
+import SwiftVMMPlatform
+import SwiftVMMDevices
+import SwiftVMMKVM
+import SwiftVMMMemory
 
 /// The first steps of building a machine, before any device exists: check the host's KVM
 /// for what SwiftVMM needs and the configuration against its limits, create the VM and

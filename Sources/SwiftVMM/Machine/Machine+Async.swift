@@ -1,3 +1,5 @@
+import SwiftVMMSupport
+
 /// The asynchronous face of a machine, for test harnesses: run it in a task, watch and
 /// answer its serial port, cancel it. The vCPUs stay on their own pthreads; `run()` waits
 /// for them on one more host thread, so the cooperative pool is never blocked.

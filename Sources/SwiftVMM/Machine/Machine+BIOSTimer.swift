@@ -1,3 +1,6 @@
+import SwiftVMMSupport
+import SwiftVMMMemory
+
 /// `--bios-timer`: what a PC BIOS leaves running for the kernel it boots, and what QEMU's
 /// firmware (SeaBIOS) leaves, so a kernel written for QEMU that enables interrupts in
 /// real mode before it programs the chipset finds it:

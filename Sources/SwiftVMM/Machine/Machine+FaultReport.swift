@@ -1,3 +1,6 @@
+import SwiftVMMKVM
+import SwiftVMMBoot
+
 extension Machine {
     /// Gathers every vCPU's registers and recent exits (after all vCPU threads have
     /// stopped), the instruction bytes at the faulting vCPU's CS:RIP, and symbols for

@@ -1,3 +1,7 @@
+import SwiftVMMDevices
+import SwiftVMMMemory
+import SwiftVMMPlatform
+
 /// The devices kernels written for QEMU expect beyond the PC: fw_cfg, the Bochs debug
 /// console and shutdown ports, the POST port, fast A20/reset, the debug-exit port (0xF4,
 /// and wherever QEMU's `-device isa-debug-exit,iobase=,iosize=` put more), and with

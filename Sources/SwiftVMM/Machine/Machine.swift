@@ -1,6 +1,12 @@
 import Logging
 import Synchronization
 import SystemPackage
+import SwiftVMMPlatform
+import SwiftVMMSupport
+import SwiftVMMBoot
+import SwiftVMMDevices
+import SwiftVMMKVM
+import SwiftVMMMemory
 
 /// The whole computer: KVM VM, RAM, devices, ACPI tables, a loaded kernel and one
 /// thread per vCPU. Build it from a `Configuration`, then `run()` it once.

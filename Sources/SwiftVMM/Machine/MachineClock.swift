@@ -1,4 +1,5 @@
 import Synchronization
+import SwiftVMMSupport
 
 /// The time base of every guest-visible clock except the TSC: CLOCK_MONOTONIC less the
 /// time a debugger kept the machine stopped. While paused it stands still, so a kernel

@@ -1,5 +1,7 @@
 import Logging
 import Synchronization
+import SwiftVMMSupport
+import SwiftVMMDevices
 
 /// A configuration run from power-on to the end, across reboots. Without
 /// `rebootOnReset` it is one `Machine` run. With it, a reset request (port 0xCF9, the FADT

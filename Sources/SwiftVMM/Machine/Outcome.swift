@@ -1,3 +1,6 @@
+import SwiftVMMSupport
+import SwiftVMMKVM
+
 /// How a run ended. Each case has one process exit status (`exitStatus`), the table in
 /// the README and in `swiftvmm --help`.
 public enum Outcome: Equatable, Sendable, CustomStringConvertible {

@@ -1,4 +1,5 @@
 import Synchronization
+import SwiftVMMSupport
 
 /// The state every thread of a running machine shares: whether it is stopping, how it
 /// ended, and how many vCPUs can no longer wake by themselves.

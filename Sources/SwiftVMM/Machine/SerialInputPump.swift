@@ -2,6 +2,7 @@ import SystemPackage
 #if canImport(Glibc)
 import Glibc
 #endif
+import SwiftVMMDevices
 
 /// Feeds bytes from a file descriptor (stdin) to a UART on a thread of its own, and stops
 /// promptly when told to: it polls the input and a pipe that `stop()` writes.

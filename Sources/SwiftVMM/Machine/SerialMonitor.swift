@@ -1,3 +1,6 @@
+import SwiftVMMSupport
+import SwiftVMMDevices
+
 /// Sits between the UART and the configured serial sink: passes every byte on, and keeps
 /// the complete lines (the last `lineLimit` of them) for `Machine.expect` and the async
 /// serial streams. Subscribers get what arrives after they subscribe; a line subscriber

@@ -1,5 +1,8 @@
 import Logging
 import Synchronization
+import SwiftVMMSupport
+import SwiftVMMDevices
+import SwiftVMMMemory
 
 /// ACPI S3, suspend to RAM, on the machine with SwiftVMM's own interrupt controllers (ACPI
 /// 6.5 §16.1.3 "S3 Sleeping State", §16.3 "Waking and Sleeping"; the FACS, §5.2.10).

@@ -2,6 +2,11 @@ import Logging
 #if canImport(Glibc)
 import Glibc
 #endif
+import SwiftVMMDebug
+import SwiftVMMKVM
+import SwiftVMMPlatform
+import SwiftVMMSupport
+import SwiftVMMDevices
 
 /// One vCPU's thread: pin, wait to be started, then take the inbox → inject → `KVM_RUN` →
 /// handle the exit, until the machine stops. Every exit of this vCPU, and its local APIC,

@@ -1,4 +1,9 @@
 import Logging
+import SwiftVMMPlatform
+import SwiftVMMSupport
+import SwiftVMMBoot
+import SwiftVMMDevices
+import SwiftVMMKVM
 
 /// The vCPUs as firmware hands them over: created with their TSCs started together at 0
 /// (KVM synchronises host writes of 0; kvm_pvm ignores the write and shows the host TSC,

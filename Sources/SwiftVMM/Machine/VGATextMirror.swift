@@ -1,3 +1,8 @@
+import SwiftVMMDevices
+import SwiftVMMSupport
+import SwiftVMMMemory
+import SwiftVMMPlatform
+
 /// `--vga-text`: copies the 80×25 VGA text page out of guest RAM every `interval` and
 /// writes the rows that changed (see `VGATextPage.changedLines`) to a sink, one line each;
 /// a last look when the run ends catches what the guest wrote just before it stopped.

@@ -1,5 +1,8 @@
 import Testing
 @testable import SwiftVMM
+@testable import SwiftVMMPlatform
+@testable import SwiftVMMMemory
+@testable import SwiftVMMBoot
 
 @Suite("BootDataArena")
 struct BootDataArenaTests {

@@ -1,5 +1,6 @@
 import Testing
 @testable import SwiftVMM
+@testable import SwiftVMMBoot
 
 @Suite("ELFFile")
 struct ELFFileTests {

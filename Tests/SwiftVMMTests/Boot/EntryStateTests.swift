@@ -1,5 +1,7 @@
 import Testing
 @testable import SwiftVMM
+@testable import SwiftVMMSupport
+@testable import SwiftVMMBoot
 
 @Suite("EntryState")
 struct EntryStateTests {

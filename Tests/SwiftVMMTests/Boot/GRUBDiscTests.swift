@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import TestGuests
 @testable import SwiftVMM
+@testable import SwiftVMMBoot
 
 /// GRUB discs made by `grub-mkrescue` and xorriso, read without booting: the default entry's
 /// kernel, modules and strings as GRUB 2 passes them, and the refusals.

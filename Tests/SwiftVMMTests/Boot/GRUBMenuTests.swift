@@ -1,5 +1,6 @@
 import Testing
 @testable import SwiftVMM
+@testable import SwiftVMMBoot
 
 /// grub.cfg read and run as GRUB 2.06 does (grub-core/script, normal/menu.c,
 /// loader/multiboot.c, lib/cmdline.c), without a disc.

@@ -1,5 +1,6 @@
 import Testing
 @testable import SwiftVMM
+@testable import SwiftVMMBoot
 
 /// The ISO 9660 reader on images built in memory: names, contents, and corrupt or hostile
 /// images, which must end in an error, never a crash, a hang or a read outside the image.

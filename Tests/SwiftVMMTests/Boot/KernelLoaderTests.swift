@@ -1,5 +1,9 @@
 import Testing
 @testable import SwiftVMM
+@testable import SwiftVMMSupport
+@testable import SwiftVMMPlatform
+@testable import SwiftVMMMemory
+@testable import SwiftVMMBoot
 
 @Suite("KernelLoader")
 struct KernelLoaderTests {

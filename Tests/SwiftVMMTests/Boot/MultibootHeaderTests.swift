@@ -1,5 +1,7 @@
 import Testing
 @testable import SwiftVMM
+@testable import SwiftVMMSupport
+@testable import SwiftVMMBoot
 
 @Suite("Multiboot1Header")
 struct Multiboot1HeaderTests {

@@ -1,5 +1,8 @@
 import Testing
 @testable import SwiftVMM
+@testable import SwiftVMMSupport
+@testable import SwiftVMMPlatform
+@testable import SwiftVMMBoot
 
 @Suite("MultibootInfo")
 struct MultibootInfoTests {

@@ -1,5 +1,6 @@
 import Testing
 @testable import SwiftVMM
+@testable import SwiftVMMDebug
 
 /// The remote protocol's framing (GDB manual E.1): checksums, escapes, run-length
 /// encoding, acks, Ctrl-C, and what happens to broken input.

@@ -1,5 +1,6 @@
 import Testing
 @testable import SwiftVMM
+@testable import SwiftVMMDebug
 
 /// A machine made of arrays: registers, 64 KiB of flat memory, a log of resumes.
 final class FakeGDBTarget: GDBTarget {

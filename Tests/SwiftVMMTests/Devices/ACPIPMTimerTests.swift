@@ -1,5 +1,7 @@
 import Testing
 @testable import SwiftVMM
+@testable import SwiftVMMSupport
+@testable import SwiftVMMDevices
 
 /// A settable host clock.
 private final class PMClock: Sendable {

@@ -1,6 +1,8 @@
 import Synchronization
 import Testing
 @testable import SwiftVMM
+@testable import SwiftVMMSupport
+@testable import SwiftVMMDevices
 
 /// A port device that answers reads with `base + offset` and records every access.
 final class RecordingPortDevice: PortDevice {

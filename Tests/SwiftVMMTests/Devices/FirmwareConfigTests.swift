@@ -1,5 +1,8 @@
 import Testing
 @testable import SwiftVMM
+@testable import SwiftVMMSupport
+@testable import SwiftVMMPlatform
+@testable import SwiftVMMDevices
 
 /// fw_cfg: selector and data semantics, QEMU's byte order, the file directory, DMA.
 struct FirmwareConfigTests {

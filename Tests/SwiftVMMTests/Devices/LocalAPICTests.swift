@@ -1,5 +1,6 @@
 import Testing
 @testable import SwiftVMM
+@testable import SwiftVMMDevices
 
 /// The userspace local APIC model, driven directly with a fake clock, timer and APIC bus.
 struct LocalAPICTests {

@@ -1,5 +1,8 @@
 import Testing
 @testable import SwiftVMM
+@testable import SwiftVMMSupport
+@testable import SwiftVMMPlatform
+@testable import SwiftVMMDevices
 
 /// The RTC with a settable wall clock.
 struct MC146818RTCTests {

@@ -1,6 +1,7 @@
 import Synchronization
 import Testing
 @testable import SwiftVMM
+@testable import SwiftVMMDevices
 
 /// The 8254 driven through ports 0x40–0x43 and 0x61 with a fake clock.
 @Suite("PIT8254")

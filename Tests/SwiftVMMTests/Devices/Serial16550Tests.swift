@@ -1,5 +1,7 @@
 import Testing
 @testable import SwiftVMM
+@testable import SwiftVMMPlatform
+@testable import SwiftVMMDevices
 
 @Suite("Serial16550")
 struct Serial16550Tests {

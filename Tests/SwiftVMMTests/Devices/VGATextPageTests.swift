@@ -1,5 +1,7 @@
 import Testing
 @testable import SwiftVMM
+@testable import SwiftVMMPlatform
+@testable import SwiftVMMDevices
 
 /// The VGA text page as plain text, and which rows a change prints.
 struct VGATextPageTests {

@@ -1,48 +1,87 @@
 import Foundation
 import Testing
 
-/// The layering the library's folders promise (README "Layout"), checked on the sources
-/// until the folders become targets and the compiler checks it: only KVM/ imports the
-/// KVM shim; the chip models, boot loaders, platform tables, guest memory and support code
-/// name nothing of the KVM fd layer or of the machine that wires them.
+/// The layering the library's targets promise (README "Layout", Package.swift). The
+/// compiler holds each target to the dependencies Package.swift gives it; this test holds
+/// the sources to the promise itself, so a dependency added to Package.swift cannot
+/// quietly break it: only SwiftVMMKVM imports the KVM shim, the chip models and boot
+/// loaders import neither the KVM layer nor the machine, and the teaching example uses
+/// the KVM layer alone.
 @Suite struct LayeringTests {
-    static let library = URL(fileURLWithPath: #filePath)
+    static let root = URL(fileURLWithPath: #filePath)
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        .appending(path: "Sources/SwiftVMM")
 
-    /// Each Swift file of `folder` (relative to Sources/SwiftVMM) with its code lines, comments removed.
-    static func sources(in folder: String) throws -> [(file: String, lines: [String])] {
-        let root = library.appending(path: folder)
-        let files = try #require(FileManager.default.enumerator(atPath: root.path)?.allObjects as? [String])
+    /// Each library target and the project modules its files may import.
+    static let allowed: [String: Set<String>] = [
+        "SwiftVMMSupport": ["CSanitizerSupport"],
+        "SwiftVMMPlatform": ["SwiftVMMSupport"],
+        "SwiftVMMMemory": ["SwiftVMMSupport", "SwiftVMMPlatform"],
+        "SwiftVMMKVM": ["CKVM", "SwiftVMMSupport", "SwiftVMMPlatform"],
+        "SwiftVMMDevices": ["SwiftVMMSupport", "SwiftVMMPlatform"],
+        "SwiftVMMBoot": ["CZlib", "SwiftVMMSupport", "SwiftVMMPlatform", "SwiftVMMMemory"],
+        "SwiftVMMDebug": ["SwiftVMMSupport", "SwiftVMMPlatform", "SwiftVMMMemory", "SwiftVMMKVM"],
+        "SwiftVMM": [
+            "CHostThread", "SwiftVMMSupport", "SwiftVMMPlatform", "SwiftVMMMemory", "SwiftVMMKVM",
+            "SwiftVMMDevices", "SwiftVMMBoot", "SwiftVMMDebug",
+        ],
+    ]
+
+    /// The project's own modules (`SwiftVMM…` and the C shims) each Swift file under
+    /// `folder` imports, by file.
+    static func imports(under folder: String) throws -> [(file: String, modules: Set<String>)] {
+        let directory = root.appending(path: folder)
+        let files = try #require(FileManager.default.enumerator(atPath: directory.path)?.allObjects as? [String])
         return try files.filter { $0.hasSuffix(".swift") }.sorted().map { name in
-            let text = try String(contentsOf: root.appending(path: name), encoding: .utf8)
-            let code = text.split(separator: "\n", omittingEmptySubsequences: false).map { line in
-                line.firstRange(of: "//").map { String(line[..<$0.lowerBound]) } ?? String(line)
+            let text = try String(contentsOf: directory.appending(path: name), encoding: .utf8)
+            let modules = text.split(separator: "\n").compactMap { line in
+                line.firstMatch(of: /^(?:@_exported )?import (SwiftVMM\w*|C[A-Z]\w*)$/).map { String($0.1) }
             }
-            return ("\(folder)/\(name)", code)
+            return ("\(folder)/\(name)", Set(modules))
         }
     }
 
-    static let folders = ["Boot", "Concurrency", "Debug", "Devices", "KVM", "Machine", "Memory", "Platform", "Support"]
-
-    @Test func onlyKVMImportsTheKVMShim() throws {
-        for folder in Self.folders where folder != "KVM" {
-            for (file, lines) in try Self.sources(in: folder) where lines.contains("import CKVM") {
-                Issue.record("\(file) imports CKVM")
-            }
-        }
-        #expect(try Self.sources(in: "KVM").contains { $0.lines.contains("import CKVM") }, "the check sees the imports")
-    }
-
-    @Test(arguments: ["Boot", "Devices", "Memory", "Platform", "Support", "Concurrency"])
-    func lowerLayersNameNeitherKVMNorTheMachine(_ folder: String) throws {
-        let above = /\b(KVM|VirtualMachine|VCPU|VirtualCPU|VCPUExit|KVMError|Machine|MachineError|VCPURunner|RunControl|HostVM|Board|CHostThread)\b/
-        let files = try Self.sources(in: folder)
+    @Test(arguments: allowed.keys.sorted())
+    func targetImportsOnlyTheLayersBelowIt(_ target: String) throws {
+        let files = try Self.imports(under: "Sources/\(target)")
         #expect(!files.isEmpty)
-        for (file, lines) in files {
-            for (number, line) in lines.enumerated() where line.contains(above) {
-                Issue.record("\(file):\(number + 1) names a type above its layer: \(line.trimmingCharacters(in: .whitespaces))")
+        for (file, modules) in files {
+            for module in modules.subtracting(Self.allowed[target, default: []]) {
+                Issue.record("\(file) imports \(module), which is not below \(target)")
             }
         }
+    }
+
+    /// The quoted names in `target`'s `dependencies: [...]` in Package.swift.
+    static func packageDependencies(of target: String) throws -> Set<String> {
+        let manifest = try String(contentsOf: root.appending(path: "Package.swift"), encoding: .utf8)
+        let pattern = try Regex("name: \"\(target)\",\\s*dependencies: \\[([^\\]]*)\\]")
+        let list = try #require(manifest.firstMatch(of: pattern)?.output[1].substring, "the target in Package.swift")
+        return Set(list.matches(of: /"([^"]+)"/).map { String($0.1) })
+    }
+
+    @Test(arguments: allowed.keys.sorted())
+    func packageSwiftGivesEachTargetOnlyTheLayersBelowIt(_ target: String) throws {
+        let declared = try Self.packageDependencies(of: target).filter { $0.hasPrefix("SwiftVMM") || $0.first == "C" }
+        #expect(declared == Self.allowed[target], "Package.swift and the layering promised here disagree")
+    }
+
+    @Test func onlyTheKVMLayerImportsTheKVMShim() throws {
+        for target in Self.allowed.keys where target != "SwiftVMMKVM" {
+            #expect(try !Self.packageDependencies(of: target).contains("CKVM"), "\(target) depends on CKVM")
+        }
+        #expect(try Self.imports(under: "Sources/SwiftVMMKVM").contains { $0.modules.contains("CKVM") },
+                "the check sees the imports")
+    }
+
+    @Test func devicesAndBootDependOnNeitherKVMNorTheMachine() throws {
+        for target in ["SwiftVMMDevices", "SwiftVMMBoot"] {
+            let dependencies = try Self.packageDependencies(of: target)
+            #expect(dependencies.isDisjoint(with: ["CKVM", "SwiftVMMKVM", "SwiftVMM"]), "\(target): \(dependencies)")
+        }
+    }
+
+    @Test func theMinimalVMMUsesTheKVMLayerAlone() throws {
+        let files = try Self.imports(under: "Examples/MinimalVMM")
+        #expect(files.map(\.modules) == [["SwiftVMMKVM"]])
     }
 }

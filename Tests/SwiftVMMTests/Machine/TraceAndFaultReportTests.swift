@@ -2,6 +2,8 @@ import Foundation
 import Testing
 import TestGuests
 @testable import SwiftVMM
+@testable import SwiftVMMBoot
+@testable import SwiftVMMDebug
 
 /// `--trace` output and fault reports, checked for content: the exits a known guest must
 /// make, symbols for RIP, registers and recent exits.

@@ -1,5 +1,7 @@
 import Testing
 @testable import SwiftVMM
+@testable import SwiftVMMPlatform
+@testable import SwiftVMMDevices
 
 @Suite("ACPITables")
 struct ACPITablesTests {

@@ -1,6 +1,8 @@
 import Logging
 import Testing
 @testable import SwiftVMM
+@testable import SwiftVMMPlatform
+@testable import SwiftVMMKVM
 
 struct MSRPolicyTests {
     func policy(_ unknown: UnknownMSRPolicy = .log, tscKHz: UInt32 = 2_596_000, cpus: Int = 4,

@@ -4,6 +4,7 @@ import Dispatch
 import Glibc
 #endif
 @testable import SwiftVMM
+@testable import SwiftVMMKVM
 
 /// A vCPU that replays a script instead of entering a guest, for testing the run loop
 /// without /dev/kvm. Each `runOnce` takes the next step; like KVM, it shows an exit's

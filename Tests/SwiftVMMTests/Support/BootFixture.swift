@@ -1,4 +1,7 @@
 @testable import SwiftVMM
+@testable import SwiftVMMPlatform
+@testable import SwiftVMMMemory
+@testable import SwiftVMMBoot
 
 /// A guest's memory, two module files and an RSDP, for running `BootLoader.boot` and
 /// reading back what it wrote.

@@ -3,6 +3,10 @@ import Glibc
 #endif
 import Foundation
 @testable import SwiftVMM
+@testable import SwiftVMMSupport
+@testable import SwiftVMMMemory
+@testable import SwiftVMMDevices
+@testable import SwiftVMMBoot
 
 /// Kernel images built in memory for the boot tests: ELF32/ELF64 executables, multiboot 1
 /// and multiboot 2 headers. Little-endian throughout, as on x86.

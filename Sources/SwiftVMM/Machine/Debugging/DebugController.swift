@@ -1,4 +1,9 @@
 import Synchronization
+import SwiftVMMDebug
+import SwiftVMMKVM
+import SwiftVMMPlatform
+import SwiftVMMSupport
+import SwiftVMMMemory
 
 /// All-stop control of the vCPUs for a debugger, and the machine as a `GDBTarget`.
 ///

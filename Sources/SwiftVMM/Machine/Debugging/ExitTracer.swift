@@ -1,4 +1,7 @@
 import SystemPackage
+import SwiftVMMKVM
+import SwiftVMMSupport
+import SwiftVMMDebug
 
 /// Records VM exits for `--trace`. A vCPU thread calls `handle` instead of the exit
 /// handler only when tracing is on, so without `--trace` the exit path pays one nil check.

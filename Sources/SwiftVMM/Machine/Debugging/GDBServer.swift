@@ -3,6 +3,7 @@ import SystemPackage
 #if canImport(Glibc)
 import Glibc
 #endif
+import SwiftVMMDebug
 
 /// The gdb remote stub's network side: a TCP listener and one connection at a time, served
 /// on a host thread of its own. Packets go to a `GDBSession`; stops come from the

@@ -1,0 +1,190 @@
+import SwiftVMMSupport
+
+/// A National Semiconductor PC16550D UART as the PC wires it (COM1 at 0x3F8, IRQ 4).
+/// Register numbers and bits from the PC16550D datasheet, Table II "Summary of Registers".
+/// Transmitted bytes go to `sink` verbatim; received bytes come from `receive(_:)`.
+public final class Serial16550: PortDevice {
+    // MARK: Registers (offsets from the base port)
+    enum Register {
+        static let data: UInt16 = 0             // RBR (read) / THR (write); DLL when DLAB = 1
+        static let interruptEnable: UInt16 = 1  // IER; DLM when DLAB = 1
+        static let interruptIdentification: UInt16 = 2  // IIR (read) / FCR (write)
+        static let lineControl: UInt16 = 3      // LCR
+        static let modemControl: UInt16 = 4     // MCR
+        static let lineStatus: UInt16 = 5       // LSR
+        static let modemStatus: UInt16 = 6      // MSR
+        static let scratch: UInt16 = 7          // SCR
+    }
+
+    /// IER bits.
+    struct InterruptEnable: OptionSet {
+        let rawValue: UInt8
+        static let receivedData = InterruptEnable(rawValue: 1 << 0)        // ERBFI
+        static let transmitterEmpty = InterruptEnable(rawValue: 1 << 1)    // ETBEI
+    }
+
+    /// IIR values (bit 0 clear = interrupt pending; bits 7:6 set = FIFOs enabled).
+    enum Identification {
+        static let none: UInt8 = 0x01
+        static let transmitterEmpty: UInt8 = 0x02
+        static let receivedData: UInt8 = 0x04
+        static let fifosEnabled: UInt8 = 0xC0
+    }
+
+    /// LCR bit 7: divisor latch access.
+    static let divisorLatchAccess: UInt8 = 1 << 7
+    /// MCR bits: OUT2 gates the interrupt onto the ISA bus on PCs; LOOP loops THR to RBR.
+    static let out2: UInt8 = 1 << 3, loopback: UInt8 = 1 << 4
+    /// LSR bits: data ready, transmitter holding register empty, transmitter empty.
+    static let dataReady: UInt8 = 1 << 0, holdingEmpty: UInt8 = 1 << 5, transmitterEmpty: UInt8 = 1 << 6
+    /// MSR with nothing in loopback: carrier detect, data set ready, clear to send.
+    static let modemStatusIdle: UInt8 = 0xB0
+    /// FCR bits: FIFO enable, clear receive FIFO.
+    static let fifoEnable: UInt8 = 1 << 0, clearReceive: UInt8 = 1 << 1
+    /// Bytes held for the guest before `receive` refuses more.
+    static let receiveCapacity = 4096
+
+    struct State {
+        var interruptEnable = InterruptEnable()
+        var lineControl: UInt8 = 0x03           // 8N1
+        var modemControl: UInt8 = 0
+        var divisorLow: UInt8 = 0x0C            // 9600 baud
+        var divisorHigh: UInt8 = 0
+        var scratch: UInt8 = 0
+        var fifoControl: UInt8 = 0
+        var received: [UInt8] = []
+        var receiveHead = 0
+        /// THRE interrupt pending: set when THR empties (or ETBEI is enabled while it is
+        /// empty), cleared by reading IIR while it is the reported source or writing THR.
+        var transmitterInterruptPending = false
+
+        var hasData: Bool { receiveHead < received.count }
+
+        /// Queues bytes for the guest, up to `receiveCapacity` unread; returns how many fit
+        /// (the rest are dropped, as a full receiver overruns). Read bytes are let go when
+        /// all are read or a capacity's worth has piled up, so the buffer never holds more
+        /// than twice the capacity, even for a guest that never drains it (loopback), and
+        /// each byte is moved at most once on average.
+        mutating func enqueue(_ bytes: some Collection<UInt8>) -> Int {
+            if receiveHead == received.count || receiveHead >= Serial16550.receiveCapacity {
+                received.removeFirst(receiveHead)
+                receiveHead = 0
+            }
+            let taken = bytes.prefix(max(Serial16550.receiveCapacity - (received.count - receiveHead), 0))
+            received.append(contentsOf: taken)
+            return taken.count
+        }
+        var dlab: Bool { lineControl & Serial16550.divisorLatchAccess != 0 }
+
+        var identification: UInt8 {
+            let fifo = fifoControl & Serial16550.fifoEnable != 0 ? Identification.fifosEnabled : 0
+            if interruptEnable.contains(.receivedData), hasData { return fifo | Identification.receivedData }
+            if interruptEnable.contains(.transmitterEmpty), transmitterInterruptPending {
+                return fifo | Identification.transmitterEmpty
+            }
+            return fifo | Identification.none
+        }
+
+        var interruptLevel: Bool {
+            identification & 1 == 0 && modemControl & Serial16550.out2 != 0
+        }
+    }
+
+    private let state = AnnotatedMutex(State())
+    private let sink: any SerialSink
+    private let irq: any InterruptLine
+
+    public init(sink: any SerialSink, irq: any InterruptLine = DisconnectedLine()) {
+        self.sink = sink
+        self.irq = irq
+    }
+
+    /// Bytes from the outside world for the guest to read. Returns how many were taken
+    /// (fewer than offered when the receive buffer is full).
+    @discardableResult
+    public func receive(_ bytes: some Collection<UInt8>) -> Int {
+        let level = state.withLock { state in
+            (state.enqueue(bytes), state.interruptLevel)
+        }
+        irq.set(level.1)
+        return level.0
+    }
+
+    public func read(offset: UInt16, size: Int) -> UInt32 {
+        let (value, level) = state.withLock { state -> (UInt8, Bool) in
+            let value: UInt8
+            switch offset {
+            case Register.data where state.dlab: value = state.divisorLow
+            case Register.data:
+                if state.hasData {
+                    value = state.received[state.receiveHead]
+                    state.receiveHead += 1
+                } else {
+                    value = 0
+                }
+            case Register.interruptEnable where state.dlab: value = state.divisorHigh
+            case Register.interruptEnable: value = state.interruptEnable.rawValue
+            case Register.interruptIdentification:
+                value = state.identification
+                if value & 0x0F == Identification.transmitterEmpty { state.transmitterInterruptPending = false }
+            case Register.lineControl: value = state.lineControl
+            case Register.modemControl: value = state.modemControl
+            case Register.lineStatus:
+                value = (state.hasData ? Self.dataReady : 0) | Self.holdingEmpty | Self.transmitterEmpty
+            case Register.modemStatus:
+                value = state.modemControl & Self.loopback != 0
+                    ? Self.loopbackModemStatus(state.modemControl) : Self.modemStatusIdle
+            case Register.scratch: value = state.scratch
+            default: value = 0xFF
+            }
+            return (value, state.interruptLevel)
+        }
+        irq.set(level)
+        return UInt32(value)
+    }
+
+    public func write(offset: UInt16, size: Int, value: UInt32) {
+        let byte = UInt8(truncatingIfNeeded: value)
+        let (transmit, level) = state.withLock { state -> (Bool, Bool) in
+            var transmit = false
+            switch offset {
+            case Register.data where state.dlab: state.divisorLow = byte
+            case Register.data:
+                if state.modemControl & Self.loopback != 0 {
+                    _ = state.enqueue(CollectionOfOne(byte))
+                } else {
+                    transmit = true
+                }
+                // The byte leaves at once, so THR is empty again and may interrupt.
+                state.transmitterInterruptPending = true
+            case Register.interruptEnable where state.dlab: state.divisorHigh = byte
+            case Register.interruptEnable:
+                let enable = InterruptEnable(rawValue: byte & 0x0F)
+                if enable.contains(.transmitterEmpty), !state.interruptEnable.contains(.transmitterEmpty) {
+                    state.transmitterInterruptPending = true
+                }
+                state.interruptEnable = enable
+            case Register.interruptIdentification:
+                state.fifoControl = byte
+                if byte & Self.clearReceive != 0 {
+                    state.received.removeAll(keepingCapacity: true)
+                    state.receiveHead = 0
+                }
+            case Register.lineControl: state.lineControl = byte
+            case Register.modemControl: state.modemControl = byte & 0x1F
+            case Register.scratch: state.scratch = byte
+            default: break
+            }
+            return (transmit, state.interruptLevel)
+        }
+        if transmit { sink.write(byte) }
+        irq.set(level)
+    }
+
+    /// MSR in loopback mode: CTS = RTS, DSR = DTR, RI = OUT1, DCD = OUT2 (datasheet, MCR bit 4).
+    private static func loopbackModemStatus(_ modemControl: UInt8) -> UInt8 {
+        let rts = modemControl >> 1 & 1, dtr = modemControl & 1
+        let out1 = modemControl >> 2 & 1, out2 = modemControl >> 3 & 1
+        return (rts << 4) | (dtr << 5) | (out1 << 6) | (out2 << 7)
+    }
+}
