@@ -43,12 +43,13 @@ public final class VirtualMachine: Sendable {
                    argument: UInt64(KVM_MSR_EXIT_REASON_INVAL | KVM_MSR_EXIT_REASON_UNKNOWN | KVM_MSR_EXIT_REASON_FILTER))
     }
 
-    /// `KVM_X86_SET_MSR_FILTER`. `filter.ranges` lists MSR ranges and, per MSR, whether
-    /// KVM may handle it (bit set) or must exit to userspace (bit clear).
+    /// `KVM_X86_SET_MSR_FILTER`, denying by default: `filter.ranges` lists MSR ranges and,
+    /// per MSR, whether KVM may handle its reads and writes (bit set) or they exit to
+    /// userspace (bit clear); an MSR in no range exits too.
     package func setMSRFilter(_ filter: MSRFilter) throws(KVMError) {
         var bitmaps = filter.ranges.map { $0.bitmap }
         var kvmFilter = kvm_msr_filter()
-        kvmFilter.flags = filter.defaultAllow ? UInt32(KVM_MSR_FILTER_DEFAULT_ALLOW) : UInt32(KVM_MSR_FILTER_DEFAULT_DENY)
+        kvmFilter.flags = UInt32(KVM_MSR_FILTER_DEFAULT_DENY)
         try bitmaps.withUnsafeMutableBufferPointer { (buffers) throws(KVMError) in
             try withUnsafeMutableBytes(of: &kvmFilter.ranges) { (raw) throws(KVMError) in
                 let ranges = raw.bindMemory(to: kvm_msr_filter_range.self)
@@ -56,7 +57,7 @@ public final class VirtualMachine: Sendable {
                 for (i, range) in filter.ranges.enumerated() {
                     // SAFETY: the bitmaps array outlives the ioctl below, which copies them.
                     let bitmap = buffers[i].withUnsafeMutableBufferPointer { $0.baseAddress! }
-                    ranges[i] = kvm_msr_filter_range(flags: range.flags, nmsrs: UInt32(range.count),
+                    ranges[i] = kvm_msr_filter_range(flags: UInt32(KVM_MSR_FILTER_READ | KVM_MSR_FILTER_WRITE), nmsrs: UInt32(range.count),
                                                      base: range.base, bitmap: bitmap)
                 }
             }
@@ -102,17 +103,14 @@ package struct MSRFilter {
     struct Range {
         var base: UInt32
         var count: Int
-        /// `KVM_MSR_FILTER_READ` and/or `KVM_MSR_FILTER_WRITE`.
-        var flags: UInt32
         /// One bit per MSR from `base`: 1 = KVM handles it, 0 = exit to userspace.
         var bitmap: [UInt8]
     }
-    var defaultAllow: Bool
     var ranges: [Range]
 
     /// Deny by default: KVM handles exactly `indices`, every other MSR exits to userspace.
     package static func allowingOnly(_ indices: [UInt32]) -> MSRFilter {
-        MSRFilter(defaultAllow: false, ranges: allow(indices))
+        MSRFilter(ranges: allow(indices))
     }
 
     /// Ranges that let KVM handle exactly `indices` (bit set) and send the MSRs between
@@ -128,7 +126,7 @@ package struct MSRFilter {
                 range.bitmap[bit / 8] |= 1 << (bit % 8)
                 ranges.append(range)
             } else {
-                ranges.append(Range(base: index, count: 1, flags: UInt32(KVM_MSR_FILTER_READ | KVM_MSR_FILTER_WRITE), bitmap: [1]))
+                ranges.append(Range(base: index, count: 1, bitmap: [1]))
             }
         }
         return ranges

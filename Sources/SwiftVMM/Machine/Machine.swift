@@ -89,10 +89,11 @@ public final class Machine: Sendable {
             }
             tracer = try configuration.trace.map { options throws(MachineError) in try ExitTracer(options, cpuCount: cpus) }
             let factory = RunnerFactory(
-                configuration: configuration, board: board, clock: clock, apicBus: apicBus, control: control,
+                board: board, clock: clock, apicBus: apicBus,
                 msrs: MSRPolicy(tscKHz: setup.tscKHz, cpuCount: cpus, unknown: configuration.msrPolicy, overrides: configuration.msrOverrides,
                                 nestedVMX: host.nested == .vmx, logger: logger),
-                debug: debug, tracer: tracer, logger: logger)
+                shared: .init(control: control, logger: logger, debug: debug, tracer: tracer),
+                addedExitLatency: configuration.addedExitLatency)
             runners = try setup.vcpus.enumerated().map { id, vcpu in
                 try factory.runner(for: vcpu, leaves: setup.leaves[id], tscKHz: setup.tscKHz, hostCPU: hostCPUs?[id],
                                    userspaceAPIC: host.userspaceAPIC)

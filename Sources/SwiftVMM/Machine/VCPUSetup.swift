@@ -44,15 +44,14 @@ struct VCPUSetup {
 /// Builds each vCPU's runner, with what it owns (its local APIC with SwiftVMM's irqchip,
 /// its inbox, alarm and exit handler) and what every runner shares.
 struct RunnerFactory {
-    let configuration: Machine.Configuration
     let board: Board
     let clock: MachineClock
     let apicBus: APICBus
-    let control: RunControl
     let msrs: MSRPolicy
-    let debug: DebugController?
-    let tracer: ExitTracer?
-    let logger: Logger
+    /// The run control, logger, debugger and tracer every runner is given.
+    let shared: VCPURunner.Shared
+    /// `Machine.Configuration.addedExitLatency`, for each exit handler.
+    let addedExitLatency: Duration?
 
     func runner(for vcpu: VCPU, leaves: [CPUIDEntry], tscKHz: UInt32, hostCPU: Int?, userspaceAPIC: Bool) throws -> VCPURunner {
         let id = vcpu.id
@@ -60,7 +59,7 @@ struct RunnerFactory {
         let alarm = VCPUAlarm(clock: clock)
         // A TSC KVM cannot read is a host failure: the run ends with it (the value given
         // meanwhile is never acted on for long).
-        let readClock: @Sendable () -> GuestClock.Reading? = { [control] in
+        let readClock: @Sendable () -> GuestClock.Reading? = { [control = shared.control] in
             do { return try guestClock.now() } catch {
                 control.finish(.hostError("vCPU \(id): cannot read the guest TSC: \(error)"))
                 return nil
@@ -73,10 +72,10 @@ struct RunnerFactory {
         if id == 0 { localAPIC?.configureVirtualWire() }
         if let localAPIC { try vcpu.setMSR(LocalAPIC.MSR.apicBase, localAPIC.base) }   // KVM's copy (baseChanged)
         let handler = ExitHandler(ports: board.ports, mmio: board.mmio, msrs: msrs, localAPIC: localAPIC,
-                                  readTSC: { readClock()?.tsc }, addedLatency: configuration.addedExitLatency)
+                                  readTSC: { readClock()?.tsc }, addedLatency: addedExitLatency)
         return VCPURunner(vcpu: vcpu, localAPIC: localAPIC, externalInterrupts: id == 0 ? board.chipset?.pic : nil,
                           isBootCPU: id == 0, handler: handler, alarm: alarm, hostCPU: hostCPU,
-                          shared: .init(control: control, logger: logger, debug: debug, tracer: tracer))
+                          shared: shared)
     }
 
     /// What a vCPU's local APIC reaches: its TSC and alarm, the APIC bus, the I/O APIC and
@@ -84,7 +83,7 @@ struct RunnerFactory {
     private func localAPICEnvironment(_ vcpu: VCPU, _ clock: GuestClock, _ alarm: VCPUAlarm,
                                       _ readClock: @escaping @Sendable () -> GuestClock.Reading?,
                                       leaves: [CPUIDEntry]) -> LocalAPIC.Environment {
-        let (apicBus, chipset, logger, id) = (apicBus, board.chipset, logger, vcpu.id)
+        let (apicBus, chipset, logger, id) = (apicBus, board.chipset, shared.logger, vcpu.id)
         return LocalAPIC.Environment(
             tscHz: clock.tscHz, now: { readClock()?.tsc ?? 0 },
             armTimer: { deadline in
