@@ -3,6 +3,13 @@ import SwiftVMMSupport
 /// A National Semiconductor PC16550D UART as the PC wires it (COM1 at 0x3F8, IRQ 4).
 /// Register numbers and bits from the PC16550D datasheet, Table II "Summary of Registers".
 /// Transmitted bytes go to `sink` verbatim; received bytes come from `receive(_:)`.
+///
+/// Receiving is modelled as the chip sees it: a 16-byte receive FIFO (one holding register
+/// with FIFOs off, as on a 16450), with an overrun (LSR.OE) when a byte arrives and there
+/// is no room. Bytes from the host wait on the "line" (`receive`, up to `lineCapacity`)
+/// and move into the FIFO as the guest makes room, as if the sender obeyed flow control,
+/// so the host never overruns the guest; a guest looping its own output back (MCR.LOOP)
+/// overruns exactly as the chip does.
 public final class Serial16550: PortDevice {
     // MARK: Registers (offsets from the base port)
     enum Register {
@@ -21,6 +28,7 @@ public final class Serial16550: PortDevice {
         let rawValue: UInt8
         static let receivedData = InterruptEnable(rawValue: 1 << 0)        // ERBFI
         static let transmitterEmpty = InterruptEnable(rawValue: 1 << 1)    // ETBEI
+        static let receiverLineStatus = InterruptEnable(rawValue: 1 << 2)  // ELSI
     }
 
     /// IIR values (bit 0 clear = interrupt pending; bits 7:6 set = FIFOs enabled).
@@ -28,6 +36,7 @@ public final class Serial16550: PortDevice {
         static let none: UInt8 = 0x01
         static let transmitterEmpty: UInt8 = 0x02
         static let receivedData: UInt8 = 0x04
+        static let receiverLineStatus: UInt8 = 0x06
         static let fifosEnabled: UInt8 = 0xC0
     }
 
@@ -35,14 +44,18 @@ public final class Serial16550: PortDevice {
     static let divisorLatchAccess: UInt8 = 1 << 7
     /// MCR bits: OUT2 gates the interrupt onto the ISA bus on PCs; LOOP loops THR to RBR.
     static let out2: UInt8 = 1 << 3, loopback: UInt8 = 1 << 4
-    /// LSR bits: data ready, transmitter holding register empty, transmitter empty.
-    static let dataReady: UInt8 = 1 << 0, holdingEmpty: UInt8 = 1 << 5, transmitterEmpty: UInt8 = 1 << 6
+    /// LSR bits: data ready, overrun error, transmitter holding register empty, transmitter empty.
+    static let dataReady: UInt8 = 1 << 0, overrunError: UInt8 = 1 << 1
+    static let holdingEmpty: UInt8 = 1 << 5, transmitterEmpty: UInt8 = 1 << 6
     /// MSR with nothing in loopback: carrier detect, data set ready, clear to send.
     static let modemStatusIdle: UInt8 = 0xB0
     /// FCR bits: FIFO enable, clear receive FIFO.
     static let fifoEnable: UInt8 = 1 << 0, clearReceive: UInt8 = 1 << 1
-    /// Bytes held for the guest before `receive` refuses more.
-    static let receiveCapacity = 4096
+    /// The receive FIFO's depth with FIFOs enabled (FCR bit 0); 1 without (datasheet,
+    /// "FIFO Interrupt Mode Operation").
+    static let fifoDepth = 16
+    /// Host bytes waiting on the line for room in the FIFO before `receive` refuses more.
+    static let lineCapacity = 4096
 
     struct State {
         var interruptEnable = InterruptEnable()
@@ -52,32 +65,64 @@ public final class Serial16550: PortDevice {
         var divisorHigh: UInt8 = 0
         var scratch: UInt8 = 0
         var fifoControl: UInt8 = 0
-        var received: [UInt8] = []
-        var receiveHead = 0
+        /// What the guest reads from RBR, oldest first: at most `depth` bytes.
+        var fifo: [UInt8] = []
+        /// LSR.OE: a byte arrived with the FIFO full and was lost; cleared by reading LSR.
+        var overrun = false
+        /// Host bytes not yet in the FIFO (`line[lineHead...]`).
+        var line: [UInt8] = []
+        var lineHead = 0
         /// THRE interrupt pending: set when THR empties (or ETBEI is enabled while it is
         /// empty), cleared by reading IIR while it is the reported source or writing THR.
         var transmitterInterruptPending = false
 
-        var hasData: Bool { receiveHead < received.count }
+        var hasData: Bool { !fifo.isEmpty }
+        var depth: Int { fifoControl & Serial16550.fifoEnable != 0 ? Serial16550.fifoDepth : 1 }
+        var loopback: Bool { modemControl & Serial16550.loopback != 0 }
 
-        /// Queues bytes for the guest, up to `receiveCapacity` unread; returns how many fit
-        /// (the rest are dropped, as a full receiver overruns). Read bytes are let go when
-        /// all are read or a capacity's worth has piled up, so the buffer never holds more
-        /// than twice the capacity, even for a guest that never drains it (loopback), and
-        /// each byte is moved at most once on average.
+        /// Queues host bytes on the line, up to `lineCapacity` waiting, and moves what fits
+        /// into the FIFO; returns how many were taken (the sender keeps the rest). Bytes
+        /// already moved are let go when the line is empty or a capacity's worth has piled
+        /// up, so the line never holds more than twice the capacity and each byte is moved
+        /// at most once on average.
         mutating func enqueue(_ bytes: some Collection<UInt8>) -> Int {
-            if receiveHead == received.count || receiveHead >= Serial16550.receiveCapacity {
-                received.removeFirst(receiveHead)
-                receiveHead = 0
+            if lineHead == line.count || lineHead >= Serial16550.lineCapacity {
+                line.removeFirst(lineHead)
+                lineHead = 0
             }
-            let taken = bytes.prefix(max(Serial16550.receiveCapacity - (received.count - receiveHead), 0))
-            received.append(contentsOf: taken)
+            let taken = bytes.prefix(max(Serial16550.lineCapacity - (line.count - lineHead), 0))
+            line.append(contentsOf: taken)
+            refill()
             return taken.count
         }
+
+        /// Moves host bytes from the line into the FIFO while it has room. In loopback the
+        /// serial input is disconnected from the line (datasheet, MCR bit 4), so they wait.
+        mutating func refill() {
+            while !loopback, fifo.count < depth, lineHead < line.count {
+                fifo.append(line[lineHead])
+                lineHead += 1
+            }
+        }
+
+        /// A byte the guest sent to itself in loopback. With no room it is an overrun
+        /// (LSR.OE, datasheet LSR bit 1): with FIFOs the new byte is lost and the FIFO kept;
+        /// without, it overwrites the unread one in RBR.
+        mutating func loopBack(_ byte: UInt8) {
+            if fifo.count < depth {
+                fifo.append(byte)
+            } else {
+                overrun = true
+                if depth == 1 { fifo[0] = byte }
+            }
+        }
+
         var dlab: Bool { lineControl & Serial16550.divisorLatchAccess != 0 }
 
         var identification: UInt8 {
             let fifo = fifoControl & Serial16550.fifoEnable != 0 ? Identification.fifosEnabled : 0
+            // Priorities, highest first (datasheet Table IV): line status, received data, THRE.
+            if interruptEnable.contains(.receiverLineStatus), overrun { return fifo | Identification.receiverLineStatus }
             if interruptEnable.contains(.receivedData), hasData { return fifo | Identification.receivedData }
             if interruptEnable.contains(.transmitterEmpty), transmitterInterruptPending {
                 return fifo | Identification.transmitterEmpty
@@ -100,7 +145,7 @@ public final class Serial16550: PortDevice {
     }
 
     /// Bytes from the outside world for the guest to read. Returns how many were taken
-    /// (fewer than offered when the receive buffer is full).
+    /// (fewer than offered when `lineCapacity` bytes already wait for the guest).
     @discardableResult
     public func receive(_ bytes: some Collection<UInt8>) -> Int {
         let level = state.withLock { state in
@@ -117,8 +162,8 @@ public final class Serial16550: PortDevice {
             case Register.data where state.dlab: value = state.divisorLow
             case Register.data:
                 if state.hasData {
-                    value = state.received[state.receiveHead]
-                    state.receiveHead += 1
+                    value = state.fifo.removeFirst()
+                    state.refill()
                 } else {
                     value = 0
                 }
@@ -130,7 +175,9 @@ public final class Serial16550: PortDevice {
             case Register.lineControl: value = state.lineControl
             case Register.modemControl: value = state.modemControl
             case Register.lineStatus:
-                value = (state.hasData ? Self.dataReady : 0) | Self.holdingEmpty | Self.transmitterEmpty
+                value = (state.hasData ? Self.dataReady : 0) | (state.overrun ? Self.overrunError : 0)
+                    | Self.holdingEmpty | Self.transmitterEmpty
+                state.overrun = false
             case Register.modemStatus:
                 value = state.modemControl & Self.loopback != 0
                     ? Self.loopbackModemStatus(state.modemControl) : Self.modemStatusIdle
@@ -150,8 +197,8 @@ public final class Serial16550: PortDevice {
             switch offset {
             case Register.data where state.dlab: state.divisorLow = byte
             case Register.data:
-                if state.modemControl & Self.loopback != 0 {
-                    _ = state.enqueue(CollectionOfOne(byte))
+                if state.loopback {
+                    state.loopBack(byte)
                 } else {
                     transmit = true
                 }
@@ -165,13 +212,17 @@ public final class Serial16550: PortDevice {
                 }
                 state.interruptEnable = enable
             case Register.interruptIdentification:
-                state.fifoControl = byte
-                if byte & Self.clearReceive != 0 {
-                    state.received.removeAll(keepingCapacity: true)
-                    state.receiveHead = 0
+                // Turning the FIFOs on or off clears them, as FCR bit 1 does (datasheet, FCR
+                // bits 0 and 1); bytes still on the line then come in.
+                if byte & Self.clearReceive != 0 || (byte ^ state.fifoControl) & Self.fifoEnable != 0 {
+                    state.fifo.removeAll(keepingCapacity: true)
                 }
+                state.fifoControl = byte
+                state.refill()
             case Register.lineControl: state.lineControl = byte
-            case Register.modemControl: state.modemControl = byte & 0x1F
+            case Register.modemControl:
+                state.modemControl = byte & 0x1F
+                state.refill()
             case Register.scratch: state.scratch = byte
             default: break
             }

@@ -12,6 +12,11 @@
  *   timers    local APIC timer at count 1 and 0xFFFFFFFF, TSC deadline 1 and ~0, HPET
  *             comparators 0 and max, PIT counters 1 and 0, with interrupts on for 50 ms
  *   storm     64 KiB to the UART as fast as the guest can write
+ *   loopback  COM1 in loopback (MCR.LOOP) with FIFOs on: 200 000 bytes sent to itself
+ *             without reading, then the FIFO read back; then FIFOs off and "xyz" looped;
+ *             prints "loopback kept=N in_order=B oe=B oe_after_read=B rbr=0xNN" (a 16550
+ *             keeps 16 bytes, sets LSR.OE, clears it when LSR is read, and without FIFOs
+ *             keeps the last byte: kept=16 in_order=1 oe=1 oe_after_read=0 rbr=0x7a)
  *   stream    "line <n>" for n = 1..5000 on COM1, then a triple fault (nothing written
  *             may be lost on the way out)
  *   triple    (SMP) starts the APs; AP 1 triple-faults while the others spin
@@ -162,6 +167,25 @@ static void storm(void) {
     outb(0x3F8, '\n');
 }
 
+static void loopback(void) {
+    enum { DATA = 0x3F8, FCR = 0x3FA, MCR = 0x3FC, LSR = 0x3FD };
+    outb(FCR, 0x07);                                      /* FIFOs on, both cleared */
+    outb(MCR, 0x10);                                      /* LOOP: THR -> RBR, nothing out */
+    for (uint32_t i = 0; i < 200000; i++) outb(DATA, (uint8_t)i);
+    unsigned oe = (inb(LSR) >> 1) & 1, oe_after_read = (inb(LSR) >> 1) & 1;
+    unsigned kept = 0, in_order = 1;
+    while ((inb(LSR) & 1) && kept < 1000) {
+        if (inb(DATA) != (uint8_t)kept) in_order = 0;
+        kept++;
+    }
+    outb(FCR, 0x00);                                      /* FIFOs off: one holding register */
+    outb(DATA, 'x'); outb(DATA, 'y'); outb(DATA, 'z');
+    uint8_t rbr = inb(DATA);
+    (void)inb(LSR);
+    outb(MCR, 0x03);                                      /* DTR | RTS, LOOP off */
+    printf("loopback kept=%u in_order=%u oe=%u oe_after_read=%u rbr=0x%x\n", kept, in_order, oe, oe_after_read, rbr);
+}
+
 static void triple_fault(void) {
     static const struct { uint16_t limit; uint64_t base; } __attribute__((packed)) empty = {0, 0};
     __asm__ volatile("lidt %0; int3" :: "m"(empty));
@@ -197,6 +221,7 @@ int main(void) {
     else if (has("ipi")) { name = "ipi"; ipi(); }
     else if (has("timers")) { name = "timers"; timers(); }
     else if (has("storm")) { name = "storm"; storm(); }
+    else if (has("loopback")) { name = "loopback"; loopback(); }
     else if (has("stream")) { for (int i = 1; i <= 5000; i++) printf("line %d\n", i); triple_fault(); }
     else if (has("triple")) { start_aps(triple_fault_ap); for (;;) __asm__ volatile("pause"); }
     else if (has("hltall")) { start_aps(halt_ap); halt_forever(); }

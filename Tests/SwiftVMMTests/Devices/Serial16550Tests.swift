@@ -52,20 +52,35 @@ struct Serial16550Tests {
         #expect(read(Self.data) == 0x31)
     }
 
-    @Test("the receive buffer takes at most 4096 bytes")
-    func receiveCapacity() {
+    @Test("the line holds at most 4096 host bytes beyond what the receiver holds")
+    func lineCapacity() {
         #expect(uart.receive([UInt8](repeating: 0x41, count: 5000)) == 4096)
+        #expect(uart.receive([0x42]) == 1, "one byte went on into RBR, so one more fits")
         #expect(uart.receive([0x42]) == 0)
         #expect(read(Self.data) == 0x41)
         #expect(uart.receive([0x42, 0x43]) == 1)
     }
 
-    @Test("FCR bit 1 clears the receive buffer")
+    @Test("host bytes never overrun: they wait on the line and come in as the guest reads")
+    func hostInputIsFlowControlled() {
+        write(Self.fcr, 0x01)
+        #expect(uart.receive(Array(0..<40)) == 40)
+        for expected in 0..<40 {
+            #expect(read(Self.lsr) == 0x61, "DR, never OE")
+            #expect(read(Self.data) == UInt8(expected))
+        }
+        #expect(read(Self.lsr) == 0x60)
+    }
+
+    @Test("FCR bit 1 clears the FIFO; bytes still on the line come in after")
     func clearReceive() {
-        uart.receive(Array("abc".utf8))
+        write(Self.fcr, 0x01)
+        uart.receive(Array(0..<20))
         write(Self.fcr, 0x03)
+        #expect(read(Self.data) == 16, "the 16 bytes in the FIFO are gone")
+        #expect(read(Self.data) == 17)
+        write(Self.fcr, 0x00)              // FIFOs off: cleared too (18 and 19 with them)
         #expect(read(Self.lsr) & 1 == 0)
-        #expect(read(Self.data) == 0)
         uart.receive([0x7A])
         #expect(read(Self.data) == 0x7A)
     }
@@ -225,6 +240,7 @@ struct Serial16550Tests {
 
     @Test("loopback mode echoes THR to RBR and not to the sink")
     func loopback() {
+        write(Self.fcr, 0x01)
         write(Self.mcr, 0x10)
         send("ok")
         #expect(sink.bytes.isEmpty)
@@ -238,31 +254,63 @@ struct Serial16550Tests {
         #expect(read(Self.lsr) == 0x60)
     }
 
-    @Test("a guest looping bytes back without reading holds at most the receive capacity")
-    func loopbackIsBounded() {
+    @Test("loopback into a full 16-byte FIFO is an overrun: LSR.OE, the new byte lost, for as long as the guest goes on")
+    func loopbackOverrunsTheFIFO() {
+        write(Self.fcr, 0x01)
         write(Self.mcr, 0x10)
-        for i in 0..<(3 * Serial16550.receiveCapacity) { write(Self.data, UInt8(truncatingIfNeeded: i)) }
-        var count = 0
-        while read(Self.lsr) & 0x01 != 0 {
-            #expect(read(Self.data) == UInt8(truncatingIfNeeded: count))
-            count += 1
-        }
-        #expect(count == Serial16550.receiveCapacity)
-        send("ab")   // after all was read, the buffer starts again
+        for i in 0..<100_000 { write(Self.data, UInt8(truncatingIfNeeded: i)) }
+        #expect(read(Self.lsr) == 0x63, "DR and OE")
+        #expect(read(Self.lsr) == 0x61, "reading LSR cleared OE")
+        for expected in 0..<Serial16550.fifoDepth { #expect(read(Self.data) == UInt8(expected)) }
+        #expect(read(Self.lsr) == 0x60)
+        send("ab")
         #expect(read(Self.data) == 0x61)
+        #expect(read(Self.data) == 0x62)
     }
 
-    @Test("a guest that reads all but the last byte, forever, holds at most twice the capacity")
-    func receiveBufferNeverDrainedStaysBounded() {
+    @Test("without FIFOs (16450 mode) a looped-back byte overwrites the unread one in RBR")
+    func loopbackOverrunWithoutFIFO() {
+        write(Self.mcr, 0x10)
+        send("xyz")
+        #expect(read(Self.lsr) == 0x63)
+        #expect(read(Self.data) == 0x7A)
+        #expect(read(Self.lsr) == 0x60)
+    }
+
+    @Test("in loopback the line is disconnected: host bytes wait and arrive after it")
+    func hostBytesWaitDuringLoopback() {
+        write(Self.mcr, 0x10)
+        #expect(uart.receive(Array("hi".utf8)) == 2)
+        #expect(read(Self.lsr) & 1 == 0)
+        send("L")
+        #expect(read(Self.data) == 0x4C)
+        write(Self.mcr, 0x00)
+        #expect(read(Self.data) == 0x68)
+        #expect(read(Self.data) == 0x69)
+    }
+
+    @Test("an overrun with ELSI raises the line status interrupt, first in priority, until LSR is read")
+    func lineStatusInterrupt() {
+        write(Self.ier, 0x05)
+        write(Self.mcr, 0x18)
+        send("ab")
+        #expect(read(Self.iir) == 0x06)
+        #expect(irq.level)
+        _ = read(Self.lsr)
+        #expect(read(Self.iir) == 0x04, "received data next")
+    }
+
+    @Test("a guest that reads all but the last byte, forever, keeps the line bounded")
+    func lineNeverDrainedStaysBounded() {
         var state = Serial16550.State()
         #expect(state.enqueue([0]) == 1)
-        for i in 1...(5 * Serial16550.receiveCapacity) {
+        for i in 1...(5 * Serial16550.lineCapacity) {
             #expect(state.enqueue([UInt8(truncatingIfNeeded: i)]) == 1)
-            #expect(state.received[state.receiveHead] == UInt8(truncatingIfNeeded: i - 1), "FIFO order")
-            state.receiveHead += 1                               // the guest reads one byte: RBR
-            #expect(state.received.count <= 2 * Serial16550.receiveCapacity)
+            #expect(state.fifo.removeFirst() == UInt8(truncatingIfNeeded: i - 1), "FIFO order")   // the guest reads RBR
+            state.refill()
+            #expect(state.line.count <= 2 * Serial16550.lineCapacity)
         }
-        #expect(state.received.count - state.receiveHead == 1)
+        #expect(state.fifo.count == 1)
     }
 
     @Test("loopback with ERBFI and OUT2 raises the receive interrupt")

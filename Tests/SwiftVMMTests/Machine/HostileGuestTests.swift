@@ -18,6 +18,14 @@ struct HostileGuestTests {
         #expect(output.contains("\(scenario) survived"))
     }
 
+    @Test("a guest looping COM1 back to itself without reading meets a 16-byte FIFO that overruns")
+    func serialLoopbackOverruns() throws {
+        let (outcome, output) = try boot(hostileGuest, commandLine: "loopback", timeout: .seconds(60))
+        #expect(outcome == .debugExit(0), "\(output.suffix(300))")
+        #expect(output.contains("loopback kept=16 in_order=1 oe=1 oe_after_read=0 rbr=0x7a"), "\(output.suffix(300))")
+        #expect(output.contains("loopback survived"))
+    }
+
     @Test func oneVCPUTripleFaultsWhileAnotherRuns() throws {
         let (outcome, _) = try boot(hostileGuest, cpus: 3, commandLine: "triple", timeout: .seconds(30))
         guard case .guestFault(let report) = outcome else {
