@@ -128,7 +128,8 @@ extension VCPUExit {
         public static func < (a: Kind, b: Kind) -> Bool { a.rawValue < b.rawValue }
     }
 
-    public var kind: Kind {
+    /// Inlinable: the run loop and the exit records, in other layers, ask at every exit.
+    @inlinable public var kind: Kind {
         switch self {
         case .io(let io): io.isWrite ? .ioOut : .ioIn
         case .mmio(let access): access.isWrite ? .mmioWrite : .mmioRead
