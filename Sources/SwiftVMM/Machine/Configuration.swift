@@ -2,6 +2,8 @@ import SystemPackage
 import SwiftVMMBoot
 import SwiftVMMDebug
 import SwiftVMMDevices
+import SwiftVMMKVM
+import SwiftVMMMemory
 import SwiftVMMPlatform
 
 extension Machine {
@@ -182,6 +184,18 @@ public enum MachineError: Error, CustomStringConvertible, Equatable {
         case .boot(let error): "\(error)"
         case .invalidConfiguration(let message): message
         case .host(let error): "\(error)"
+        }
+    }
+
+    /// What an error from one of the steps that build a machine means for its user.
+    init(buildingMachine error: any Error) {
+        switch error {
+        case let error as MachineError: self = error
+        case let error as BootError: self = .boot(error)
+        case let error as KVMError: self = .host(.kvm(error))
+        case let error as HostError: self = .host(error)
+        case let error as GuestMemoryError: self = .host(.memory(error))
+        default: self = .host(.configuration("\(error)"))
         }
     }
 }

@@ -109,18 +109,8 @@ public final class Machine: Sendable {
             apicBus.attach(links)
             board.suspendToRAM?.attach(links, board.powerManagement)
             control.wakeAll.withLock { $0 = { [weak debug] in for runner in links.all { runner.wake() }; debug?.wake() } }
-        } catch let error as MachineError {
-            throw error
-        } catch let error as BootError {
-            throw .boot(error)
-        } catch let error as KVMError {
-            throw .host(.kvm(error))
-        } catch let error as HostError {
-            throw .host(error)
-        } catch let error as GuestMemoryError {
-            throw .host(.memory(error))
         } catch {
-            throw .host(.configuration("\(error)"))
+            throw MachineError(buildingMachine: error)
         }
     }
 
