@@ -17,12 +17,17 @@ final class ConditionLock: @unchecked Sendable {
         // use, and no other thread can see self until init returns.
         mutex = .allocate(capacity: 1)
         condition = .allocate(capacity: 1)
-        pthread_mutex_init(mutex, nil)
+        // glibc's initialisers cannot fail (they only store the attributes); POSIX allows
+        // EAGAIN/ENOMEM elsewhere, and a lock that is not one must not be used.
         var attributes = pthread_condattr_t()
-        pthread_condattr_init(&attributes)
-        pthread_condattr_setclock(&attributes, CLOCK_MONOTONIC)
-        pthread_cond_init(condition, &attributes)
+        let status = [
+            pthread_mutex_init(mutex, nil),
+            pthread_condattr_init(&attributes),
+            pthread_condattr_setclock(&attributes, CLOCK_MONOTONIC),
+            pthread_cond_init(condition, &attributes),
+        ]
         pthread_condattr_destroy(&attributes)
+        precondition(status.allSatisfy { $0 == 0 }, "pthread mutex/condition initialisation failed: \(status)")
     }
 
     deinit {

@@ -64,7 +64,7 @@ extension Machine {
     /// The complete lines of serial output so far (the last 10 000).
     public var serialTranscript: [String] { serialMonitor.lines }
 
-    /// Types `bytes` into COM1, waiting while the UART's receive buffer is full.
+    /// Types `bytes` into COM1, waiting while `Serial16550.lineCapacity` bytes already wait for the guest.
     public func send(_ bytes: some Collection<UInt8>) async {
         var pending = bytes[...]
         while !pending.isEmpty, !control.isStopping, !Task.isCancelled {
