@@ -31,14 +31,15 @@ public final class Serial16550: PortDevice {
         static let receiverLineStatus = InterruptEnable(rawValue: 1 << 2)  // ELSI
     }
 
-    /// IIR values (bit 0 clear = interrupt pending; bits 7:6 set = FIFOs enabled).
+    /// IIR bits 3:0, the interrupt identification (bit 0 clear = an interrupt is pending).
     enum Identification {
         static let none: UInt8 = 0x01
         static let transmitterEmpty: UInt8 = 0x02
         static let receivedData: UInt8 = 0x04
         static let receiverLineStatus: UInt8 = 0x06
-        static let fifosEnabled: UInt8 = 0xC0
     }
+    /// IIR bits 7:6: set while FCR bit 0 enables the FIFOs.
+    static let identificationFIFOsEnabled: UInt8 = 0b11 << 6
 
     /// LCR bit 7: divisor latch access.
     static let divisorLatchAccess: UInt8 = 1 << 7
@@ -120,7 +121,7 @@ public final class Serial16550: PortDevice {
         var dlab: Bool { lineControl & Serial16550.divisorLatchAccess != 0 }
 
         var identification: UInt8 {
-            let fifo = fifoControl & Serial16550.fifoEnable != 0 ? Identification.fifosEnabled : 0
+            let fifo = fifoControl & Serial16550.fifoEnable != 0 ? Serial16550.identificationFIFOsEnabled : 0
             // Priorities, highest first (datasheet Table IV): line status, received data, THRE.
             if interruptEnable.contains(.receiverLineStatus), overrun { return fifo | Identification.receiverLineStatus }
             if interruptEnable.contains(.receivedData), hasData { return fifo | Identification.receivedData }
