@@ -14,6 +14,12 @@ import Glibc
 /// (one pending instance per standard signal), and re-arming the timer may withdraw that
 /// pending signal (it is stale): the kick would be gone with it, and a vCPU spinning in the
 /// guest would not see a posted interrupt until some other exit.
+///
+/// The kick is a standard signal, not a real-time one, on purpose: kicks sent while one is
+/// pending merge into it, which is all a vCPU needs. Real-time signals queue one instance
+/// per send, so a burst of kicks to a vCPU that is slow to leave the guest could fill the
+/// user's pending-signal limit (RLIMIT_SIGPENDING), and `pthread_kill` would then fail with
+/// EAGAIN: a lost kick.
 enum KickSignal {
     static let number = SIGUSR1
     /// The signal of a vCPU's POSIX timer.
