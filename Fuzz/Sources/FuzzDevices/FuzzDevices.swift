@@ -1,5 +1,8 @@
 import Synchronization
 @testable import SwiftVMM
+@testable import SwiftVMMDevices
+@testable import SwiftVMMPlatform
+@testable import SwiftVMMSupport
 
 /// The legacy PC as `Machine` wires it (8259s, PIT, I/O APIC, HPET, PM timer, UART, power
 /// and reset devices, 8042) plus one local APIC, on a fake clock, with no KVM.

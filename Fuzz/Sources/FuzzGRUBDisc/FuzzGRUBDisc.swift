@@ -1,4 +1,5 @@
 @testable import SwiftVMM
+@testable import SwiftVMMBoot
 
 /// One input: the first byte picks what the rest is. Even: a disc image, read as `swiftvmm
 /// boot DISC` reads it (volume descriptors, directories, Rock Ridge/Joliet names, grub.cfg,

@@ -1,4 +1,7 @@
 @testable import SwiftVMM
+@testable import SwiftVMMBoot
+@testable import SwiftVMMMemory
+@testable import SwiftVMMPlatform
 
 /// 16 MiB of guest RAM, mapped once and reused: a loader must refuse, never write outside it.
 nonisolated(unsafe) let memory = try! GuestMemory(layout: RAMLayout(size: 16 << 20))
