@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs the threaded suites (SMP, hostile guests, teardown, embedding, gdb stub) under a
+# Runs the threaded suites (SMP, hostile guests, teardown, embedding, gdb stub, run loop) under a
 # sanitizer and fails if it reports anything, even when every test passes. Too slow for
 # CI's `swift test --no-parallel` (a TSan build and run take several minutes); run it after
 # touching threads, locks, kicks or teardown.
@@ -14,7 +14,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 sanitizer=${1:-}
-filter=${2:-'AnnotatedMutex|HostileGuest|SMPIntegration|Teardown|Embedding|GDB'}
+filter=${2:-'AnnotatedMutex|HostileGuest|SMPIntegration|Teardown|Embedding|GDB|RunLoop'}
 case $sanitizer in
     thread)
         scratch=.build-tsan

@@ -31,8 +31,8 @@ struct RunLoopTests {
             runner = VCPURunner(vcpu: cpu, localAPIC: localAPIC, externalInterrupts: nil, isBootCPU: true,
                                 handler: handler, alarm: alarm, hostCPU: nil,
                                 shared: .init(control: control, logger: Logger(label: "test")))
-            let runner = runner
-            control.wakeAll.withLock { $0 = { runner.wake() } }
+            // Weak, as the machine's RunnerLinks: the runner holds the control already.
+            control.wakeAll.withLock { [runner] in $0 = { [weak runner] in runner?.wake() } }
         }
 
         /// Runs the script to the run's end; the outcome (nil: still running after 20 s).
@@ -76,7 +76,7 @@ struct RunLoopTests {
         let runner = rig.runner
         let outcome = try rig.run([
             Self.enableAPIC,
-            .perform { runner.post(vector: 0x40) },                      // a device, on this thread
+            .perform { [weak runner] in runner?.post(vector: 0x40) },    // a device, on this thread (weak: the script is the vCPU's)
             .exit(.interruptWindow, interruptsEnabled: true, readyForInjection: false),   // e.g. STI shadow
             .exit(.interruptWindow),                                     // the window opens
             Self.exitZero,
