@@ -39,15 +39,17 @@ struct TeardownTests {
     @Test("machines that fail at each step of being built leave no descriptors or threads")
     func failedBuildsLeaveNothing() throws {
         let module = try temporaryFile([UInt8](repeating: 0x90, count: 24 << 20), name: "large-module.bin")   // more than the RAM
-        let (listener, busyPort) = try listeningSocket()
-        defer { close(listener) }
         func config(_ change: (inout Machine.Configuration) -> Void) -> Machine.Configuration {
             var configuration = Machine.Configuration(kernel: .image(name: "hello", bytes: helloGuest), cpus: 2,
                                                       memorySize: 16 << 20, serialOutput: NullSink())
             change(&configuration)
             return configuration
         }
-        let failures: [(step: String, expected: String, configuration: Machine.Configuration)] = [
+        // A machine whose gdb stub listens on a free port, which the last failure asks for.
+        let portHolder = try Machine(config { $0.gdb = GDBOptions(port: 0) })
+        let busyPort = try #require(portHolder.gdbPort)
+        typealias Failure = (step: String, expected: String, configuration: Machine.Configuration)
+        let failures: [Failure] = [
             ("HostVM", "--cpus 100000", config { $0.cpus = 100_000 }),
             ("Board", "0x3f8", config { $0.debugExitPorts = [0x3F8..<0x3F9] }),
             ("loadFirmwareAndKernel", module, config { $0.modules = [BootModule(path: module)] }),
@@ -55,7 +57,7 @@ struct TeardownTests {
             ("ExitTracer", "/nonexistent-directory/trace", config { $0.trace = .init(exits: .file("/nonexistent-directory/trace")) }),
             ("GDBServer", "\(busyPort)", config { $0.gdb = GDBOptions(port: busyPort) }),
         ]
-        func build(_ failure: (step: String, expected: String, configuration: Machine.Configuration)) {
+        func build(_ failure: Failure) {
             do {
                 _ = try Machine(failure.configuration)
                 Issue.record("\(failure.step): the machine was built")
@@ -68,26 +70,7 @@ struct TeardownTests {
         for _ in 0..<10 { failures.forEach(build) }
         #expect(try openDescriptors() <= fds, "file descriptors")
         #expect(try threads() <= tasks, "threads")
-    }
-
-    /// A TCP socket listening on a free loopback port, and the port.
-    func listeningSocket() throws -> (Int32, UInt16) {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        try #require(fd >= 0, "socket: \(errno)")
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        // SAFETY: `address` is a sockaddr_in on the stack and `length` its size; the calls
-        // read or fill at most that many bytes.
-        let bound = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer in
-                bind(fd, pointer, length) == 0 && listen(fd, 1) == 0 && getsockname(fd, pointer, &length) == 0
-            }
-        }
-        if !bound { close(fd) }
-        try #require(bound, "bind/listen: \(errno)")
-        return (fd, UInt16(bigEndian: address.sin_port))
+        withExtendedLifetime(portHolder) {}
     }
 
     /// With a gdb stub, its controller and the vCPU runners refer to each other; the machine
