@@ -180,7 +180,7 @@ public final class Serial16550: PortDevice {
                     | Self.holdingEmpty | Self.transmitterEmpty
                 state.overrun = false
             case Register.modemStatus:
-                value = state.modemControl & Self.loopback != 0
+                value = state.loopback
                     ? Self.loopbackModemStatus(state.modemControl) : Self.modemStatusIdle
             case Register.scratch: value = state.scratch
             default: value = 0xFF
