@@ -5,15 +5,16 @@
 #   bench/compare.sh [-n RUNS] [-k EXITS] [--static] [--only 1,2,...] [--no-write]
 # -n: runs per peer for boot time (default 30; the other sections scale from it);
 # -k: K for the marginal instructions-per-exit method (runs with K and 2K exits);
-# --static: also build swiftvmm with --static-swift-stdlib (scratch path .build/static)
-# and add it as a row to the boot, footprint and throughput tables.
+# --static: also build swiftvmm as one static executable (`--static-swift-stdlib -Xswiftc
+# -static-executable`, scratch path .build/static) and add it as a row to the boot,
+# footprint, throughput and start-up tables.
 # Needs /dev/kvm and swift. Installs gcc, python3, valgrind, qemu-system-x86 (qboot's ROM
 # comes with it) with apt-get when they are missing and it may (root on Debian); a peer or
 # tool that is still missing is skipped, and its row says why.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-runs=30 k=2000 only=1,2,3,4,5,6,7 write=1 static=0
+runs=30 k=2000 only=1,2,3,4,5,6,7,8 write=1 static=0
 while [[ $# -gt 0 ]]; do
     case "$1" in
         -n) runs="$2"; shift 2 ;;
@@ -48,16 +49,19 @@ swift build -c release --product swiftvmm >&2
 swiftvmm="$(swift build -c release --show-bin-path)/swiftvmm"
 static_args=()
 if [[ $static == 1 ]]; then
-    swift build -c release --static-swift-stdlib --scratch-path .build/static --product swiftvmm >&2
-    static_args=(--swiftvmm-static "$(swift build -c release --static-swift-stdlib --scratch-path .build/static --show-bin-path)/swiftvmm")
+    static_build=(-c release --static-swift-stdlib -Xswiftc -static-executable --scratch-path .build/static)
+    swift build "${static_build[@]}" --product swiftvmm >&2
+    static_args=(--swiftvmm-static "$(swift build "${static_build[@]}" --show-bin-path)/swiftvmm")
 fi
 gcc -O2 -Wall -Wextra -o "$work/floor" bench/floor.c
+swiftc -O -static-executable -o "$work/swift-floor" bench/swift-floor.swift
 guests/build.sh -o "$work/guests" hello hello-mb2 exits spin timer-soak smp-broadcast >&2
 
 started="$(date -u '+%Y-%m-%d %H:%M UTC')"
 load_before="$(cut -d' ' -f1-3 /proc/loadavg)"
 table="$(python3 bench/measure.py --swiftvmm "$swiftvmm" --floor "$work/floor" \
-    --guests "$work/guests" --work "$work" -n "$runs" -k "$k" --only "$only" "${static_args[@]}")"
+    --guests "$work/guests" --work "$work" -n "$runs" -k "$k" --only "$only" "${static_args[@]}" \
+    --swift-floor "$work/swift-floor")"
 load_after="$(cut -d' ' -f1-3 /proc/loadavg)"
 
 cpu="$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
@@ -75,7 +79,7 @@ two figures measured in the same run, interleaved.
 
 Peers (exact command lines):
 - swiftvmm: \`swift build -c release\`, run as \`swiftvmm boot GUEST.elf --serial stdio [...]\`
-- swiftvmm static stdlib (with \`--static\`): the same built with \`--static-swift-stdlib\`
+- swiftvmm static executable (with \`--static\`): the same built with \`--static-swift-stdlib -Xswiftc -static-executable\`
 - swiftvmm start-up only: \`swiftvmm boot no-such-kernel.elf\` (parses the command line, finds no kernel file and exits with status 2 before opening /dev/kvm)
 - floor (C): \`bench/floor.c\` built with \`gcc -O2\`: \`floor GUEST.elf [CMDLINE]\` (COM1 and port 0xF4 only)
 - QEMU+KVM+qboot: \`qemu-system-x86_64 -nodefaults -no-user-config -display none -serial stdio -no-reboot -m 256M -smp N -device isa-debug-exit,iobase=0xf4,iosize=4 -kernel GUEST32.elf -accel kvm -cpu host,-arch-capabilities -bios /usr/share/qemu/qboot.rom\`

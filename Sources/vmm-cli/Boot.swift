@@ -36,7 +36,26 @@ struct Boot: ParsableCommand {
     @Option(name: .customLong("boot-protocol"), help: "Force the boot protocol: mb1, mb2 or elf64 (default: detect).")
     var bootProtocol: BootProtocolArgument?
 
+    /// The parsed command line.
+    var request: BootRequest {
+        BootRequest(kernel: kernel, cmdline: cmdline, modules: modules, bootProtocol: bootProtocol, machine: machine.settings)
+    }
+
     mutating func run() throws {
+        try request.run()
+    }
+}
+
+/// What `swiftvmm boot` was asked to do, as plain values: built by `Boot` (ArgumentParser)
+/// or by `BootFastPath`, which gives it the same defaults.
+struct BootRequest {
+    var kernel: String
+    var cmdline = ""
+    var modules: [String] = []
+    var bootProtocol: BootProtocolArgument?
+    var machine = MachineSettings()
+
+    func run() throws {
         try machine.boot(kernel: .file(kernel), bootProtocol: bootProtocol?.value, commandLine: cmdline,
                          modules: modules.map(BootModule.init(argument:)))
     }

@@ -12,7 +12,7 @@ struct Demo: ParsableCommand {
     @OptionGroup var machine: MachineOptions
 
     mutating func run() throws {
-        try machine.boot(kernel: .image(name: "demo kernel", bytes: demoGuest), bootProtocol: nil, commandLine: "",
+        try machine.settings.boot(kernel: .image(name: "demo kernel", bytes: demoGuest), bootProtocol: nil, commandLine: "",
                          modules: [], success: .debugExit(0))
     }
 }

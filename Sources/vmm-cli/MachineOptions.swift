@@ -9,16 +9,16 @@ import Glibc
 /// Options shared by every command that runs a machine.
 struct MachineOptions: ParsableArguments {
     @Option(help: "Number of vCPUs.")
-    var cpus: Int = 1
+    var cpus: Int = MachineSettings.defaults.cpus
 
     @Option(help: "Guest RAM: a number of MiB, or a size with K, M, G or T.")
-    var memory: MemorySize = MemorySize(bytes: 256 << 20)
+    var memory: MemorySize = MachineSettings.defaults.memory
 
     @Option(help: "Where COM1 goes: stdio, file:PATH or none.")
-    var serial: SerialOption = .stdio
+    var serial: SerialOption = MachineSettings.defaults.serial
 
     @Option(help: "COM2 (0x2F8, IRQ 3): stdio (output only), file:PATH, or none (no COM2, as in QEMU).")
-    var serial2: SerialOption = .none
+    var serial2: SerialOption = MachineSettings.defaults.serial2
 
     @Flag(help: "Print the rows of the VGA text page (0xB8000) that change, as plain text, where COM1's output goes.")
     var vgaText = false
@@ -27,23 +27,23 @@ struct MachineOptions: ParsableArguments {
     var reboot = false
 
     @Option(help: "Pin vCPU threads: auto (round robin over allowed CPUs), none, or a list like 0,1.")
-    var pin: PinOption = PinOption(value: .auto)
+    var pin: PinOption = MachineSettings.defaults.pin
 
     @Option(help: ArgumentHelp("""
         Interrupt controllers: user (SwiftVMM's local APICs: exact timers, deterministic SMP \
         start-up, deadlock detection) or kernel (KVM's in-kernel irqchip; HLT stays inside KVM, \
         so exit status 6 is never reported).
         """, valueName: "user|kernel"))
-    var irqchip: InterruptController = .userspace
+    var irqchip: InterruptController = MachineSettings.defaults.irqchip
 
     @Option(help: ArgumentHelp("Unknown MSRs: strict (#GP, as hardware), log (read 0, writes dropped, one warning each), ignore (the same, silently).", valueName: "strict|log|ignore"))
-    var msrPolicy: UnknownMSRPolicy = .log
+    var msrPolicy: UnknownMSRPolicy = MachineSettings.defaults.msrPolicy
 
     @Option(name: .customLong("msr"), help: ArgumentHelp("Make RDMSR of INDEX return VALUE (repeatable), e.g. 0xce=0x1a00.", valueName: "INDEX=VALUE"))
-    var msrOverrides: [MSROverride] = []
+    var msrOverrides: [MSROverride] = MachineSettings.defaults.msrOverrides
 
     @Option(help: ArgumentHelp("CPUID vendor: host, intel or amd.", valueName: "host|intel|amd"))
-    var cpuVendor: CPUIDTable.Vendor = .host
+    var cpuVendor: CPUIDTable.Vendor = MachineSettings.defaults.cpuVendor
 
     @Option(help: ArgumentHelp("Turn CPUID features on or off by name, e.g. --cpu-features=-x2apic,+invtsc (names: \(CPUIDTable.features.keys.sorted().joined(separator: " "))).", valueName: "+NAME,-NAME"))
     var cpuFeatures: CPUFeatureChanges?
@@ -52,19 +52,19 @@ struct MachineOptions: ParsableArguments {
     var nested: Bool?
 
     @Option(name: .customLong("exit-on"), help: ArgumentHelp("End the run after a line of serial output matching REGEX (repeatable).", valueName: "REGEX"))
-    var exitOn: [String] = []
+    var exitOn: [String] = MachineSettings.defaults.exitOn
 
     @Option(help: "The exit status when --exit-on matches.")
-    var exitOnStatus: Int32 = 0
+    var exitOnStatus: Int32 = MachineSettings.defaults.exitOnStatus
 
     @Option(name: .customLong("fw-cfg"), help: ArgumentHelp("A file in fw_cfg's directory (repeatable), as QEMU's -fw_cfg.", valueName: "name=NAME,file=PATH|string=STRING"))
-    var firmwareConfigFiles: [FirmwareConfigOption] = []
+    var firmwareConfigFiles: [FirmwareConfigOption] = MachineSettings.defaults.firmwareConfigFiles
 
     @Option(name: .customLong("debug-exit"), help: ArgumentHelp("More debug-exit ports besides 0xF4 (repeatable), as QEMU's isa-debug-exit iobase and iosize.", valueName: "PORT[,SIZE]"))
-    var debugExitPorts: [DebugExitOption] = []
+    var debugExitPorts: [DebugExitOption] = MachineSettings.defaults.debugExitPorts
 
     @Option(help: ArgumentHelp("PIT and HPET edge ticks the host ran too late to send on time: delay (each sent later, once the guest took the one before) or discard (merged into one), as QEMU's lost_tick_policy.", valueName: "delay|discard"))
-    var lostTicks: PIT8254.LostTickPolicy = .delay
+    var lostTicks: PIT8254.LostTickPolicy = MachineSettings.defaults.lostTicks
 
     @Flag(name: .customLong("pc-testdev"), help: "Add QEMU's pc-testdev (ports 0xE0-0xEB, 0x2000-0x2017, MMIO 0xFF000000), which kvm-unit-tests drives; it replaces the Bochs console at 0xE9.")
     var testDevice = false
@@ -82,93 +82,58 @@ struct MachineOptions: ParsableArguments {
     var gdbWait = false
 
     @Option(help: ArgumentHelp("Trace VM exits: exits (one line per exit on stderr), exits=FILE, or summary (counts and time per exit kind at the end); repeatable.", valueName: "exits[=FILE]|summary"))
-    var trace: [TraceArgument] = []
+    var trace: [TraceArgument] = MachineSettings.defaults.trace
 
     @Option(help: "Stop the guest after this many seconds (exit status 124).")
     var timeout: Double?
 
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
-    var logLevel: Logger.Level = .warning
+    var logLevel: Logger.Level = MachineSettings.defaults.logLevel
 
-    /// Builds and runs the machine, then exits with the outcome's status (or 0 when it
-    /// is `success`).
-    func boot(kernel: Machine.Configuration.Kernel, bootProtocol: BootProtocol?, commandLine: String,
-              modules: [BootModule], success: Outcome? = nil) throws {
-        let level = logLevel
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            return handler
-        }
-        if let timeout, !(timeout > 0) { throw ValidationError("--timeout must be a positive number of seconds") }
-
-        let (output, outputFile) = try serial.open()
-        defer { try? outputFile?.close() }
-        let (output2, outputFile2) = try serial2.open()
-        defer { try? outputFile2?.close() }
-
-        var configuration = Machine.Configuration(
-            kernel: kernel, bootProtocol: bootProtocol, commandLine: commandLine, modules: modules,
-            cpus: cpus, memorySize: memory.bytes, serialOutput: output,
-            serialInput: serial == .stdio ? .standardInput : nil, pinning: pin.value,
-            timeout: timeout.map { .nanoseconds(Int64($0 * 1e9)) }, interruptController: irqchip,
+    /// The parsed values.
+    var settings: MachineSettings {
+        MachineSettings(
+            cpus: cpus,
+            memory: memory,
+            serial: serial,
+            serial2: serial2,
+            vgaText: vgaText,
+            reboot: reboot,
+            pin: pin,
+            irqchip: irqchip,
             msrPolicy: msrPolicy,
-            msrOverrides: Dictionary(msrOverrides.map { ($0.index, $0.value) }, uniquingKeysWith: { $1 }),
-            cpuVendor: cpuVendor, cpuFeatures: cpuFeatures?.changes ?? [:], nested: nested,
-            exitOn: exitOn, exitOnStatus: exitOnStatus,
-            serial2Output: serial2 == .none ? nil : output2, vgaTextOutput: vgaText ? output : nil,
-            rebootOnReset: reboot)
-        let gdb = self.gdb ?? (gdbDefaultPort ? GDBDevice(argument: "tcp::1234") : nil)
-        if gdbWait && gdb == nil { throw ValidationError("--gdb-wait needs --gdb") }
-        configuration.gdb = gdb.map { GDBOptions(host: $0.options.host, port: $0.options.port, waitForDebugger: gdbWait) }
-        if !trace.isEmpty {
-            configuration.trace = ExitTraceOptions(exits: trace.compactMap(\.exits).last, summary: trace.contains { $0.summary })
-        }
-        do {
-            configuration.firmwareConfigFiles = try firmwareConfigFiles.map { try $0.file() }
-        } catch {
-            printError("swiftvmm: \(error)")
-            throw ExitCode(ExitStatus.usage)
-        }
-        configuration.debugExitPorts = debugExitPorts.map(\.ports)
-        configuration.testDevice = testDevice
-        configuration.biosTimer = biosTimer
-        configuration.lostTicks = lostTicks
-        let machine: MachineSession
-        do {
-            machine = try MachineSession(configuration)
-        } catch {
-            printError("swiftvmm: \(error)")
-            throw ExitCode(error.exitStatus)
-        }
-        if let port = machine.gdbPort, let host = configuration.gdb?.host {
-            printError("swiftvmm: gdb stub listening on \(host):\(port)\(gdbWait ? ", the guest waits for gdb to continue" : "")")
-        }
-        let signals: SignalStop
-        do { signals = try SignalStop(stopping: machine) } catch {
-            printError("swiftvmm: \(error)")
-            throw ExitCode(ExitStatus.hostError)
-        }
-        let terminal = serial == .stdio ? TerminalMode.rawInput() : nil
-        let outcome = machine.run()
-        terminal?.restore()
-        signals.cancel()
-        if let summary = machine.traceSummary { printError(summary) }
-
-        switch outcome {
-        case .guestFault(let report): printError("swiftvmm: \(report)")
-        case .debugExit, .poweredOff, .outputMatched: break
-        default: printError("swiftvmm: \(outcome)")
-        }
-        if let success, outcome == success { throw ExitCode.success }
-        throw ExitCode(outcome.exitStatus)
+            msrOverrides: msrOverrides,
+            cpuVendor: cpuVendor,
+            cpuFeatures: cpuFeatures,
+            nested: nested,
+            exitOn: exitOn,
+            exitOnStatus: exitOnStatus,
+            firmwareConfigFiles: firmwareConfigFiles,
+            debugExitPorts: debugExitPorts,
+            lostTicks: lostTicks,
+            testDevice: testDevice,
+            biosTimer: biosTimer,
+            gdb: gdb,
+            gdbDefaultPort: gdbDefaultPort,
+            gdbWait: gdbWait,
+            trace: trace,
+            timeout: timeout,
+            logLevel: logLevel)
     }
 }
 
+/// Writes a line to standard error. The bytes go out from the string's own contiguous
+/// storage: the generic `writeAll(_:)` over `text.utf8` looks up its result type by mangled
+/// name at first use, a third of the instructions swiftvmm runs before it opens /dev/kvm.
 func printError(_ message: String) {
     var text = message
     if !text.hasSuffix("\n") { text += "\n" }
-    _ = try? FileDescriptor.standardError.writeAll(text.utf8)
+    text.withUTF8 { bytes in
+        var rest = UnsafeRawBufferPointer(bytes)
+        while !rest.isEmpty, let written = try? FileDescriptor.standardError.write(rest), written > 0 {
+            rest = UnsafeRawBufferPointer(rebasing: rest[written...])
+        }
+    }
 }
 
 /// `--trace exits`, `--trace exits=FILE` or `--trace summary`.

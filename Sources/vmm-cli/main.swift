@@ -42,8 +42,13 @@ if QEMUSpelling.applies(program: CommandLine.arguments[0], arguments: arguments)
 }
 
 do {
-    var command = try SwiftVMMCommand.parseAsRoot(arguments)
-    try command.run()
+    // The common `boot` command line skips ArgumentParser's reflection (BootFastPath).
+    if let request = BootFastPath.parse(arguments) {
+        try request.run()
+    } else {
+        var command = try SwiftVMMCommand.parseAsRoot(arguments)
+        try command.run()
+    }
 } catch let code as ExitCode {
     exit(code.rawValue)
 } catch {

@@ -72,7 +72,8 @@ struct QEMUSpellingIntegrationTests {
     @Test(arguments: cases)
     func sameOutcomeInBothSpellings(_ c: Case) throws {
         let kernel = c.guest.isEmpty ? "" : try temporaryFile(c.guest, name: "qemu-spelling-\(c.name.filter(\.isLetter)).elf")
-        let logs = (0..<3).map { testScratch.appending(path: "qemu-spelling-\($0).log").path }
+        // Per case: the cases run in parallel.
+        let logs = (0..<3).map { testScratch.appending(path: "qemu-spelling-\(c.name.filter(\.isLetter))-\($0).log").path }
         let native = try run(c.native, kernel: kernel, log: logs[0])
         let boot = try run(c.qemu, kernel: kernel, log: logs[1])
         let symlink = try run(c.qemu, kernel: kernel, log: logs[2], symlink: true)
