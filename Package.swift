@@ -24,6 +24,9 @@ let package = Package(
         // The host thread calls Glibc does not show Swift: thread names, affinity, timer slack,
         // thread-directed POSIX timers (Machine/HostThread.swift, VCPUAlarm.swift).
         .target(name: "CHostThread"),
+        // memfd_create and file seals, which Glibc does not show Swift, for the RAM images
+        // forked machines map copy-on-write (SwiftVMMMemory/RAMImage.swift).
+        .target(name: "CHostMemory"),
         // zlib, for gzip-compressed boot modules in a GRUB ISO (SwiftVMMBoot/GRUB/Gzip.swift).
         .systemLibrary(name: "CZlib", providers: [.apt(["zlib1g-dev"])]),
         // ThreadSanitizer's happens-before annotations, as weak symbols (AnnotatedMutex.swift).
@@ -43,10 +46,10 @@ let package = Package(
             name: "SwiftVMMPlatform",
             dependencies: ["SwiftVMMSupport", .product(name: "Logging", package: "swift-log")]
         ),
-        // Guest RAM: the mapping and bounds-checked access to it.
+        // Guest RAM: the mapping and bounds-checked access to it, snapshot images and forks.
         .target(
             name: "SwiftVMMMemory",
-            dependencies: ["SwiftVMMSupport", "SwiftVMMPlatform", .product(name: "SystemPackage", package: "swift-system")]
+            dependencies: ["CHostMemory", "SwiftVMMSupport", "SwiftVMMPlatform", .product(name: "SystemPackage", package: "swift-system")]
         ),
         // The /dev/kvm, VM and vCPU fds, and exits decoded from kvm_run.
         .target(

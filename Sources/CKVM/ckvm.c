@@ -7,6 +7,7 @@ const unsigned long CKVM_CREATE_VM = KVM_CREATE_VM;
 const unsigned long CKVM_CHECK_EXTENSION = KVM_CHECK_EXTENSION;
 const unsigned long CKVM_GET_VCPU_MMAP_SIZE = KVM_GET_VCPU_MMAP_SIZE;
 const unsigned long CKVM_GET_SUPPORTED_CPUID = KVM_GET_SUPPORTED_CPUID;
+const unsigned long CKVM_GET_MSR_INDEX_LIST = KVM_GET_MSR_INDEX_LIST;
 
 const unsigned long CKVM_CREATE_VCPU = KVM_CREATE_VCPU;
 const unsigned long CKVM_SET_USER_MEMORY_REGION = KVM_SET_USER_MEMORY_REGION;
@@ -40,6 +41,15 @@ const unsigned long CKVM_SET_MP_STATE = KVM_SET_MP_STATE;
 const unsigned long CKVM_SET_GUEST_DEBUG = KVM_SET_GUEST_DEBUG;
 const unsigned long CKVM_GET_DEVICE_ATTR = KVM_GET_DEVICE_ATTR;
 const unsigned long CKVM_SET_DEVICE_ATTR = KVM_SET_DEVICE_ATTR;
+const unsigned long CKVM_SET_VCPU_EVENTS = KVM_SET_VCPU_EVENTS;
+const unsigned long CKVM_GET_FPU = KVM_GET_FPU;
+const unsigned long CKVM_SET_FPU = KVM_SET_FPU;
+const unsigned long CKVM_GET_XSAVE = KVM_GET_XSAVE;
+const unsigned long CKVM_SET_XSAVE = KVM_SET_XSAVE;
+const unsigned long CKVM_GET_XCRS = KVM_GET_XCRS;
+const unsigned long CKVM_SET_XCRS = KVM_SET_XCRS;
+const unsigned long CKVM_GET_DEBUGREGS = KVM_GET_DEBUGREGS;
+const unsigned long CKVM_SET_DEBUGREGS = KVM_SET_DEBUGREGS;
 
 int ckvm_ioctl_none(int fd, unsigned long request) { return ioctl(fd, request, 0UL); }
 int ckvm_ioctl_value(int fd, unsigned long request, unsigned long value) { return ioctl(fd, request, value); }

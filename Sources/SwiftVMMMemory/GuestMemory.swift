@@ -9,6 +9,7 @@ import SwiftVMMPlatform
 public enum GuestMemoryError: Error, Equatable, CustomStringConvertible {
     case outOfBounds(address: UInt64, length: Int)
     case cannotMap(size: UInt64, Errno)
+    case cannotCapture(Errno)
 
     public var description: String {
         switch self {
@@ -16,28 +17,39 @@ public enum GuestMemoryError: Error, Equatable, CustomStringConvertible {
             "\(length) bytes at \(hex(address)) are not in guest RAM"
         case .cannotMap(let size, let errno):
             "cannot reserve \(size >> 20) MiB for guest RAM: \(errno)"
+        case .cannotCapture(let errno):
+            "cannot copy guest RAM into a snapshot image: \(errno)"
         }
     }
 }
 
-/// The guest's RAM: one anonymous host mapping, placed in guest-physical space by `RAMLayout`
-/// (low part at 0, the rest from 4 GiB). Every access is bounds-checked; this type is the
+/// The guest's RAM: one private host mapping, placed in guest-physical space by `RAMLayout`
+/// (low part at 0, the rest from 4 GiB): anonymous, or a copy-on-write view of a
+/// `RAMImage` (GuestMemory+Image.swift). Every access is bounds-checked; this type is the
 /// only one that turns guest addresses into host pointers.
 public final class GuestMemory: @unchecked Sendable {
     public let layout: RAMLayout
     /// Start of the host mapping; guest RAM is at fixed offsets in it (see `hostOffset`).
     let base: UnsafeMutableRawPointer
+    /// The snapshot this memory was forked from, which its untouched pages still map.
+    public let image: RAMImage?
 
     /// Reserves `layout.size` bytes. MAP_NORESERVE: untouched pages cost nothing, so a
     /// large guest only uses the host memory it actually writes.
-    public init(layout: RAMLayout) throws(GuestMemoryError) {
-        self.layout = layout
+    public convenience init(layout: RAMLayout) throws(GuestMemoryError) {
         let mapping = mmap(nil, Int(layout.size), PROT_READ | PROT_WRITE,
                            MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0)
         guard let mapping, mapping != MAP_FAILED else {
             throw .cannotMap(size: layout.size, Errno(rawValue: errno))
         }
-        base = mapping
+        self.init(layout: layout, mapping: mapping, image: nil)
+    }
+
+    /// Takes ownership of `mapping`, `layout.size` bytes mapped read-write.
+    init(layout: RAMLayout, mapping: UnsafeMutableRawPointer, image: RAMImage?) {
+        self.layout = layout
+        self.base = mapping
+        self.image = image
     }
 
     deinit { munmap(base, Int(layout.size)) }
@@ -84,9 +96,10 @@ public final class GuestMemory: @unchecked Sendable {
         target.copyBytes(from: data)
     }
 
-    /// Zeroes `count` bytes at `address`. Whole pages are handed back to the kernel
-    /// (MADV_DONTNEED on a private anonymous mapping reads back as zeros), so zeroing a
-    /// large BSS costs no host memory.
+    /// Zeroes `count` bytes at `address`. Whole pages are handed back to the kernel, so
+    /// zeroing a large BSS costs no host memory: MADV_DONTNEED on a private anonymous
+    /// mapping reads back as zeros. On a fork it would read back as the image's pages
+    /// (madvise(2)), so there the pages are mapped anew, anonymous.
     public func zero(count: Int, at address: UInt64) throws(GuestMemoryError) {
         let region = try bytes(address, count)
         guard let start = region.baseAddress else { return }
@@ -101,7 +114,17 @@ public final class GuestMemory: @unchecked Sendable {
         let head = first - Int(bitPattern: start)
         UnsafeMutableRawBufferPointer(rebasing: region[..<head]).initializeMemory(as: UInt8.self, repeating: 0)
         UnsafeMutableRawBufferPointer(rebasing: region[(last - Int(bitPattern: start))...]).initializeMemory(as: UInt8.self, repeating: 0)
-        madvise(UnsafeMutableRawPointer(bitPattern: first), last - first, MADV_DONTNEED)
+        if image == nil {
+            madvise(UnsafeMutableRawPointer(bitPattern: first), last - first, MADV_DONTNEED)
+        } else {
+            // SAFETY: MAP_FIXED replaces only [first, last), pages of this memory's own mapping.
+            let fresh = mmap(UnsafeMutableRawPointer(bitPattern: first), last - first, PROT_READ | PROT_WRITE,
+                             MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0)
+            if fresh == MAP_FAILED {
+                UnsafeMutableRawBufferPointer(rebasing: region[head..<(last - Int(bitPattern: start))])
+                    .initializeMemory(as: UInt8.self, repeating: 0)
+            }
+        }
     }
 
     /// Makes the host forget its page-table entry for the 4 KiB page holding `address`

@@ -20,6 +20,7 @@ extern const unsigned long CKVM_CREATE_VM;
 extern const unsigned long CKVM_CHECK_EXTENSION;
 extern const unsigned long CKVM_GET_VCPU_MMAP_SIZE;
 extern const unsigned long CKVM_GET_SUPPORTED_CPUID;
+extern const unsigned long CKVM_GET_MSR_INDEX_LIST;
 
 // MARK: ioctl request numbers (VM fd)
 extern const unsigned long CKVM_CREATE_VCPU;
@@ -55,6 +56,15 @@ extern const unsigned long CKVM_SET_MP_STATE;
 extern const unsigned long CKVM_SET_GUEST_DEBUG;
 extern const unsigned long CKVM_GET_DEVICE_ATTR;
 extern const unsigned long CKVM_SET_DEVICE_ATTR;
+extern const unsigned long CKVM_SET_VCPU_EVENTS;
+extern const unsigned long CKVM_GET_FPU;
+extern const unsigned long CKVM_SET_FPU;
+extern const unsigned long CKVM_GET_XSAVE;
+extern const unsigned long CKVM_SET_XSAVE;
+extern const unsigned long CKVM_GET_XCRS;
+extern const unsigned long CKVM_SET_XCRS;
+extern const unsigned long CKVM_GET_DEBUGREGS;
+extern const unsigned long CKVM_SET_DEBUGREGS;
 
 // MARK: fixed-arity ioctl wrappers
 // For requests without an argument; passes 0, which several KVM ioctls insist on.

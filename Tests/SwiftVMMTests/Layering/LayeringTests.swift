@@ -15,7 +15,7 @@ import Testing
     static let allowed: [String: Set<String>] = [
         "SwiftVMMSupport": ["CSanitizerSupport"],
         "SwiftVMMPlatform": ["SwiftVMMSupport"],
-        "SwiftVMMMemory": ["SwiftVMMSupport", "SwiftVMMPlatform"],
+        "SwiftVMMMemory": ["CHostMemory", "SwiftVMMSupport", "SwiftVMMPlatform"],
         "SwiftVMMKVM": ["CKVM", "SwiftVMMSupport", "SwiftVMMPlatform"],
         "SwiftVMMDevices": ["SwiftVMMSupport", "SwiftVMMPlatform"],
         "SwiftVMMBoot": ["CZlib", "SwiftVMMSupport", "SwiftVMMPlatform", "SwiftVMMMemory"],

@@ -1,0 +1,169 @@
+import CKVM
+import SystemPackage
+import SwiftVMMPlatform
+import SwiftVMMSupport
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Everything KVM holds of one vCPU that a snapshot needs to continue it on a new vCPU:
+/// the registers, the FPU, the MSRs KVM itself handles, pending events and the run state
+/// (`api.rst` §4: KVM_GET_REGS, KVM_GET_SREGS, KVM_GET_FPU, KVM_GET_XSAVE, KVM_GET_XCRS,
+/// KVM_GET_DEBUGREGS, KVM_GET_MSRS, KVM_GET_VCPU_EVENTS, KVM_GET_MP_STATE). The local APIC
+/// is not here: with SwiftVMM's own irqchip it is SwiftVMM's state, not KVM's.
+public struct VCPUState: Sendable {
+    public var registers: kvm_regs
+    public var specialRegisters: kvm_sregs
+    public var fpu: kvm_fpu
+    /// The XSAVE area (`struct kvm_xsave`, 4 KiB), where the host offers KVM_CAP_XSAVE.
+    public var xsave: [UInt32]?
+    /// XCR0 and friends, where the host offers KVM_CAP_XCRS.
+    public var extendedControlRegisters: kvm_xcrs?
+    public var debugRegisters: kvm_debugregs
+    /// The MSRs KVM answers, in the order `restore` writes them back.
+    public var msrs: [MSRValue]
+    /// Pending and injected exceptions, interrupts, NMIs and SMIs, and the interrupt shadow.
+    public var events: kvm_vcpu_events
+    /// Running, halted, or waiting for INIT/SIPI (`KVM_MP_STATE_*`).
+    public var multiprocessingState: UInt32
+}
+
+/// One MSR's index and value.
+public struct MSRValue: Sendable, Equatable {
+    public var index: UInt32
+    public var value: UInt64
+
+    public init(index: UInt32, value: UInt64) {
+        self.index = index
+        self.value = value
+    }
+}
+
+extension KVM {
+    /// `KVM_GET_MSR_INDEX_LIST`: the MSRs KVM saves and restores for a vCPU.
+    public func msrIndexList() throws(KVMError) -> [UInt32] {
+        // struct kvm_msr_list { __u32 nmsrs; __u32 indices[]; }, built as one UInt32 array.
+        var capacity = 512
+        while true {
+            var buffer = [UInt32](repeating: 0, count: 1 + capacity)
+            buffer[0] = UInt32(capacity)
+            // SAFETY: the buffer holds the header and `capacity` indices, as nmsrs says.
+            let result = buffer.withUnsafeMutableBytes { ckvm_ioctl_pointer(fd.rawValue, CKVM_GET_MSR_INDEX_LIST, $0.baseAddress) }
+            if result >= 0 { return Array(buffer[1...].prefix(Int(buffer[0]))) }
+            let error = Errno(rawValue: errno)
+            guard error == .argListTooLong, Int(buffer[0]) > capacity, capacity < 1 << 16 else {
+                throw .ioctl("KVM_GET_MSR_INDEX_LIST", error)
+            }
+            capacity = Int(buffer[0])
+        }
+    }
+}
+
+extension VCPU {
+    /// The vCPU's state. `msrIndices` lists the MSRs to read (usually `KVM.msrIndexList()`);
+    /// those KVM refuses to read on this host are left out. The vCPU must not be running.
+    public func captureState(msrIndices: [UInt32], xsave: Bool, extendedControlRegisters: Bool) throws(KVMError) -> VCPUState {
+        var fpu = kvm_fpu()
+        try IOCTL.call(fd, "KVM_GET_FPU", CKVM_GET_FPU, &fpu)
+        var debugRegisters = kvm_debugregs()
+        try IOCTL.call(fd, "KVM_GET_DEBUGREGS", CKVM_GET_DEBUGREGS, &debugRegisters)
+        var events = kvm_vcpu_events()
+        try IOCTL.call(fd, "KVM_GET_VCPU_EVENTS", CKVM_GET_VCPU_EVENTS, &events)
+        var mpState = kvm_mp_state()
+        try IOCTL.call(fd, "KVM_GET_MP_STATE", CKVM_GET_MP_STATE, &mpState)
+        var xsaveArea: [UInt32]?
+        if xsave {
+            var area = [UInt32](repeating: 0, count: 1024)
+            try xsaveCall("KVM_GET_XSAVE", CKVM_GET_XSAVE, &area)
+            xsaveArea = area
+        }
+        var xcrs: kvm_xcrs?
+        if extendedControlRegisters {
+            var value = kvm_xcrs()
+            try IOCTL.call(fd, "KVM_GET_XCRS", CKVM_GET_XCRS, &value)
+            xcrs = value
+        }
+        return VCPUState(
+            registers: try registers(), specialRegisters: try specialRegisters(), fpu: fpu,
+            xsave: xsaveArea, extendedControlRegisters: xcrs, debugRegisters: debugRegisters,
+            msrs: Self.restoreOrder(try readMSRs(msrIndices)), events: events,
+            multiprocessingState: mpState.mp_state)
+    }
+
+    /// Writes `state` back, in the order the state depends on itself:
+    /// 1. special registers first: CR0, CR4 and EFER decide what the rest means;
+    /// 2. general registers, FPU, XSAVE, XCRs and debug registers;
+    /// 3. MSRs, the TSC before everything else (`restoreOrder`): KVM computes a TSC
+    ///    deadline against the TSC it has, so the TSC must be the snapshot's first
+    ///    (Firecracker #4666, a timer that fired at once or never after restore);
+    /// 4. pending events: an exception or interrupt being injected stays injected;
+    /// 5. the run state last: a vCPU that was halted or waiting for SIPI stays so.
+    /// The local APIC, where KVM emulates it, goes after the special registers (APIC base)
+    /// and before any interrupt is injected; the machine layer owns that step.
+    public func restore(_ state: VCPUState) throws(KVMError) {
+        try setSpecialRegisters(state.specialRegisters)
+        try setRegisters(state.registers)
+        var fpu = state.fpu
+        try IOCTL.call(fd, "KVM_SET_FPU", CKVM_SET_FPU, &fpu)
+        if var area = state.xsave { try xsaveCall("KVM_SET_XSAVE", CKVM_SET_XSAVE, &area) }
+        if var xcrs = state.extendedControlRegisters {
+            try IOCTL.call(fd, "KVM_SET_XCRS", CKVM_SET_XCRS, &xcrs)
+        }
+        var debugRegisters = state.debugRegisters
+        try IOCTL.call(fd, "KVM_SET_DEBUGREGS", CKVM_SET_DEBUGREGS, &debugRegisters)
+        for saved in state.msrs { try restoreMSR(saved) }
+        var events = state.events
+        try IOCTL.call(fd, "KVM_SET_VCPU_EVENTS", CKVM_SET_VCPU_EVENTS, &events)
+        var mpState = kvm_mp_state(mp_state: state.multiprocessingState)
+        try IOCTL.call(fd, "KVM_SET_MP_STATE", CKVM_SET_MP_STATE, &mpState)
+    }
+
+    /// Writes one saved MSR. KVM refuses some host-initiated writes of MSRs it lists
+    /// (kvm_pvm: the paravirtual async-page-fault MSRs, whatever the value); such a refusal
+    /// is harmless when the new vCPU already holds the saved value, and an error otherwise,
+    /// so no state is ever dropped silently.
+    private func restoreMSR(_ saved: MSRValue) throws(KVMError) {
+        do {
+            try setMSR(saved.index, saved.value)
+        } catch .ioctl(_, let errno) where errno == .invalidArgument {
+            guard (try? msr(saved.index)) == saved.value else {
+                throw .ioctl("KVM_SET_MSRS(\(hex(saved.index)) = \(hex(saved.value)))", errno)
+            }
+        }
+    }
+
+    /// KVM_GET_XSAVE or KVM_SET_XSAVE with `area`, a 4 KiB `struct kvm_xsave`.
+    private func xsaveCall(_ name: String, _ request: UInt, _ area: inout [UInt32]) throws(KVMError) {
+        precondition(area.count == 1024)
+        // SAFETY: the array is the 4 KiB struct kvm_xsave that the request reads or writes.
+        let result = area.withUnsafeMutableBytes { ckvm_ioctl_pointer(fd.rawValue, request, $0.baseAddress) }
+        guard result >= 0 else { throw .ioctl(name, Errno(rawValue: errno)) }
+    }
+
+    /// The TSC first, TSC_DEADLINE last, the rest in index order.
+    static func restoreOrder(_ msrs: [MSRValue]) -> [MSRValue] {
+        func rank(_ index: UInt32) -> Int {
+            switch index {
+            case MSRPolicy.Index.timeStampCounter: 0
+            case MSRPolicy.Index.tscDeadline: 2
+            default: 1
+            }
+        }
+        return msrs.sorted { (rank($0.index), $0.index) < (rank($1.index), $1.index) }
+    }
+
+    /// `KVM_GET_MSRS` over `indices`, one at a time: KVM stops a batch at the first MSR
+    /// it cannot read, and one read per MSR says exactly which those are.
+    private func readMSRs(_ indices: [UInt32]) throws(KVMError) -> [MSRValue] {
+        var values: [MSRValue] = []
+        for index in indices {
+            do {
+                values.append(MSRValue(index: index, value: try msr(index)))
+            } catch .ioctl(_, let errno) where errno == .invalidArgument {
+                continue   // KVM lists it but cannot read it on this host (read returned 0 of 1)
+            }
+        }
+        return values
+    }
+}
