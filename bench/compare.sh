@@ -9,8 +9,9 @@
 # -static-executable`, scratch path .build/static) and add it as a row to the boot,
 # footprint, throughput and start-up tables.
 # Needs /dev/kvm and swift. Installs gcc, python3, valgrind, qemu-system-x86 (qboot's ROM
-# comes with it) with apt-get when they are missing and it may (root on Debian); a peer or
-# tool that is still missing is skipped, and its row says why.
+# comes with it), stress-ng and GRUB's ISO tools (grub-pc-bin, grub-common, xorriso, mtools)
+# with apt-get when they are missing and it may (root on Debian); a peer or tool that is
+# still missing is skipped, and its row says why.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -26,12 +27,14 @@ while [[ $# -gt 0 ]]; do
     esac
 done
 missing=()
-for package in gcc python3 valgrind qemu-system-x86; do
+for package in gcc python3 valgrind qemu-system-x86 stress-ng grub-pc-bin grub-common xorriso mtools; do
     dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")
 done
 if [[ ${#missing[@]} -gt 0 && $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
     echo "installing ${missing[*]}..." >&2
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2 \
+    # A fresh machine's package lists may be empty or stale: update once if the install fails.
+    { DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2 \
+        || { apt-get update -qq >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2; }; } \
         || echo "compare.sh: could not install ${missing[*]}; going on without" >&2
 fi
 [[ -r /dev/kvm && -w /dev/kvm ]] || { echo "compare.sh: /dev/kvm is not usable; nothing to measure" >&2; exit 1; }
