@@ -89,44 +89,35 @@ enum BootFastPath {
         value("pin", PinOption.self) { $0.machine.pin = $1 },
         value("irqchip", InterruptController.self) { $0.machine.irqchip = $1 },
         value("msr-policy", UnknownMSRPolicy.self) { $0.machine.msrPolicy = $1 },
-        list("msr", MSROverride.self) { $0.machine.msrOverrides.append($1) },
+        value("msr", MSROverride.self, .repeating) { $0.machine.msrOverrides.append($1) },
         value("cpu-vendor", CPUIDTable.Vendor.self) { $0.machine.cpuVendor = $1 },
         value("cpu-features", CPUFeatureChanges.self) { $0.machine.cpuFeatures = $1 },
         flag("nested") { $0.machine.nested = true },
         flag("no-nested", key: "nested") { $0.machine.nested = false },
-        list("exit-on", String.self) { $0.machine.exitOn.append($1) },
+        value("exit-on", String.self, .repeating) { $0.machine.exitOn.append($1) },
         value("exit-on-status", Int32.self) { $0.machine.exitOnStatus = $1 },
-        list("fw-cfg", FirmwareConfigOption.self) { $0.machine.firmwareConfigFiles.append($1) },
-        list("debug-exit", DebugExitOption.self) { $0.machine.debugExitPorts.append($1) },
+        value("fw-cfg", FirmwareConfigOption.self, .repeating) { $0.machine.firmwareConfigFiles.append($1) },
+        value("debug-exit", DebugExitOption.self, .repeating) { $0.machine.debugExitPorts.append($1) },
         value("lost-ticks", PIT8254.LostTickPolicy.self) { $0.machine.lostTicks = $1 },
         flag("pc-testdev") { $0.machine.testDevice = true },
         flag("bios-timer") { $0.machine.biosTimer = true },
         value("gdb", GDBDevice.self) { $0.machine.gdb = $1 },
         flag("gdb-wait") { $0.machine.gdbWait = true },
-        list("trace", TraceArgument.self) { $0.machine.trace.append($1) },
+        value("trace", TraceArgument.self, .repeating) { $0.machine.trace.append($1) },
         value("timeout", Double.self) { $0.machine.timeout = $1 },
         value("log-level", Logger.Level.self) { $0.machine.logLevel = $1 },
         value("cmdline", String.self) { $0.cmdline = $1 },
-        list("module", String.self) { $0.modules.append($1) },
+        value("module", String.self, .repeating) { $0.modules.append($1) },
         value("boot-protocol", BootProtocolArgument.self) { $0.bootProtocol = $1 },
     ]
 
-    /// An option that takes one value, given at most once.
-    private static func value<T: ExpressibleByArgument>(_ name: String, _: T.Type,
+    /// An option that takes a value: at most once (`.single`), or each time it is given
+    /// (`.repeating`).
+    private static func value<T: ExpressibleByArgument>(_ name: String, _: T.Type, _ arity: Option.Arity = .single,
                                                         _ set: @escaping @Sendable (inout BootRequest, T) -> Void) -> Option {
-        Option(name: name, arity: .single, key: name) { request, text in
+        Option(name: name, arity: arity, key: name) { request, text in
             guard let value = T(argument: text) else { return false }
             set(&request, value)
-            return true
-        }
-    }
-
-    /// An option that takes one value each time it is given.
-    private static func list<T: ExpressibleByArgument>(_ name: String, _: T.Type,
-                                                       _ append: @escaping @Sendable (inout BootRequest, T) -> Void) -> Option {
-        Option(name: name, arity: .repeating, key: name) { request, text in
-            guard let value = T(argument: text) else { return false }
-            append(&request, value)
             return true
         }
     }
