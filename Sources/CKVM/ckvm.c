@@ -19,6 +19,10 @@ const unsigned long CKVM_REINJECT_CONTROL = KVM_REINJECT_CONTROL;
 const unsigned long CKVM_IRQ_LINE = KVM_IRQ_LINE;
 const unsigned long CKVM_ENABLE_CAP = KVM_ENABLE_CAP;
 const unsigned long CKVM_X86_SET_MSR_FILTER = KVM_X86_SET_MSR_FILTER;
+const unsigned long CKVM_GET_IRQCHIP = KVM_GET_IRQCHIP;
+const unsigned long CKVM_SET_IRQCHIP = KVM_SET_IRQCHIP;
+const unsigned long CKVM_GET_PIT2 = KVM_GET_PIT2;
+const unsigned long CKVM_SET_PIT2 = KVM_SET_PIT2;
 
 const unsigned long CKVM_RUN = KVM_RUN;
 const unsigned long CKVM_GET_REGS = KVM_GET_REGS;

@@ -10,11 +10,14 @@ import Glibc
 /// Everything KVM holds of one vCPU that a snapshot needs to continue it on a new vCPU:
 /// the registers, the FPU, the MSRs KVM itself handles, pending events and the run state
 /// (`api.rst` §4: KVM_GET_REGS, KVM_GET_SREGS, KVM_GET_FPU, KVM_GET_XSAVE, KVM_GET_XCRS,
-/// KVM_GET_DEBUGREGS, KVM_GET_MSRS, KVM_GET_VCPU_EVENTS, KVM_GET_MP_STATE). The local APIC
-/// is not here: with SwiftVMM's own irqchip it is SwiftVMM's state, not KVM's.
+/// KVM_GET_DEBUGREGS, KVM_GET_MSRS, KVM_GET_VCPU_EVENTS, KVM_GET_MP_STATE), and the local
+/// APIC where KVM emulates it (`--irqchip kernel`; with SwiftVMM's own irqchip it is
+/// SwiftVMM's state, not KVM's).
 public struct VCPUState: Sendable {
     public var registers: kvm_regs
     public var specialRegisters: kvm_sregs
+    /// KVM's local APIC registers (KVM_GET_LAPIC), with the in-kernel irqchip.
+    public var localAPIC: kvm_lapic_state?
     public var fpu: kvm_fpu
     /// The XSAVE area (`struct kvm_xsave`, 4 KiB), where the host offers KVM_CAP_XSAVE.
     public var xsave: [UInt32]?
@@ -63,7 +66,14 @@ extension KVM {
 extension VCPU {
     /// The vCPU's state. `msrIndices` lists the MSRs to read (usually `KVM.msrIndexList()`);
     /// those KVM refuses to read on this host are left out. The vCPU must not be running.
-    public func captureState(msrIndices: [UInt32], xsave: Bool, extendedControlRegisters: Bool) throws(KVMError) -> VCPUState {
+    public func captureState(msrIndices: [UInt32], xsave: Bool, extendedControlRegisters: Bool,
+                             localAPIC: Bool) throws(KVMError) -> VCPUState {
+        var lapic: kvm_lapic_state?
+        if localAPIC {
+            var value = kvm_lapic_state()
+            try IOCTL.call(fd, "KVM_GET_LAPIC", CKVM_GET_LAPIC, &value)
+            lapic = value
+        }
         var fpu = kvm_fpu()
         try IOCTL.call(fd, "KVM_GET_FPU", CKVM_GET_FPU, &fpu)
         var debugRegisters = kvm_debugregs()
@@ -85,24 +95,27 @@ extension VCPU {
             xcrs = value
         }
         return VCPUState(
-            registers: try registers(), specialRegisters: try specialRegisters(), fpu: fpu,
+            registers: try registers(), specialRegisters: try specialRegisters(), localAPIC: lapic, fpu: fpu,
             xsave: xsaveArea, extendedControlRegisters: xcrs, debugRegisters: debugRegisters,
             msrs: Self.restoreOrder(try readMSRs(msrIndices)), events: events,
             multiprocessingState: mpState.mp_state)
     }
 
     /// Writes `state` back, in the order the state depends on itself:
-    /// 1. special registers first: CR0, CR4 and EFER decide what the rest means;
-    /// 2. general registers, FPU, XSAVE, XCRs and debug registers;
-    /// 3. MSRs, the TSC before everything else (`restoreOrder`): KVM computes a TSC
+    /// 1. special registers first: CR0, CR4 and EFER decide what the rest means, and the
+    ///    APIC base where the local APIC is;
+    /// 2. KVM's local APIC, if any, before any interrupt can be injected;
+    /// 3. general registers, FPU, XSAVE, XCRs and debug registers;
+    /// 4. MSRs, the TSC before everything else (`restoreOrder`): KVM computes a TSC
     ///    deadline against the TSC it has, so the TSC must be the snapshot's first
     ///    (Firecracker #4666, a timer that fired at once or never after restore);
-    /// 4. pending events: an exception or interrupt being injected stays injected;
-    /// 5. the run state last: a vCPU that was halted or waiting for SIPI stays so.
-    /// The local APIC, where KVM emulates it, goes after the special registers (APIC base)
-    /// and before any interrupt is injected; the machine layer owns that step.
+    /// 5. pending events: an exception or interrupt being injected stays injected;
+    /// 6. the run state last: a vCPU that was halted or waiting for SIPI stays so.
     public func restore(_ state: VCPUState) throws(KVMError) {
         try setSpecialRegisters(state.specialRegisters)
+        if var lapic = state.localAPIC {
+            try IOCTL.call(fd, "KVM_SET_LAPIC", CKVM_SET_LAPIC, &lapic)
+        }
         try setRegisters(state.registers)
         var fpu = state.fpu
         try IOCTL.call(fd, "KVM_SET_FPU", CKVM_SET_FPU, &fpu)

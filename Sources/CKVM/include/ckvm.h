@@ -33,6 +33,10 @@ extern const unsigned long CKVM_REINJECT_CONTROL;
 extern const unsigned long CKVM_IRQ_LINE;
 extern const unsigned long CKVM_ENABLE_CAP;
 extern const unsigned long CKVM_X86_SET_MSR_FILTER;
+extern const unsigned long CKVM_GET_IRQCHIP;
+extern const unsigned long CKVM_SET_IRQCHIP;
+extern const unsigned long CKVM_GET_PIT2;
+extern const unsigned long CKVM_SET_PIT2;
 
 // MARK: ioctl request numbers (vCPU fd)
 extern const unsigned long CKVM_RUN;

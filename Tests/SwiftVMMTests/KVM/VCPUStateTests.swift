@@ -12,7 +12,7 @@ struct VCPUStateTests {
 
     func capture(_ vcpu: VCPU, _ kvm: KVM) throws -> VCPUState {
         try vcpu.captureState(msrIndices: kvm.msrIndexList(), xsave: kvm.capability(KVM_CAP_XSAVE) != 0,
-                              extendedControlRegisters: kvm.capability(KVM_CAP_XCRS) != 0)
+                              extendedControlRegisters: kvm.capability(KVM_CAP_XCRS) != 0, localAPIC: false)
     }
 
     @Test("registers, special registers, FPU and MSRs come back on a new vCPU as they were")
