@@ -154,12 +154,16 @@ extension VCPU {
         guard result >= 0 else { throw .ioctl(name, Errno(rawValue: errno)) }
     }
 
+    /// IA32_TSC_DEADLINE (SDM Vol. 3A §11.5.4.1): KVM's only with its in-kernel APIC.
+    /// `LocalAPIC.MSR.tscDeadline` names it for SwiftVMM's APIC, a layer this one cannot see.
+    static let tscDeadline: UInt32 = 0x6E0
+
     /// The TSC first, TSC_DEADLINE last, the rest in index order.
     static func restoreOrder(_ msrs: [MSRValue]) -> [MSRValue] {
         func rank(_ index: UInt32) -> Int {
             switch index {
             case MSRPolicy.Index.timeStampCounter: 0
-            case MSRPolicy.Index.tscDeadline: 2
+            case tscDeadline: 2
             default: 1
             }
         }

@@ -47,9 +47,6 @@ package final class MSRPolicy: Sendable {
         /// IA32_TIME_STAMP_COUNTER (Vol. 4 Table 2-2): KVM's; the VMM reads the guest's TSC
         /// through it (exactly when a timer fires) and sets it to 0 at start.
         package static let timeStampCounter: UInt32 = 0x10
-        /// IA32_TSC_DEADLINE (Vol. 3A §11.5.4.1): the local APIC's, so KVM's only with its
-        /// in-kernel APIC; a snapshot restores it after the TSC.
-        package static let tscDeadline: UInt32 = 0x6E0
         /// MSR_PLATFORM_INFO (Vol. 4 §2.x, e.g. Table 2-25): bits 15:8 maximum non-turbo
         /// ratio, bits 47:40 maximum efficiency ratio; TSC = ratio × 100 MHz. KVM #GPs or
         /// reads ratio 0 here, and kernels (Composite) compute the TSC rate from it.

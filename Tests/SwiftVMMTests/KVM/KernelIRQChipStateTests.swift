@@ -5,8 +5,6 @@ import Testing
 /// KVM's in-kernel irqchip (`--irqchip kernel`), captured and restored on another VM.
 @Suite(.enabled(if: KVMHost.available, "\(KVMHost.unavailableReason ?? "")"))
 struct KernelIRQChipStateTests {
-    func bytes<T>(_ value: T) -> [UInt8] { withUnsafeBytes(of: value) { Array($0) } }
-
     func vmWithIRQChip(_ kvm: KVM) throws -> VirtualMachine {
         let vm = try kvm.createVM()
         try vm.createIRQChip()

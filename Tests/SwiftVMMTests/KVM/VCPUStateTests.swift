@@ -3,12 +3,13 @@ import Testing
 @testable import SwiftVMMKVM
 import SwiftVMMPlatform
 
+/// The bytes of a KVM structure, to compare two captures of it.
+func bytes<T>(_ value: T) -> [UInt8] { withUnsafeBytes(of: value) { Array($0) } }
+
 /// A vCPU's KVM state, captured and restored on a vCPU of another VM.
 @Suite(.enabled(if: KVMHost.available, "\(KVMHost.unavailableReason ?? "")"))
 struct VCPUStateTests {
     static let lstar: UInt32 = 0xC000_0082, kernelGSBase: UInt32 = 0xC000_0102, sysenterESP: UInt32 = 0x175
-
-    func bytes<T>(_ value: T) -> [UInt8] { withUnsafeBytes(of: value) { Array($0) } }
 
     func capture(_ vcpu: VCPU, _ kvm: KVM) throws -> VCPUState {
         try vcpu.captureState(msrIndices: kvm.msrIndexList(), xsave: kvm.capability(KVM_CAP_XSAVE) != 0,
