@@ -27,7 +27,7 @@ public final class ACPIPowerManagement: Sendable {
     static let softOffSleepType: UInt16 = 0, suspendToRAMSleepType: UInt16 = 1
 
     /// PM1 status (offset 0, write 1 to clear) and enable (offset 2).
-    private let events = AnnotatedMutex<(status: UInt16, enable: UInt16)>((0, 0))
+    let events = AnnotatedMutex<(status: UInt16, enable: UInt16)>((0, 0))
     private let powerOff: @Sendable () -> Void
     private let suspend: @Sendable () -> Void
 
@@ -88,7 +88,7 @@ public final class ACPIPowerManagement: Sendable {
 /// the machine; bit 1 chooses hard reset, which is the same here.
 public final class ResetControl: PortDevice {
     static let resetCPU: UInt32 = 1 << 2
-    private let register = AnnotatedMutex<UInt8>(0)
+    let register = AnnotatedMutex<UInt8>(0)
     private let reset: @Sendable () -> Void
 
     public init(reset: @escaping @Sendable () -> Void) { self.reset = reset }

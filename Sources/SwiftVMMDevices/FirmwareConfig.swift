@@ -34,7 +34,7 @@ public final class FirmwareConfig: Sendable {
     /// Selector bits that are not part of the key (FW_CFG_WRITE_CHANNEL, FW_CFG_ARCH_LOCAL).
     static let keyMask: UInt16 = 0x3FFF
 
-    private struct State {
+    package struct State: Sendable, Equatable, Codable {
         var key: UInt16 = 0
         var offset = 0
         var dmaAddressHigh: UInt32 = 0
@@ -42,7 +42,7 @@ public final class FirmwareConfig: Sendable {
 
     private let items: FirmwareConfigItems
     private let memory: (any DMAMemory)?
-    private let state = AnnotatedMutex(State())
+    let state = AnnotatedMutex(State())
 
     /// `memory` is what DMA transfers read and write; nil disables DMA (and the ID item
     /// should then say so).

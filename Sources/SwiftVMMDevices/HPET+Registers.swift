@@ -40,14 +40,14 @@ extension HPET {
     }
 
     /// General Configuration (§2.3.5).
-    struct GeneralConfiguration: OptionSet {
+    struct GeneralConfiguration: OptionSet, Codable {
         let rawValue: UInt64
         static let enable = GeneralConfiguration(rawValue: 1 << 0)             // ENABLE_CNF
         static let legacyReplacement = GeneralConfiguration(rawValue: 1 << 1)  // LEG_RT_CNF
     }
 
     /// Timer N Configuration and Capabilities (§2.3.8).
-    struct TimerConfiguration: OptionSet {
+    struct TimerConfiguration: OptionSet, Codable {
         let rawValue: UInt64
         static let levelTriggered = TimerConfiguration(rawValue: 1 << 1)   // Tn_INT_TYPE_CNF
         static let interruptEnable = TimerConfiguration(rawValue: 1 << 2)  // Tn_INT_ENB_CNF

@@ -37,7 +37,7 @@ public final class HPET: MMIODevice {
     static let maximumOwed: UInt64 = 1000
     static let clock = TickClock(hertz: counterHz)
 
-    struct Timer {
+    struct Timer: Sendable, Equatable, Codable {
         var configuration = TimerConfiguration()   // writable bits; capabilities added on read
         var comparator: UInt64 = .max              // Tn_COMPARATOR, all ones at reset
         var period: UInt64 = 0                     // the value last written, in periodic mode
@@ -54,12 +54,12 @@ public final class HPET: MMIODevice {
 
     /// The level lines as last sent: `asserted` lines are held high; `domain` is every line
     /// a level timer has asserted, so moving or clearing one deasserts the old line.
-    struct Lines: Equatable {
+    struct Lines: Sendable, Equatable, Codable {
         var asserted: UInt32 = 0
         var domain: UInt32 = 0
     }
 
-    struct State {
+    package struct State: Sendable, Equatable, Codable {
         var configuration = GeneralConfiguration()
         var interruptStatus: UInt64 = 0
         /// Host time of the last status clear: a level timer catching up fires no sooner
@@ -300,8 +300,8 @@ public final class HPET: MMIODevice {
         }
     }
 
-    private let state = AnnotatedMutex(State())
-    private let timer: DeviceTimer
+    let state = AnnotatedMutex(State())
+    let timer: DeviceTimer
     private let setLine: @Sendable (Int, Bool) -> Void
     private let acceptance: @Sendable (Int, Bool) -> EdgeAcceptance
     private let lostTicks: PIT8254.LostTickPolicy

@@ -76,7 +76,7 @@ public final class IOAPIC: MMIODevice {
         }
     }
 
-    struct State {
+    package struct State: Sendable, Equatable, Codable {
         var select: UInt8 = 0                     // IOREGSEL
         var id: UInt32                            // IOAPICID bits 27:24
         /// IOREDTBL: masked at reset, everything else 0 (§3.2.4).
@@ -151,13 +151,13 @@ public final class IOAPIC: MMIODevice {
         }
     }
 
-    private let state: AnnotatedMutex<State>
+    let state: AnnotatedMutex<State>
     private let deliver: @Sendable (Message) -> Void
     /// Told each edge pin whose message an EOI acknowledged, after the lock is released.
     private let acknowledged: @Sendable (Int) -> Void
     /// `State.edgesInFlight != 0`, so the EOI of a vector no edge pin waits for (every
     /// local APIC timer tick, every IPI) costs one load, not the lock.
-    private let anyEdgeInFlight = Atomic<Bool>(false)
+    let anyEdgeInFlight = Atomic<Bool>(false)
 
     /// `id` is the I/O APIC ID the MADT reports (0–15); `deliver` receives each interrupt;
     /// `acknowledged` hears of each edge pin whose interrupt was EOIed.

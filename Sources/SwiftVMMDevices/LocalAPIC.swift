@@ -58,36 +58,36 @@ public final class LocalAPIC {
 
     public let id: UInt32
     /// The xAPIC ID register's ID (bits 31:24): `id` until the guest writes another.
-    private var xAPICID: UInt32
-    private var environment: Environment
+    var xAPICID: UInt32
+    var environment: Environment
 
     // MARK: Registers (one field per architectural register)
     // `base`, `interruptRequest` and `lvt` are read after every exit (is an interrupt
     // deliverable?); as only this vCPU's thread touches the APIC, their dynamic exclusivity
     // checks (a runtime call per access) are turned off.
     /// IA32_APIC_BASE.
-    @exclusivity(unchecked) public private(set) var base: UInt64
-    private var taskPriority: UInt32 = 0
-    private var logicalDestination: UInt32 = 0
-    private var destinationFormat: UInt32 = 0xFFFF_FFFF
-    private var spuriousVector: UInt32 = 0xFF
-    private var inService = VectorSet()
-    private var triggerMode = VectorSet()
-    @exclusivity(unchecked) private var interruptRequest = VectorSet()
-    private var errorStatus: UInt32 = 0
-    private var pendingErrors: UInt32 = 0
-    private var interruptCommand: UInt64 = 0
+    @exclusivity(unchecked) public internal(set) var base: UInt64
+    var taskPriority: UInt32 = 0
+    var logicalDestination: UInt32 = 0
+    var destinationFormat: UInt32 = 0xFFFF_FFFF
+    var spuriousVector: UInt32 = 0xFF
+    var inService = VectorSet()
+    var triggerMode = VectorSet()
+    @exclusivity(unchecked) var interruptRequest = VectorSet()
+    var errorStatus: UInt32 = 0
+    var pendingErrors: UInt32 = 0
+    var interruptCommand: UInt64 = 0
     /// LVT entries: CMCI, timer, thermal, performance, LINT0, LINT1, error.
-    @exclusivity(unchecked) private var lvt = [UInt32](repeating: LocalAPIC.lvtMasked, count: 7)
-    private var timerInitialCount: UInt32 = 0
-    private var timerDivide: UInt32 = 0
-    private var tscDeadline: UInt64 = 0
+    @exclusivity(unchecked) var lvt = [UInt32](repeating: LocalAPIC.lvtMasked, count: 7)
+    var timerInitialCount: UInt32 = 0
+    var timerDivide: UInt32 = 0
+    var tscDeadline: UInt64 = 0
 
     // MARK: Timer state
     /// Guest TSC at which the timer next expires; nil when disarmed.
-    private var timerDeadline: UInt64?
+    var timerDeadline: UInt64?
     /// Periodic reload length in guest TSC cycles.
-    private var timerPeriod: UInt64 = 0
+    var timerPeriod: UInt64 = 0
 
     private static let lvtIndex: [UInt32: Int] = [
         Register.lvtCMCI: 0, Register.lvtTimer: 1, Register.lvtThermal: 2, Register.lvtPerformance: 3,
@@ -411,7 +411,7 @@ public final class LocalAPIC {
     /// x2APIC logical ID (§11.12.10.2): cluster (ID bits 31:4) in 31:16, one bit for ID bits 3:0.
     private var x2APICLogicalID: UInt32 { (id >> 4) << 16 | 1 << (id & 0xF) }
 
-    private func publishAddressing() {
+    func publishAddressing() {
         environment.addressingChanged(Addressing(
             id: id, logicalDestination: x2APICMode ? x2APICLogicalID : logicalDestination,
             destinationFormat: destinationFormat, x2APIC: x2APICMode, softwareEnabled: softwareEnabled,

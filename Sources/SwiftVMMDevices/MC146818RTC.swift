@@ -128,10 +128,10 @@ public final class MC146818RTC: PortDevice {
         var running: Bool { dividerRunning && !statusB.contains(.set) }
     }
 
-    private let state: AnnotatedMutex<State>
+    let state: AnnotatedMutex<State>
     /// Host wall-clock time: nanoseconds since 1970-01-01 UTC.
-    private let now: @Sendable () -> Int64
-    private let timer: DeviceTimer?
+    let now: @Sendable () -> Int64
+    let timer: DeviceTimer?
     private let irq8: any InterruptLine
 
     /// `now` is the host's UTC clock in nanoseconds since the Unix epoch (injectable for

@@ -32,28 +32,29 @@ public final class PCTestDevice: Sendable {
     public static let memorySize = 0x1_0000
 
     /// The scratch register at 0xE0 and 0xE8.
-    public let scratch: PortDevice
+    public var scratch: PortDevice { scratchRegister }
     /// The flush-page register at 0xE4.
     public let flushPage: PortDevice
     /// The interrupt lines at 0x2000.
     public let interruptLines: PortDevice
     /// The 64 KiB window at 0xFF00_0000.
-    public let memory: MMIODevice
+    public var memory: MMIODevice { scratchMemory }
+    /// The two parts that hold state, by their own types for `snapshot()` and `restore(_:)`.
+    let scratchRegister = ScratchRegister()
+    let scratchMemory = ScratchMemory()
 
     /// `lines` holds `lineCount` lines; `forgetPage` drops the host's mapping of the
     /// guest-physical page holding an address.
     public init(lines: [any InterruptLine], forgetPage: @escaping @Sendable (UInt64) -> Void) {
         precondition(lines.count == Self.lineCount, "pc-testdev has \(Self.lineCount) interrupt lines")
-        scratch = ScratchRegister()
         flushPage = FlushPageRegister(forgetPage: forgetPage)
         interruptLines = InterruptLinePorts(lines: lines)
-        memory = ScratchMemory()
     }
 }
 
 /// QEMU's `test_ioport_read`/`write`: `size` bytes at byte `offset & 3` of one register.
-private final class ScratchRegister: PortDevice {
-    private let value = AnnotatedMutex<UInt32>(0)
+final class ScratchRegister: PortDevice {
+    let value = AnnotatedMutex<UInt32>(0)
 
     private static func field(offset: UInt16, size: Int) -> (shift: UInt32, mask: UInt32) {
         let shift = UInt32(offset & 3) * 8
@@ -101,8 +102,8 @@ private final class InterruptLinePorts: PortDevice {
 
 /// 64 KiB read and written little-endian at any offset; bytes past the end read as 0 and
 /// are not written (QEMU copies past its buffer there).
-private final class ScratchMemory: MMIODevice {
-    private let bytes = AnnotatedMutex([UInt8](repeating: 0, count: PCTestDevice.memorySize))
+final class ScratchMemory: MMIODevice {
+    let bytes = AnnotatedMutex([UInt8](repeating: 0, count: PCTestDevice.memorySize))
 
     func read(offset: UInt64, size: Int) -> UInt64 {
         bytes.withLock { bytes in

@@ -34,7 +34,7 @@ public final class PIC8259Pair: ExternalInterruptController {
     }
 
     /// ICW1 (A0 = 0, D4 = 1), datasheet Figure 7.
-    struct ICW1: OptionSet {
+    struct ICW1: OptionSet, Codable {
         let rawValue: UInt8
         static let ic4 = ICW1(rawValue: 1 << 0)     // ICW4 needed
         static let sngl = ICW1(rawValue: 1 << 1)    // single chip, no ICW3
@@ -44,7 +44,7 @@ public final class PIC8259Pair: ExternalInterruptController {
     }
 
     /// ICW4, datasheet Figure 7.
-    struct ICW4: OptionSet {
+    struct ICW4: OptionSet, Codable {
         let rawValue: UInt8
         static let microprocessorMode = ICW4(rawValue: 1 << 0)  // µPM: 8086 (1) / 8080 (0)
         static let aeoi = ICW4(rawValue: 1 << 1)                // automatic end of interrupt
@@ -83,10 +83,10 @@ public final class PIC8259Pair: ExternalInterruptController {
     /// ELCR bits that may be set (PIIX4 §12.6.1/2: IRQ 0, 1, 2, 8 and 13 are edge-only).
     static let elcrWritable: [UInt8] = [0xF8, 0xDE]
 
-    enum InitStep { case ready, icw2, icw3, icw4 }
+    enum InitStep: Codable { case ready, icw2, icw3, icw4 }
 
     /// One 8259A: one field per register, plus the command state OCW2/OCW3 leave behind.
-    struct Chip {
+    struct Chip: Equatable, Codable {
         var interruptRequest: UInt8 = 0     // IRR
         var inService: UInt8 = 0            // ISR
         var interruptMask: UInt8 = 0xFF     // IMR (OCW1)
@@ -227,7 +227,7 @@ public final class PIC8259Pair: ExternalInterruptController {
         }
     }
 
-    struct State {
+    package struct State: Sendable, Equatable, Codable {
         var master = Chip(vectorBase: 0x08, icw3: 1 << PIC8259Pair.cascadeInput)
         var slave = Chip(vectorBase: 0x70, icw3: UInt8(PIC8259Pair.cascadeInput))
         /// The INT level last sent to `output`.
@@ -245,11 +245,11 @@ public final class PIC8259Pair: ExternalInterruptController {
         }
     }
 
-    private let state = AnnotatedMutex(State())
+    let state = AnnotatedMutex(State())
     private let output: any InterruptLine
     /// INT as last computed under the lock, for `hasInterrupt`: the BSP asks on every exit
     /// while LINT0 is in virtual-wire mode, and an atomic load costs less than the lock.
-    private let intPin = Atomic<Bool>(false)
+    let intPin = Atomic<Bool>(false)
 
     /// Told the IRQ (0–15) each INTA cycle took, after the lock is released (a timer that
     /// owes ticks sends the next one then).

@@ -3,7 +3,7 @@
 extension PIT8254 {
     /// One counter: the registers the datasheet names (CR, OL, status latch, control
     /// word) and where its counting element started, from which CE is computed.
-    struct Counter {
+    struct Counter: Sendable, Equatable, Codable {
         var modeBits: UInt8 = 0              // control word bits 3:1 as written
         var access = Access.lowHigh
         var bcd = false
@@ -27,9 +27,15 @@ extension PIT8254 {
         var ticksBefore: UInt64 = 0
         /// Modes 2 and 3: a count written while counting, loaded at the end of the current
         /// period (`at`); until then CE finishes the old period.
-        var pending: (reload: UInt64, at: UInt64)?
+        var pending: Pending?
         /// Modes 0, 1, 4, 5: terminal count has been signalled.
         var terminalCountSignalled = false
+
+        /// A count waiting for the end of the current period (`Counter.pending`).
+        struct Pending: Sendable, Equatable, Codable {
+            var reload: UInt64
+            var at: UInt64
+        }
 
         var mode: Mode { Mode(bits: modeBits) }
         var modulus: UInt64 { bcd ? 10_000 : 0x1_0000 }
@@ -186,7 +192,7 @@ extension PIT8254 {
                 if hasCount, let current = start {
                     // Counting: the new count starts at the end of the current period.
                     let end = pending?.at ?? Counter.boundary(atOrAfter: now + 1, start: current, reload: reload)
-                    pending = (n, end)
+                    pending = Pending(reload: n, at: end)
                 } else {
                     reload = n
                     ticksBefore = 0

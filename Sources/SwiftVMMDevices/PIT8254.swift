@@ -53,7 +53,7 @@ public final class PIT8254: PortDevice {
     }
 
     /// Control word bits 5:4, RW1 RW0 ("Control Word Format"): 00 is the counter latch command.
-    enum Access: UInt8 {
+    enum Access: UInt8, Codable {
         case latch = 0, low = 1, high = 2, lowHigh = 3
     }
 
@@ -87,7 +87,7 @@ public final class PIT8254: PortDevice {
     }
 
     /// Port 0x61 bits (PC/AT; PIIX4 §4.1.9 NMI status and control register).
-    struct SystemControl: OptionSet {
+    struct SystemControl: OptionSet, Codable {
         let rawValue: UInt8
         static let timer2Gate = SystemControl(rawValue: 1 << 0)      // R/W
         static let speakerData = SystemControl(rawValue: 1 << 1)     // R/W
@@ -114,7 +114,7 @@ public final class PIT8254: PortDevice {
 
     // Counter, one per channel: PIT8254+Counter.swift.
 
-    struct State {
+    package struct State: Sendable, Equatable, Codable {
         var counters = [Counter(), Counter(), Counter()]
         /// Port 0x61's writable bits (bit 0 is also counter 2's gate).
         var systemControl: SystemControl = []
@@ -169,8 +169,8 @@ public final class PIT8254: PortDevice {
         }
     }
 
-    private let state: AnnotatedMutex<State>
-    private let timer: DeviceTimer
+    let state: AnnotatedMutex<State>
+    let timer: DeviceTimer
     private let irq0: any InterruptLine
     private let lostTicks: LostTickPolicy
 

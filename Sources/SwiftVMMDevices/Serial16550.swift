@@ -24,7 +24,7 @@ public final class Serial16550: PortDevice {
     }
 
     /// IER bits.
-    struct InterruptEnable: OptionSet {
+    struct InterruptEnable: OptionSet, Codable {
         let rawValue: UInt8
         static let receivedData = InterruptEnable(rawValue: 1 << 0)        // ERBFI
         static let transmitterEmpty = InterruptEnable(rawValue: 1 << 1)    // ETBEI
@@ -58,7 +58,7 @@ public final class Serial16550: PortDevice {
     /// Host bytes waiting on the line for room in the FIFO before `receive` refuses more.
     static let lineCapacity = 4096
 
-    struct State {
+    package struct State: Sendable, Equatable, Codable {
         var interruptEnable = InterruptEnable()
         var lineControl: UInt8 = 0x03           // 8N1
         var modemControl: UInt8 = 0
@@ -136,7 +136,7 @@ public final class Serial16550: PortDevice {
         }
     }
 
-    private let state = AnnotatedMutex(State())
+    let state = AnnotatedMutex(State())
     private let sink: any SerialSink
     private let irq: any InterruptLine
 

@@ -9,7 +9,7 @@ public final class SystemControlPortA: PortDevice {
         static let fastReset: UInt8 = 1 << 0
         static let a20Gate: UInt8 = 1 << 1
     }
-    private let register = AnnotatedMutex<UInt8>(Bit.a20Gate)
+    let register = AnnotatedMutex<UInt8>(Bit.a20Gate)
     private let reset: @Sendable () -> Void
 
     public init(reset: @escaping @Sendable () -> Void) { self.reset = reset }

@@ -1,6 +1,6 @@
 /// What became of a timer's expiries (`Machine.statistics`, `--trace summary`). Every
 /// expiry is delivered, discarded, or still owed: expiries = delivered + discarded + owed.
-public struct TimerTicks: Sendable, Equatable, CustomStringConvertible {
+public struct TimerTicks: Sendable, Equatable, Codable, CustomStringConvertible {
     /// Expiries of the timer's deadlines (periodic ones counted one per period).
     public var expiries: UInt64 = 0
     /// Interrupts sent to the interrupt controllers.

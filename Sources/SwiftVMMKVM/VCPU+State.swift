@@ -44,6 +44,12 @@ public struct MSRValue: Sendable, Equatable {
 }
 
 extension KVM {
+    /// Whether a vCPU's state on this host includes the XSAVE area (KVM_CAP_XSAVE) and the
+    /// extended control registers (KVM_CAP_XCRS).
+    public func stateExtensions() throws(KVMError) -> (xsave: Bool, extendedControlRegisters: Bool) {
+        (try capability(KVM_CAP_XSAVE) != 0, try capability(KVM_CAP_XCRS) != 0)
+    }
+
     /// `KVM_GET_MSR_INDEX_LIST`: the MSRs KVM saves and restores for a vCPU.
     public func msrIndexList() throws(KVMError) -> [UInt32] {
         // struct kvm_msr_list { __u32 nmsrs; __u32 indices[]; }, built as one UInt32 array.

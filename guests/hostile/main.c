@@ -113,10 +113,15 @@ static void on_tick(struct isr_frame *f) { (void)f; ticks++; lapic_eoi(); }
 
 static void ipi(void) {
     static const uint32_t modes[] = {ICR_FIXED | 0x40, ICR_NMI, ICR_INIT | ICR_ASSERT, ICR_STARTUP | 0x10};
-    uint32_t self = lapic_id(), stuck = 0;
-    /* Physical 0xFF is the xAPIC broadcast (it would INIT this CPU too: a real deadlock). */
+    uint32_t self = lapic_id(), stuck = 0, present[MAX_CPUS];
+    int cpus = acpi_madt_cpus(present, MAX_CPUS);
+    /* Physical 0xFF is the xAPIC broadcast (it would INIT this CPU too: a real deadlock). The
+     * CPUs the MADT lists are skipped: INIT-SIPI would restart one at 0x10000, in whatever
+     * bytes are there. */
     for (uint32_t id = 0; id < 0xFF; id++) {
-        if (id == self) continue;
+        int exists = id == self;
+        for (int i = 0; i < cpus && i < MAX_CPUS; i++) exists |= present[i] == id;
+        if (exists) continue;
         for (unsigned m = 0; m < 4; m++) stuck += lapic_send_ipi(id, modes[m]) != 0;
     }
     /* Random logical destinations may include this CPU: no INIT there. */

@@ -22,6 +22,9 @@ struct Board {
     let rtc: MC146818RTC
     let suspendToRAM: SuspendToRAM?
     let powerManagement: ACPIPowerManagement
+    let resetControl: ResetControl
+    /// fw_cfg, port 0x92 and the test device.
+    let qemu: Machine.QEMUDevices
 
     /// Device timer slots of the machine's `TimerService` (each vCPU keeps its local APIC's
     /// timer in its own `VCPUAlarm`).
@@ -53,9 +56,10 @@ struct Board {
         rtc = MC146818RTC(backup: cmos, timer: timer(TimerSlot.rtc), irq8: suspendToRAM?.watchingRTC(irq8) ?? irq8)
         rtc.store(FirmwareCMOS.bytes(ram: host.memory.layout, cpus: cpus))
         try ports.place(rtc, at: UInt64(Layout.cmos), count: 2)
-        powerManagement = try Self.placePowerAndReset(on: ports, suspendToRAM: suspendToRAM, control: control, logger: logger)
+        (powerManagement, resetControl) = try Self.placePowerAndReset(on: ports, suspendToRAM: suspendToRAM, control: control,
+                                                                      logger: logger)
         try chipset?.place(ports: ports, mmio: mmio)
-        try Machine.placeQEMUPorts(on: ports, mmio: mmio, configuration: configuration, memory: host.memory,
+        qemu = try Machine.placeQEMUPorts(on: ports, mmio: mmio, configuration: configuration, memory: host.memory,
                                    serialOutput: serialMonitor, control: control, line: line)
     }
 
@@ -89,7 +93,7 @@ struct Board {
 
     /// ACPI PM1 (power off, S3), the reset control register and the i8042's reset line.
     private static func placePowerAndReset(on ports: PortBus, suspendToRAM: SuspendToRAM?, control: RunControl,
-                                           logger: Logger) throws -> ACPIPowerManagement {
+                                           logger: Logger) throws -> (ACPIPowerManagement, ResetControl) {
         let powerManagement = ACPIPowerManagement(powerOff: { control.finish(.poweredOff) }, suspend: {
             if let suspendToRAM { suspendToRAM.enter() } else {
                 logger.warning("the guest asked for ACPI S3; SwiftVMM suspends to RAM only with its own irqchip (--irqchip user)")
@@ -98,11 +102,12 @@ struct Board {
         try ports.place(powerManagement.eventBlock, at: UInt64(Layout.pm1aEvent), count: 4)
         try ports.place(powerManagement.control, at: UInt64(Layout.pm1aControl), count: 2)
         try ports.place(powerManagement.control, at: UInt64(Layout.bochsPowerOff), count: 2)
-        try ports.place(ResetControl { control.finish(.reset) }, at: UInt64(Layout.resetControl), count: 1)
+        let resetControl = ResetControl { control.finish(.reset) }
+        try ports.place(resetControl, at: UInt64(Layout.resetControl), count: 1)
         let keyboardController = I8042 { control.finish(.reset) }
         try ports.place(keyboardController.data, at: UInt64(Layout.i8042Data), count: 1)
         try ports.place(keyboardController.command, at: UInt64(Layout.i8042Command), count: 1)
-        return powerManagement
+        return (powerManagement, resetControl)
     }
 
     /// The ACPI tables, what firmware leaves running (`--bios-timer`), then the kernel and

@@ -17,7 +17,8 @@ struct HostVM {
     /// SwiftVMM's own interrupt controllers and timers; otherwise KVM's in-kernel irqchip.
     let userspaceAPIC: Bool
 
-    init(_ configuration: Machine.Configuration, logger: Logger) throws {
+    /// `image`: RAM starts as this snapshot image (copy-on-write) instead of zeros.
+    init(_ configuration: Machine.Configuration, logger: Logger, image: RAMImage? = nil) throws {
         let cpus = configuration.cpus
         kvm = try KVM()
         try kvm.requireUserspaceMSRs()
@@ -35,7 +36,14 @@ struct HostVM {
 
         vm = try kvm.createVM()
         try vm.setTSSAddress(Layout.kvmTSSAddress)
-        memory = try GuestMemory(layout: RAMLayout(size: configuration.memorySize))
+        if let image {
+            guard image.layout == RAMLayout(size: configuration.memorySize) else {
+                throw MachineError.invalidConfiguration("the snapshot's RAM is \(image.layout.size >> 20) MiB, the configuration's \(configuration.memorySize >> 20) MiB")
+            }
+            memory = try GuestMemory(forking: image)
+        } else {
+            memory = try GuestMemory(layout: RAMLayout(size: configuration.memorySize))
+        }
         for (slot, region) in memory.slots.enumerated() {
             try vm.setMemoryRegion(slot: UInt32(slot), guestAddress: region.guestAddress, size: region.size, host: region.host)
         }

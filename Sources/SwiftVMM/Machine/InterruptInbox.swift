@@ -68,3 +68,34 @@ final class InterruptInbox: Sendable {
         return (events, nmis, startupVectorValue.load(ordering: .acquiring), wakingVectorValue.load(ordering: .acquiring), vectors)
     }
 }
+
+extension InterruptInbox {
+    /// What waits in an inbox, as a value: a snapshot keeps what other threads sent a
+    /// parked vCPU that it has not taken yet.
+    struct Pending: Sendable, Equatable, Codable {
+        /// `Events` other than `.vectors` and `.nmi` (those are the lists and the count).
+        var events: UInt32
+        var nmis: UInt32
+        var startupVector: UInt8
+        var wakingVector: UInt32
+        var edgeVectors: [UInt8]
+        var levelVectors: [UInt8]
+    }
+
+    /// Everything posted so far, leaving the inbox empty (its vCPU is parked).
+    func takePending() -> Pending {
+        let (events, nmis, startupVector, wakingVector, vectors) = take()
+        return Pending(events: events.subtracting([.vectors, .nmi]).rawValue, nmis: nmis, startupVector: startupVector,
+                       wakingVector: wakingVector, edgeVectors: vectors.filter { !$0.levelTriggered }.map(\.vector),
+                       levelVectors: vectors.filter(\.levelTriggered).map(\.vector))
+    }
+
+    /// Posts `pending` again, as its senders did.
+    func post(_ pending: Pending) {
+        for vector in pending.edgeVectors { post(vector: vector) }
+        for vector in pending.levelVectors { post(vector: vector, levelTriggered: true) }
+        for _ in 0..<pending.nmis { post(.nmi) }
+        let events = Events(rawValue: pending.events)
+        if !events.isEmpty { post(events, startupVector: pending.startupVector, wakingVector: pending.wakingVector) }
+    }
+}

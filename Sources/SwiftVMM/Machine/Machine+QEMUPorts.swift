@@ -9,9 +9,16 @@ import SwiftVMMPlatform
 /// one of their ports is refused (status 2). `line(n)` is interrupt line n (ISA IRQ n
 /// below 16, else I/O APIC pin n) for the test device.
 extension Machine {
+    /// The QEMU devices whose registers a snapshot keeps.
+    struct QEMUDevices {
+        let firmwareConfig: FirmwareConfig
+        let systemControlPortA: SystemControlPortA
+        let testDevice: PCTestDevice?
+    }
+
     static func placeQEMUPorts(on ports: PortBus, mmio: MMIOBus, configuration: Configuration, memory: GuestMemory,
                                serialOutput: any SerialSink, control: RunControl,
-                               line: (Int) -> any InterruptLine) throws {
+                               line: (Int) -> any InterruptLine) throws -> QEMUDevices {
         let items: FirmwareConfigItems
         do {
             items = try FirmwareConfigItems(
@@ -23,22 +30,25 @@ extension Machine {
         let firmwareConfig = FirmwareConfig(items: items, memory: GuestDMAMemory(memory: memory))
         try ports.place(firmwareConfig.selectorAndData, at: UInt64(Layout.firmwareConfig), count: 2)
         try ports.place(firmwareConfig.dma, at: UInt64(Layout.firmwareConfigDMA), count: 8)
+        var testDevice: PCTestDevice?
         if configuration.testDevice {
-            let testDevice = PCTestDevice(lines: (0..<PCTestDevice.lineCount).map(line)) { [memory] in
+            let device = PCTestDevice(lines: (0..<PCTestDevice.lineCount).map(line)) { [memory] in
                 memory.forgetHostMapping(ofPageAt: $0)
             }
-            try ports.place(testDevice.scratch, at: UInt64(PCTestDevice.Address.scratch), count: 4)
-            try ports.place(testDevice.flushPage, at: UInt64(PCTestDevice.Address.flushPage), count: 4)
-            try ports.place(testDevice.scratch, at: UInt64(PCTestDevice.Address.scratchByteWise), count: 4)
-            try ports.place(testDevice.interruptLines, at: UInt64(PCTestDevice.Address.interruptLines),
+            try ports.place(device.scratch, at: UInt64(PCTestDevice.Address.scratch), count: 4)
+            try ports.place(device.flushPage, at: UInt64(PCTestDevice.Address.flushPage), count: 4)
+            try ports.place(device.scratch, at: UInt64(PCTestDevice.Address.scratchByteWise), count: 4)
+            try ports.place(device.interruptLines, at: UInt64(PCTestDevice.Address.interruptLines),
                             count: UInt64(PCTestDevice.lineCount))
-            try mmio.place(testDevice.memory, at: PCTestDevice.Address.memory, count: UInt64(PCTestDevice.memorySize))
+            try mmio.place(device.memory, at: PCTestDevice.Address.memory, count: UInt64(PCTestDevice.memorySize))
+            testDevice = device
         } else {
             try ports.place(BochsDebugConsole(sink: serialOutput), at: UInt64(Layout.bochsDebugConsole), count: 1)
         }
         try ports.place(BochsShutdown { control.finish(.poweredOff) }, at: UInt64(Layout.bochsShutdown), count: 1)
         try ports.place(POSTPort(), at: UInt64(Layout.postCode), count: 1)
-        try ports.place(SystemControlPortA { control.finish(.reset) }, at: UInt64(Layout.systemControlPortA), count: 1)
+        let portA = SystemControlPortA { control.finish(.reset) }
+        try ports.place(portA, at: UInt64(Layout.systemControlPortA), count: 1)
         for range in debugExitRanges(configuration.debugExitPorts) {
             do {
                 try ports.place(DebugExit { control.finish(.debugExit($0)) }, at: UInt64(range.lowerBound), count: UInt64(range.count))
@@ -46,6 +56,7 @@ extension Machine {
                 throw MachineError.invalidConfiguration("debug-exit ports: \(error)")
             }
         }
+        return QEMUDevices(firmwareConfig: firmwareConfig, systemControlPortA: portA, testDevice: testDevice)
     }
 
     /// SwiftVMM's own debug-exit port 0xF4 and the `extra` ranges, overlapping or touching

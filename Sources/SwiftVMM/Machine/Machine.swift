@@ -52,32 +52,60 @@ public final class Machine: Sendable {
     let tracer: ExitTracer?
     /// ACPI S3 (userspace irqchip only).
     let suspendToRAM: SuspendToRAM?
-    private let ran = Atomic<Bool>(false)
+    let ran = Atomic<Bool>(false)
+    /// Where the vCPUs park while a snapshot is taken, and one snapshot at a time.
+    let snapshots: SnapshotStop
+    let snapshotLock = AnnotatedMutex<VCPUSnapshot.Request?>(nil)
+    /// The devices a snapshot keeps (`DeviceSnapshots`).
+    let board: Board
     private let wallTime = AnnotatedMutex<Duration>(.zero)
 
     /// `cmos` is what the RTC's battery kept from an earlier machine (after a reset).
-    public init(_ configuration: Configuration, logger: Logger = Logger(label: "swiftvmm"),
-                cmos: MC146818RTC.Backup = .poweredOn) throws(MachineError) {
+    public convenience init(_ configuration: Configuration, logger: Logger = Logger(label: "swiftvmm"),
+                            cmos: MC146818RTC.Backup = .poweredOn) throws(MachineError) {
+        try self.init(configuration, logger: logger, cmos: cmos, restoring: nil)
+    }
+
+    /// A machine that continues from `snapshot` (`MachineSnapshot.fork`): `configuration`
+    /// gives its outputs, input, time limit and `--exit-on` patterns; its shape (CPUs, RAM,
+    /// irqchip) must be the snapshot's.
+    public convenience init(restoring snapshot: MachineSnapshot, configuration: Configuration,
+                            logger: Logger = Logger(label: "swiftvmm")) throws(MachineError) {
+        let taken = snapshot.configuration
+        guard configuration.cpus == taken.cpus, configuration.memorySize == taken.memorySize,
+              configuration.interruptController == taken.interruptController else {
+            throw .invalidConfiguration("the snapshot is of a machine with \(taken.cpus) CPUs, \(taken.memorySize >> 20) MiB and the \(taken.interruptController.rawValue) irqchip; this one would have \(configuration.cpus), \(configuration.memorySize >> 20) MiB and \(configuration.interruptController.rawValue)")
+        }
+        try self.init(configuration, logger: logger, cmos: .poweredOn, restoring: snapshot)
+    }
+
+    private init(_ configuration: Configuration, logger: Logger, cmos: MC146818RTC.Backup,
+                 restoring snapshot: MachineSnapshot?) throws(MachineError) {
         self.configuration = configuration
         self.logger = logger
         let cpus = configuration.cpus
         do {
             // The kernel's files first: a missing or unreadable kernel is reported before
             // /dev/kvm is opened.
-            let payload = try configuration.bootPayload()
-            let host = try HostVM(configuration, logger: logger)
+            let payload = snapshot == nil ? try configuration.bootPayload() : nil
+            let host = try HostVM(configuration, logger: logger, image: snapshot?.ram)
             (kvm, vm, memory) = (host.kvm, host.vm, host.memory)
 
             // What devices and vCPUs share: time, the device timers, the APIC bus, the run's end.
             let clock = MachineClock(), timers = TimerService(slots: Board.TimerSlot.count, clock: clock)
             let apicBus = APICBus(cpuCount: cpus), control = RunControl(cpuCount: cpus)
             (self.clock, self.timers, self.apicBus, self.control) = (clock, timers, apicBus, control)
+            let snapshots = SnapshotStop(cpuCount: cpus, control: control)
+            self.snapshots = snapshots
 
             let board = try Board(configuration, host: host, clock: clock, timers: timers, apicBus: apicBus,
                                   control: control, cmos: cmos, logger: logger)
             (ports, mmio, chipset, serialMonitor) = (board.ports, board.mmio, board.chipset, board.serialMonitor)
             (uart, com2, vgaText, rtc, suspendToRAM) = (board.uart, board.com2, board.vgaText, board.rtc, board.suspendToRAM)
-            let entry = try board.loadFirmwareAndKernel(payload, configuration: configuration, memory: memory)
+            self.board = board
+            let entry = try payload.map { payload in
+                try board.loadFirmwareAndKernel(payload, configuration: configuration, memory: host.memory)
+            }
 
             let setup = try VCPUSetup(configuration, host: host, entry: entry)
             tscKHz = setup.tscKHz
@@ -92,11 +120,11 @@ public final class Machine: Sendable {
                 board: board, clock: clock, apicBus: apicBus,
                 msrs: MSRPolicy(tscKHz: setup.tscKHz, cpuCount: cpus, unknown: configuration.msrPolicy, overrides: configuration.msrOverrides,
                                 nestedVMX: host.nested == .vmx, logger: logger),
-                shared: .init(control: control, logger: logger, debug: debug, tracer: tracer),
+                shared: .init(control: control, logger: logger, debug: debug, tracer: tracer, snapshots: snapshots),
                 addedExitLatency: configuration.addedExitLatency)
             runners = try setup.vcpus.enumerated().map { id, vcpu in
                 try factory.runner(for: vcpu, leaves: setup.leaves[id], tscKHz: setup.tscKHz, hostCPU: hostCPUs?[id],
-                                   userspaceAPIC: host.userspaceAPIC)
+                                   userspaceAPIC: host.userspaceAPIC, runState: snapshot?.vcpus[id].run)
             }
             if let options = configuration.gdb, let debug {
                 gdbServer = try GDBServer(options, controller: debug, control: control, logger: logger)
@@ -108,7 +136,14 @@ public final class Machine: Sendable {
             debug?.attach(links)
             apicBus.attach(links)
             board.suspendToRAM?.attach(links, board.powerManagement)
-            control.wakeAll.withLock { $0 = { [weak debug] in for runner in links.all { runner.wake() }; debug?.wake() } }
+            control.wakeAll.withLock {
+                $0 = { [weak debug] in
+                    for runner in links.all { runner.wake() }
+                    debug?.wake()
+                    snapshots.wake()
+                }
+            }
+            if let snapshot { try restore(snapshot, vcpus: setup.vcpus) }
         } catch {
             throw MachineError(buildingMachine: error)
         }

@@ -11,7 +11,9 @@ import SwiftVMMSupport
 /// lock holder would delay every timer on an oversubscribed host). Only the debugger's
 /// thread pauses and resumes it.
 final class MachineClock: Sendable {
-    /// Host nanoseconds spent paused, before the current pause.
+    /// Host nanoseconds spent paused, before the current pause; for a restored machine, also
+    /// the difference between the host's clock and the snapshot's (modulo 2^64: a snapshot
+    /// may come from a host that had been up longer).
     private let pausedTotal = Atomic<UInt64>(0)
     /// Machine time at which it is paused; `running` when it runs.
     private let frozen = Atomic<UInt64>(running)
@@ -22,7 +24,13 @@ final class MachineClock: Sendable {
     func now() -> UInt64 {
         let frozenAt = frozen.load(ordering: .acquiring)
         guard frozenAt == Self.running else { return frozenAt }
-        return monotonicNanoseconds() - pausedTotal.load(ordering: .acquiring)
+        return monotonicNanoseconds() &- pausedTotal.load(ordering: .acquiring)
+    }
+
+    /// Makes the clock read `time` now and run on from there, before the machine runs: a
+    /// machine restored from a snapshot continues the snapshot's machine time.
+    func continueFrom(_ time: UInt64) {
+        pausedTotal.store(monotonicNanoseconds() &- time, ordering: .releasing)
     }
 
     var isPaused: Bool { frozen.load(ordering: .acquiring) != Self.running }
@@ -39,7 +47,7 @@ final class MachineClock: Sendable {
         let frozenAt = frozen.load(ordering: .acquiring)
         guard frozenAt != Self.running else { return }
         // Machine time continues from frozenAt: host now - new total = frozenAt.
-        pausedTotal.store(monotonicNanoseconds() - frozenAt, ordering: .releasing)
+        pausedTotal.store(monotonicNanoseconds() &- frozenAt, ordering: .releasing)
         frozen.store(Self.running, ordering: .releasing)
     }
 }

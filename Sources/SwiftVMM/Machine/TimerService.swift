@@ -11,13 +11,16 @@ import Glibc
 /// deadline wakes it. With one slot per timer, finding the earliest is a scan.
 ///
 /// Deadlines are in `MachineClock` time; while the clock is paused (a debugger holds the
-/// machine) nothing fires.
+/// machine) or held (a snapshot is taken) nothing fires.
 final class TimerService: @unchecked Sendable {
     private let clock: MachineClock
     private let lock = ConditionLock()
     /// Host deadline per slot (guarded by `lock`).
     private var deadlines: [UInt64?]
     private var stopping = false
+    /// `hold()` keeps handlers from running; `firing`: handlers run now (both guarded by `lock`).
+    private var held = false
+    private var firing = false
     private var handlers: [@Sendable () -> Void] = []
     private var thread: HostThread?
 
@@ -47,6 +50,22 @@ final class TimerService: @unchecked Sendable {
         lock.withLock { lock.broadcast() }
     }
 
+    /// Stops firing and waits for handlers already running to return, so the devices stand
+    /// still while a snapshot is taken. Deadlines stay armed; `release()` fires what came due.
+    func hold() {
+        lock.withLock {
+            held = true
+            while firing { lock.wait() }
+        }
+    }
+
+    func release() {
+        lock.withLock {
+            held = false
+            lock.broadcast()
+        }
+    }
+
     func stop() {
         lock.withLock {
             stopping = true
@@ -64,7 +83,7 @@ final class TimerService: @unchecked Sendable {
             lock.withLock {
                 due.removeAll(keepingCapacity: true)
                 while !stopping {
-                    if clock.isPaused {
+                    if clock.isPaused || held {
                         lock.wait()
                         continue
                     }
@@ -73,12 +92,19 @@ final class TimerService: @unchecked Sendable {
                         deadlines[slot] = nil
                         due.append(slot)
                     }
-                    if !due.isEmpty { break }
+                    if !due.isEmpty {
+                        firing = true
+                        break
+                    }
                     lock.wait(untilNanoseconds: deadlines.compactMap { $0 }.min().map(clock.hostTime))
                 }
             }
             if due.isEmpty { return }   // stopping
             for slot in due { handlers[slot]() }
+            lock.withLock {
+                firing = false
+                if held { lock.broadcast() }
+            }
         }
     }
 }

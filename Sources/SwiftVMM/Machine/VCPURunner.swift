@@ -27,6 +27,8 @@ final class VCPURunner: @unchecked Sendable {
     let alarm: VCPUAlarm
     /// The gdb stub's all-stop control, when a debugger may attach.
     private let debug: DebugController?
+    /// Where this vCPU parks while a snapshot is taken.
+    private let snapshots: SnapshotStop?
     /// `--trace`: handles and records each exit (nil: the handler is called directly).
     private let tracer: ExitTracer?
     /// The last exits, for fault reports.
@@ -37,8 +39,8 @@ final class VCPURunner: @unchecked Sendable {
     /// dynamic exclusivity checks (a runtime call per access) are turned off.
     /// `suspended`: the machine is in ACPI S3 and this, the boot processor, waits for the
     /// wake (the APs wait for start-up meanwhile).
-    private enum State { case waitingForStartup, running, halted, suspended }
-    @exclusivity(unchecked) private var state: State
+    enum RunState: String, Sendable, Codable { case waitingForStartup, running, halted, suspended }
+    @exclusivity(unchecked) private(set) var runState: RunState
     private let isBootCPU: Bool
 
     /// Guards `sleeping`, `blocked` and `thread`, shared with posting threads.
@@ -64,18 +66,28 @@ final class VCPURunner: @unchecked Sendable {
         var logger: Logger
         var debug: DebugController? = nil
         var tracer: ExitTracer? = nil
+        /// Where the vCPUs park while a snapshot is taken.
+        var snapshots: SnapshotStop? = nil
     }
 
     /// `externalInterrupts` is the 8259 pair, for the boot processor with SwiftVMM's
-    /// irqchip; `hostCPU` the host CPU to pin this thread to.
+    /// irqchip; `hostCPU` the host CPU to pin this thread to; `runState` where a vCPU
+    /// restored from a snapshot was (nil: where reset leaves it).
     init(vcpu: any VirtualCPU, localAPIC: LocalAPIC?, externalInterrupts: (any ExternalInterruptController)?,
-         isBootCPU: Bool, handler: ExitHandler, alarm: VCPUAlarm, hostCPU: Int?, shared: Shared) {
+         isBootCPU: Bool, handler: ExitHandler, alarm: VCPUAlarm, hostCPU: Int?, shared: Shared, runState: RunState? = nil) {
         (self.vcpu, self.localAPIC, self.externalInterrupts, self.isBootCPU) = (vcpu, localAPIC, externalInterrupts, isBootCPU)
         (self.handler, self.alarm, self.hostCPU) = (handler, alarm, hostCPU)
-        (control, logger, debug, tracer) = (shared.control, shared.logger, shared.debug, shared.tracer)
+        (control, logger, debug, tracer, snapshots) = (shared.control, shared.logger, shared.debug, shared.tracer, shared.snapshots)
         // With KVM's irqchip, KVM itself holds APs until INIT/SIPI.
-        state = isBootCPU || localAPIC == nil ? .running : .waitingForStartup
+        self.runState = runState ?? (isBootCPU || localAPIC == nil ? .running : .waitingForStartup)
+        // A restored vCPU's NMI state is KVM's (VCPUState.events): ask before injecting.
+        nmiMayBeHeld = runState != nil
+        isRestored = runState != nil
     }
+
+    /// Restored from a snapshot: `kvm_run`'s flags (RFLAGS.IF, ready for injection) say
+    /// nothing until KVM has been entered once.
+    private let isRestored: Bool
 
     // MARK: From other threads
 
@@ -125,10 +137,16 @@ final class VCPURunner: @unchecked Sendable {
             try vcpu.setSignalMask(blocking: insideRun)
             try alarm.start()
             defer { alarm.stop() }
+            // A KVM_RUN that returns at once fills them in (api.rst, "immediate_exit").
+            if isRestored { try vcpu.completePendingOperation() }
             while !control.isStopping {
                 if let debug, debug.isHolding {
                     try debug.park(self)
                     alarm.clockChanged()   // the machine clock stood still meanwhile
+                    continue
+                }
+                if let snapshots, snapshots.isHolding {
+                    snapshots.park(vcpu.id, capture: captureForSnapshot)
                     continue
                 }
                 let wokenByEvent = try takeInbox()
@@ -136,7 +154,7 @@ final class VCPURunner: @unchecked Sendable {
                     localAPIC.timerExpired(atTSC: try vcpu.msr(MSRPolicy.Index.timeStampCounter))
                 }
                 updateTimerWakes()
-                switch state {
+                switch runState {
                 case .waitingForStartup:
                     setStatus("waiting for start-up")
                     sleep(blocking: true)
@@ -149,7 +167,7 @@ final class VCPURunner: @unchecked Sendable {
                 case .halted:
                     let interruptsEnabled = vcpu.interruptsEnabled
                     if wokenByEvent || (interruptsEnabled && hasDeliverableInterrupt) {
-                        state = .running
+                        runState = .running
                     } else {
                         setStatus("halted")
                         sleep(blocking: !interruptsEnabled)
@@ -174,7 +192,7 @@ final class VCPURunner: @unchecked Sendable {
                 case .resume:
                     continue
                 case .halt:
-                    state = .halted
+                    runState = .halted
                 case .fault(let reason, let instruction):
                     control.finish(.guestFault(FaultReport(vcpu: vcpu.id, reason: reason, instruction: [], cpus: [])),
                                    fault: .init(vcpu: vcpu.id, reason: reason, instruction: instruction))
@@ -204,28 +222,28 @@ final class VCPURunner: @unchecked Sendable {
         if events.contains(.suspend) {
             // Power is off: the APIC comes back as at power-up; an AP waits for start-up.
             localAPIC.powerOn()
-            state = isBootCPU ? .suspended : .waitingForStartup
+            runState = isBootCPU ? .suspended : .waitingForStartup
         }
-        if events.contains(.resume), state == .suspended {
+        if events.contains(.resume), runState == .suspended {
             localAPIC.configureVirtualWire()
             try vcpu.enterRealMode(codeSegment: UInt16(wakingVector >> 4), offset: UInt16(wakingVector & 0xF))
-            state = .running
+            runState = .running
         }
-        if events.contains(.initialize), state != .suspended {
+        if events.contains(.initialize), runState != .suspended {
             localAPIC.reset()
-            state = .waitingForStartup
+            runState = .waitingForStartup
         }
-        if events.contains(.startup), state == .waitingForStartup {
+        if events.contains(.startup), runState == .waitingForStartup {
             try vcpu.startUp(vector: startupVector)
-            state = .running
+            runState = .running
         }
         // KVM keeps one NMI in service and one pending; more at once merge, as on hardware.
         // The count, not the flag, says how many (a take can see a count whose flag is set
         // just after it, and the next take then sees the flag alone).
-        let newNMIs = state == .running || state == .halted ? min(nmis, 2) : 0
+        let newNMIs = runState == .running || runState == .halted ? min(nmis, 2) : 0
         for _ in 0..<newNMIs { try vcpu.injectNMI() }
         if newNMIs > 0 { nmiMayBeHeld = true }
-        if state != .suspended { for (vector, level) in vectors { localAPIC.accept(vector: vector, levelTriggered: level) } }
+        if runState != .suspended { for (vector, level) in vectors { localAPIC.accept(vector: vector, levelTriggered: level) } }
         return newNMIs > 0 || !events.intersection([.initialize, .startup]).isEmpty
     }
 
@@ -292,7 +310,8 @@ final class VCPURunner: @unchecked Sendable {
         localAPIC?.acceptsExtINT == true && externalInterrupts?.hasInterrupt == true
     }
 
-    private var debuggerHolds: Bool { debug?.isHolding ?? false }
+    /// A debugger or a snapshot holds every vCPU at the top of its loop.
+    private var machineHolds: Bool { debug?.isHolding ?? false || snapshots?.isHolding ?? false }
 
     /// Sleeps until something is posted, the local APIC timer's deadline comes or the
     /// machine stops. `blocking`: nothing but NMI, INIT or SIPI can wake this vCPU; when
@@ -300,7 +319,7 @@ final class VCPURunner: @unchecked Sendable {
     private func sleep(blocking: Bool) {
         var everyoneBlocked = false
         lock.withLock {
-            guard inbox.isEmpty, !control.isStopping, !debuggerHolds else { return }
+            guard inbox.isEmpty, !control.isStopping, !machineHolds else { return }
             sleeping = true
             if blocking {
                 blocked = true
@@ -310,7 +329,7 @@ final class VCPURunner: @unchecked Sendable {
         if everyoneBlocked { control.finish(.deadlock) }
         lock.withLock {
             let deadline = alarm.sleepDeadline
-            while sleeping && !control.isStopping && !debuggerHolds {
+            while sleeping && !control.isStopping && !machineHolds {
                 if !lock.wait(untilNanoseconds: deadline) { break }
             }
             sleeping = false

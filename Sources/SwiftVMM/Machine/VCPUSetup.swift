@@ -16,7 +16,8 @@ struct VCPUSetup {
     /// Each vCPU's CPUID, built once.
     let leaves: [[CPUIDEntry]]
 
-    init(_ configuration: Machine.Configuration, host: HostVM, entry: EntryState) throws {
+    /// `entry` nil: a restored machine, whose registers come from its snapshot.
+    init(_ configuration: Machine.Configuration, host: HostVM, entry: EntryState?) throws {
         for name in configuration.cpuFeatures.keys where CPUIDTable.features[name] == nil {
             throw MachineError.invalidConfiguration("unknown CPU feature \(name); known: \(CPUIDTable.features.keys.sorted().joined(separator: ", "))")
         }
@@ -36,7 +37,7 @@ struct VCPUSetup {
                                featureChanges: configuration.cpuFeatures, nested: host.nested, supported: host.supportedCPUID)
         leaves = vcpus.indices.map { cpuid.entries(for: $0) }
         for (id, vcpu) in vcpus.enumerated() { try vcpu.setCPUID(leaves[id]) }
-        try vcpus[0].enter(entry)
+        if let entry { try vcpus[0].enter(entry) }
         self.vcpus = vcpus
     }
 }
@@ -53,7 +54,8 @@ struct RunnerFactory {
     /// `Machine.Configuration.addedExitLatency`, for each exit handler.
     let addedExitLatency: Duration?
 
-    func runner(for vcpu: VCPU, leaves: [CPUIDEntry], tscKHz: UInt32, hostCPU: Int?, userspaceAPIC: Bool) throws -> VCPURunner {
+    func runner(for vcpu: VCPU, leaves: [CPUIDEntry], tscKHz: UInt32, hostCPU: Int?, userspaceAPIC: Bool,
+                runState: VCPURunner.RunState? = nil) throws -> VCPURunner {
         let id = vcpu.id
         let guestClock = GuestClock(vcpu: vcpu, tscHz: UInt64(tscKHz) * 1000, clock: clock)
         let alarm = VCPUAlarm(clock: clock)
@@ -75,7 +77,7 @@ struct RunnerFactory {
                                   readTSC: { readClock()?.tsc }, addedLatency: addedExitLatency)
         return VCPURunner(vcpu: vcpu, localAPIC: localAPIC, externalInterrupts: id == 0 ? board.chipset?.pic : nil,
                           isBootCPU: id == 0, handler: handler, alarm: alarm, hostCPU: hostCPU,
-                          shared: shared)
+                          shared: shared, runState: runState)
     }
 
     /// What a vCPU's local APIC reaches: its TSC and alarm, the APIC bus, the I/O APIC and

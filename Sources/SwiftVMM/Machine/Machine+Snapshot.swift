@@ -1,0 +1,97 @@
+import SwiftVMMKVM
+import SwiftVMMMemory
+import SwiftVMMPlatform
+import SwiftVMMSupport
+
+/// Taking a snapshot of a running machine, and continuing a new machine from one.
+///
+/// Taking one: every vCPU parks at an instruction boundary and takes its own registers
+/// (`SnapshotStop`); then the device timers are held (nothing fires, nothing half fired),
+/// the machine clock and the boot processor's TSC are read together, and the inboxes,
+/// the devices and RAM are taken. Then everything runs on.
+///
+/// Restoring, in this order (Firecracker #4666 and #4099 are what a wrong order costs):
+/// 1. each vCPU's KVM state (`VCPU.restore`: special registers, then KVM's local APIC
+///    where it has one, then the MSRs with the TSC before IA32_TSC_DEADLINE, events and
+///    MP state last), then KVM's irqchip where it emulates one;
+/// 2. the time: where the host honours the restored TSC, no time has passed for the
+///    guest. Where it does not (kvm_pvm ignores guest TSC writes and offsets) the TSC
+///    has moved on by Δ since the snapshot; every other clock of the machine then moves
+///    on by the same Δ — the machine clock continues from the snapshot's time + Δ — and
+///    every armed timer keeps the time it had left, owing no periodic ticks for the gap;
+/// 3. the devices, then the local APICs, whose timers are re-armed, and the interrupts
+///    that waited in the inboxes. Nothing is injected before the vCPU threads start.
+extension Machine {
+    /// Stops the running machine at an instruction boundary, takes everything, and lets it
+    /// run on. From any thread but a vCPU's, while `run()` runs.
+    public func snapshot() throws(MachineError) -> MachineSnapshot {
+        guard gdbServer == nil else {
+            throw .invalidConfiguration("a snapshot cannot be taken of a machine a debugger may hold (--gdb)")
+        }
+        guard ran.load(ordering: .acquiring), !control.isStopping else {
+            throw .invalidConfiguration("a snapshot is taken of a running machine")
+        }
+        return try snapshotLock.withLock { (cached: inout VCPUSnapshot.Request?) throws(MachineError) -> MachineSnapshot in
+            if cached == nil { cached = try snapshotRequest() }
+            guard let request = cached else { throw .invalidConfiguration("no snapshot request") }
+            defer { snapshots.release() }
+            var vcpus = try snapshots.stopAll(request) { for runner in runners { runner.wake() } }
+            timers.hold()
+            defer { timers.release() }
+            let machineTime = clock.now()
+            let tsc: UInt64, devices: DeviceSnapshots
+            do throws(KVMError) {
+                tsc = try runners[0].vcpu.msr(MSRPolicy.Index.timeStampCounter)
+                devices = try DeviceSnapshots(board: board, vm: vm)
+            } catch {
+                throw .host(.kvm(error))
+            }
+            for index in vcpus.indices {
+                vcpus[index].inbox = runners[index].inbox.takePending()
+                runners[index].inbox.post(vcpus[index].inbox)   // this machine runs on with them
+            }
+            do throws(GuestMemoryError) {
+                return MachineSnapshot(configuration: configuration, ram: try memory.capture(), vcpus: vcpus, devices: devices,
+                                       machineTime: machineTime, tsc: tsc, tscKHz: tscKHz)
+            } catch {
+                throw .host(.memory(error))
+            }
+        }
+    }
+
+    /// What each vCPU reads of KVM for a snapshot on this host.
+    private func snapshotRequest() throws(MachineError) -> VCPUSnapshot.Request {
+        do {
+            let extensions = try kvm.stateExtensions()
+            return VCPUSnapshot.Request(msrIndices: try kvm.msrIndexList(), xsave: extensions.xsave,
+                                        extendedControlRegisters: extensions.extendedControlRegisters,
+                                        kernelLocalAPIC: chipset == nil)
+        } catch {
+            throw .host(.kvm(error))
+        }
+    }
+
+    /// Steps 1–3 of the restore order above, on a machine built for `snapshot` whose
+    /// threads have not started.
+    func restore(_ snapshot: MachineSnapshot, vcpus: [VCPU]) throws(MachineError) {
+        guard tscKHz == snapshot.tscKHz else {
+            throw .invalidConfiguration("the snapshot's guest TSC ran at \(snapshot.tscKHz) kHz; this host's runs at \(tscKHz) kHz")
+        }
+        let gap: (cycles: UInt64, nanoseconds: UInt64)
+        do throws(KVMError) {
+            for (vcpu, saved) in zip(vcpus, snapshot.vcpus) { try vcpu.restore(saved.state) }
+            if let chip = snapshot.devices.kernelIRQChip { try vm.restoreKernelIRQChip(chip) }
+            let tsc = try vcpus[0].msr(MSRPolicy.Index.timeStampCounter)
+            let cycles = tsc > snapshot.tsc ? tsc - snapshot.tsc : 0
+            gap = (cycles, UInt64(clamping: UInt128(cycles) * 1_000_000 / UInt128(max(tscKHz, 1))))
+        } catch {
+            throw .host(.kvm(error))
+        }
+        clock.continueFrom(snapshot.machineTime &+ gap.nanoseconds)
+        snapshot.devices.restore(into: board, advancedBy: gap.nanoseconds)
+        for (runner, saved) in zip(runners, snapshot.vcpus) {
+            if let apic = saved.localAPIC { runner.localAPIC?.restore(apic.advanced(by: gap.cycles)) }
+            runner.inbox.post(saved.inbox)
+        }
+    }
+}
