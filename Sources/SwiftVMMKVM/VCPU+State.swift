@@ -33,7 +33,7 @@ public struct VCPUState: Sendable {
 }
 
 /// One MSR's index and value.
-public struct MSRValue: Sendable, Equatable {
+public struct MSRValue: Sendable, Equatable, Codable {
     public var index: UInt32
     public var value: UInt64
 

@@ -10,6 +10,10 @@ public enum GuestMemoryError: Error, Equatable, CustomStringConvertible {
     case outOfBounds(address: UInt64, length: Int)
     case cannotMap(size: UInt64, Errno)
     case cannotCapture(Errno)
+    /// A RAM image file cannot be written (`RAMImage.write(to:)`).
+    case cannotSave(path: String, Errno)
+    /// A RAM image file cannot be read, or is not the image of this RAM (`RAMImage(file:layout:)`).
+    case cannotLoad(path: String, String)
 
     public var description: String {
         switch self {
@@ -19,6 +23,10 @@ public enum GuestMemoryError: Error, Equatable, CustomStringConvertible {
             "cannot reserve \(size >> 20) MiB for guest RAM: \(errno)"
         case .cannotCapture(let errno):
             "cannot copy guest RAM into a snapshot image: \(errno)"
+        case .cannotSave(let path, let errno):
+            "cannot write the RAM image \(path): \(errno)"
+        case .cannotLoad(let path, let reason):
+            "cannot load the RAM image \(path): \(reason)"
         }
     }
 }

@@ -1,7 +1,7 @@
 /// One CPUID leaf/subleaf: what the guest reads for EAX = `function`, ECX = `index`
 /// (`flags`: KVM_CPUID_FLAG_SIGNIFCANT_INDEX where the subleaf matters; SwiftVMMKVM/CPUIDBuffer.swift
 /// converts to and from KVM's `struct kvm_cpuid_entry2`).
-public struct CPUIDEntry: Equatable, Sendable {
+public struct CPUIDEntry: Equatable, Sendable, Codable {
     public var function: UInt32
     public var index: UInt32
     public var flags: UInt32

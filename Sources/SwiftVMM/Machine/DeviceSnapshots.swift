@@ -5,9 +5,9 @@ import SwiftVMMKVM
 /// irqchip where KVM emulates the interrupt controllers (`--irqchip kernel`). Devices whose
 /// registers hold nothing (the POST port, the debug-exit ports, the Bochs ports) have no
 /// entry; the local APICs are the vCPUs' (`VCPUSnapshot`).
-struct DeviceSnapshots: Sendable {
+struct DeviceSnapshots: Sendable, Codable {
     /// The 8259s, I/O APIC, PIT, HPET and PM timer, with SwiftVMM's irqchip.
-    struct Chipset: Sendable {
+    struct Chipset: Sendable, Codable {
         var pic: PIC8259Pair.Snapshot
         var ioapic: IOAPIC.Snapshot
         var pit: PIT8254.Snapshot

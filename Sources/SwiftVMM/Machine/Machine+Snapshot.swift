@@ -52,7 +52,7 @@ extension Machine {
             }
             do throws(GuestMemoryError) {
                 return MachineSnapshot(configuration: configuration, ram: try memory.capture(), vcpus: vcpus, devices: devices,
-                                       machineTime: machineTime, tsc: tsc, tscKHz: tscKHz)
+                                       machineTime: machineTime, tsc: tsc, tscKHz: tscKHz, cpuid: cpuid)
             } catch {
                 throw .host(.memory(error))
             }
@@ -71,12 +71,31 @@ extension Machine {
         }
     }
 
-    /// Steps 1–3 of the restore order above, on a machine built for `snapshot` whose
-    /// threads have not started.
-    func restore(_ snapshot: MachineSnapshot, vcpus: [VCPU]) throws(MachineError) {
+    /// A snapshot continues only on a host that gives its vCPUs what they had: the same CPU
+    /// vendor, the same CPUID and the same TSC rate (these machines change between AMD and
+    /// Intel). Each mismatch says which.
+    private func checkHost(against snapshot: MachineSnapshot) throws(MachineError) {
+        func vendor(_ leaves: [[CPUIDEntry]]) -> String {
+            guard let leaf = leaves.first?.first(where: { $0.function == 0 }) else { return "unknown" }
+            let bytes = [leaf.ebx, leaf.edx, leaf.ecx].flatMap { word in (0..<4).map { UInt8(truncatingIfNeeded: word >> ($0 * 8)) } }
+            return String(decoding: bytes, as: UTF8.self)
+        }
+        let (then, now) = (vendor(snapshot.cpuid), vendor(cpuid))
+        guard then == now else { throw .invalidConfiguration("the snapshot was taken on a \(then) host; this one is \(now)") }
+        for (index, (saved, current)) in zip(snapshot.cpuid, cpuid).enumerated() where saved != current {
+            let differing = current.first { !saved.contains($0) } ?? saved.first { !current.contains($0) }
+            let leaf = differing.map { "leaf \(hex($0.function)) index \($0.index)" } ?? "its number of leaves"
+            throw .invalidConfiguration("vCPU \(index)'s CPUID differs from the snapshot's at \(leaf): the host's CPU is not the one the snapshot was taken on")
+        }
         guard tscKHz == snapshot.tscKHz else {
             throw .invalidConfiguration("the snapshot's guest TSC ran at \(snapshot.tscKHz) kHz; this host's runs at \(tscKHz) kHz")
         }
+    }
+
+    /// Steps 1–3 of the restore order above, on a machine built for `snapshot` whose
+    /// threads have not started.
+    func restore(_ snapshot: MachineSnapshot, vcpus: [VCPU]) throws(MachineError) {
+        try checkHost(against: snapshot)
         let gap: (cycles: UInt64, nanoseconds: UInt64)
         do throws(KVMError) {
             for (vcpu, saved) in zip(vcpus, snapshot.vcpus) { try vcpu.restore(saved.state) }

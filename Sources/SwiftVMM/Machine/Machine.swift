@@ -36,6 +36,8 @@ public final class Machine: Sendable {
     let logger: Logger
     /// The guest TSC rate KVM reports.
     public let tscKHz: UInt32
+    /// Each vCPU's CPUID.
+    let cpuid: [[CPUIDEntry]]
     let timers: TimerService
     let apicBus: APICBus
     /// Every byte COM1 transmits passes here (for `expect` and the serial streams).
@@ -108,7 +110,7 @@ public final class Machine: Sendable {
             }
 
             let setup = try VCPUSetup(configuration, host: host, entry: entry)
-            tscKHz = setup.tscKHz
+            (tscKHz, cpuid) = (setup.tscKHz, setup.leaves)
             let (hostCPUs, cpuLease) = configuration.pinning.hostCPUs(count: cpus)
             self.cpuLease = cpuLease
             let debug = configuration.gdb.map { [memory, kvm] in

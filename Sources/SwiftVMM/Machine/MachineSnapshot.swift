@@ -1,5 +1,6 @@
 import SwiftVMMKVM
 import SwiftVMMMemory
+import SwiftVMMPlatform
 
 /// A running machine frozen at an instruction boundary (`Machine.snapshot()`): its RAM as
 /// a copy-on-write image, every vCPU, every device, and the time on its clocks. Any number
@@ -17,6 +18,8 @@ public struct MachineSnapshot: Sendable {
     let tsc: UInt64
     /// The guest TSC rate (kHz) the vCPUs ran at.
     let tscKHz: UInt32
+    /// Each vCPU's CPUID: a machine restored on another host must see the same.
+    let cpuid: [[CPUIDEntry]]
 
     /// How many 4 KiB pages of RAM the snapshot holds (the rest was zero).
     public var ramPageCount: Int { ram.dataPageCount }

@@ -4,7 +4,7 @@ import SwiftVMMKVM
 /// One vCPU as a snapshot keeps it: what KVM holds of it, its userspace local APIC, where
 /// it is in its life (running, halted, waiting for start-up) and the interrupts other
 /// threads sent it that it had not taken yet.
-struct VCPUSnapshot: Sendable {
+struct VCPUSnapshot: Sendable, Codable {
     var state: VCPUState
     /// Nil with KVM's irqchip (its local APIC is `state.localAPIC`).
     var localAPIC: LocalAPIC.Snapshot?

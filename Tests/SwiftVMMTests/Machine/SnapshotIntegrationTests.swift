@@ -1,3 +1,5 @@
+import Foundation
+import SystemPackage
 import Testing
 import TestGuests
 @testable import SwiftVMM
@@ -70,5 +72,78 @@ struct SnapshotIntegrationTests {
         var other = configuration(CollectingSink())
         other.cpus = 2
         #expect(throws: MachineError.self) { try snapshot.fork(other) }
+    }
+
+    /// A snapshot written to a directory and read back continues like the one in memory,
+    /// and the RAM file holds only the pages the guest used.
+    @Test func savedAndLoadedItContinues() async throws {
+        let (snapshot, _, _) = try await snapshotAtReady()
+        let directory = testScratch.appending(path: "snapshot-\(UUID().uuidString)")
+        try snapshot.save(to: FilePath(directory.path))
+        let ram = try directory.appending(path: "ram").resourceValues(forKeys: [.totalFileAllocatedSizeKey, .fileSizeKey])
+        #expect(ram.fileSize == 64 << 20)
+        #expect(try #require(ram.totalFileAllocatedSize) < 16 << 20, "the RAM file is not sparse")
+        let sink = CollectingSink()
+        let loaded = try MachineSnapshot(loading: FilePath(directory.path), configuration: configuration(sink))
+        #expect(loaded.ramPageCount == snapshot.ramPageCount)
+        let outcome = await try loaded.fork().run()
+        #expect(outcome == .debugExit(0), "\(sink.text)")
+        #expect(sink.text.contains(Self.pass), "\(sink.text)")
+    }
+
+    /// Each way a snapshot directory can be wrong is refused with status 2 and a message
+    /// saying which; none crashes or starts the guest.
+    @Test func aBadSnapshotIsRefusedSayingWhy() async throws {
+        let (snapshot, _, _) = try await snapshotAtReady()
+        let good = testScratch.appending(path: "snapshot-\(UUID().uuidString)")
+        try snapshot.save(to: FilePath(good.path))
+        let json = try Data(contentsOf: good.appending(path: "snapshot.json"))
+
+        func refusal(_ change: (URL) throws -> Void, cpus: Int = Self.cpus) throws -> String {
+            let directory = testScratch.appending(path: "bad-\(UUID().uuidString)")
+            try FileManager.default.copyItem(at: good, to: directory)
+            try change(directory)
+            var configuration = configuration(CollectingSink())
+            configuration.cpus = cpus
+            do {
+                _ = try MachineSnapshot(loading: FilePath(directory.path), configuration: configuration).fork()
+                return "accepted"
+            } catch {
+                #expect(error.exitStatus == 2, "\(error)")
+                return "\(error)"
+            }
+        }
+        func editing(_ edit: @escaping (inout [String: Any]) -> Void) -> (URL) throws -> Void {
+            { directory in
+                var object = try #require(try JSONSerialization.jsonObject(with: json) as? [String: Any])
+                edit(&object)
+                try JSONSerialization.data(withJSONObject: object).write(to: directory.appending(path: "snapshot.json"))
+            }
+        }
+        func leaf(_ object: inout [String: Any], function: Int, _ change: (inout [String: Any]) -> Void) {
+            var cpuid = object["cpuid"] as! [[[String: Any]]]
+            for cpu in cpuid.indices {
+                for index in cpuid[cpu].indices where cpuid[cpu][index]["function"] as? Int == function { change(&cpuid[cpu][index]) }
+            }
+            object["cpuid"] = cpuid
+        }
+
+        #expect(try refusal { try Data("{\"format\": \"swiftvmm-sn".utf8).write(to: $0.appending(path: "snapshot.json")) }
+                    .contains("is not a SwiftVMM snapshot"))
+        #expect(try refusal(editing { $0["version"] = 2 }).contains("format version 2; this SwiftVMM reads version 1"))
+        #expect(try refusal(editing { $0["vcpus"] = [] }).contains("is corrupt"))
+        #expect(try refusal(editing { $0["devices"] = ["rtc": 1] }).contains("is corrupt"))
+        #expect(try refusal({ try FileHandle(forWritingTo: $0.appending(path: "ram")).truncate(atOffset: 4096) })
+                    .contains("not the 67108864 of the snapshot's RAM"))
+        #expect(try refusal({ _ in }, cpus: 2).contains("with 4 CPUs"))
+        #expect(try refusal(editing { $0["tscKHz"] = 1_000 }).contains("guest TSC ran at 1000 kHz"))
+        #expect(try refusal(editing { leaf(&$0, function: 1) { $0["ecx"] = ($0["ecx"] as! Int) ^ 1 } })
+                    .contains("CPUID differs from the snapshot's at leaf 0x1"))
+        // "GenuineIntel" or "AuthenticAMD", whichever this host is not.
+        let other: [String: Int] = snapshot.cpuid[0][0].ebx == 0x756E_6547
+            ? ["ebx": 0x6874_7541, "edx": 0x6974_6E65, "ecx": 0x444D_4163]
+            : ["ebx": 0x756E_6547, "edx": 0x4965_6E69, "ecx": 0x6C65_746E]
+        let vendor = try refusal(editing { leaf(&$0, function: 0) { leaf in for (key, value) in other { leaf[key] = value } } })
+        #expect(vendor.contains("the snapshot was taken on a") && vendor.contains("host; this one is"), "\(vendor)")
     }
 }

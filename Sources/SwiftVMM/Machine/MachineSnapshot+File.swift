@@ -1,0 +1,123 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import FoundationEssentials
+import SystemPackage
+import SwiftVMMMemory
+import SwiftVMMPlatform
+
+/// Snapshots on disk: a directory holding
+/// - `ram`: guest RAM as a sparse file (`RAMImage.write(to:)`), mapped copy-on-write when
+///   restored, so restoring reads only the pages the guest touches;
+/// - `snapshot.json`: everything else (format name and version, the machine's shape, each
+///   vCPU's CPUID, KVM state, local APIC and run state, every device, the clocks).
+///
+/// Loading checks the format name and version and the machine's shape; whether this host
+/// may continue it (CPU vendor, CPUID, TSC rate) is checked when a machine is restored from
+/// it. Every failure is a `MachineError.invalidConfiguration` (status 2) saying which.
+extension MachineSnapshot {
+    static let formatName = "swiftvmm-snapshot"
+    /// Bumped whenever what `snapshot.json` holds changes meaning.
+    static let formatVersion = 1
+    static let stateFile = "snapshot.json", ramFile = "ram"
+
+    /// What `snapshot.json` holds. `format` and `version` come first and are read alone
+    /// before the rest (`Header`), so a file of another version is named as such rather
+    /// than reported corrupt.
+    struct File: Codable {
+        var format: String
+        var version: Int
+        var cpus: Int
+        var memorySize: UInt64
+        var interruptController: String
+        var tscKHz: UInt32
+        var machineTime: UInt64
+        var tsc: UInt64
+        var cpuid: [[CPUIDEntry]]
+        var vcpus: [VCPUSnapshot]
+        var devices: DeviceSnapshots
+    }
+
+    struct Header: Codable {
+        var format: String
+        var version: Int
+    }
+
+    /// Writes the snapshot to `directory` (created if missing; its two files are replaced).
+    public func save(to directory: FilePath) throws(MachineError) {
+        if mkdir(directory.string, 0o755) != 0 && errno != EEXIST {
+            throw .host(.io("cannot create the snapshot directory \(directory)", Errno(rawValue: errno)))
+        }
+        do throws(GuestMemoryError) {
+            try ram.write(to: directory.appending(Self.ramFile))
+        } catch {
+            throw .host(.memory(error))
+        }
+        let file = File(format: Self.formatName, version: Self.formatVersion, cpus: configuration.cpus,
+                        memorySize: configuration.memorySize, interruptController: configuration.interruptController.rawValue,
+                        tscKHz: tscKHz, machineTime: machineTime, tsc: tsc, cpuid: cpuid, vcpus: vcpus, devices: devices)
+        let path = directory.appending(Self.stateFile)
+        do {
+            let data = try JSONEncoder().encode(file)
+            let temporary = directory.appending(Self.stateFile + ".new")
+            let descriptor = try FileDescriptor.open(temporary, .writeOnly, options: [.create, .truncate, .closeOnExec],
+                                                     permissions: [.ownerReadWrite, .groupRead, .otherRead])
+            try descriptor.closeAfter { _ = try descriptor.writeAll(data) }
+            guard rename(temporary.string, path.string) == 0 else { throw Errno(rawValue: errno) }
+        } catch let error as Errno {
+            throw .host(.io("cannot write \(path)", error))
+        } catch {
+            throw .host(.configuration("cannot encode the snapshot: \(error)"))
+        }
+    }
+
+    /// The snapshot saved in `directory`, for a machine of `configuration` (its shape must be
+    /// the snapshot's: CPUs, RAM, irqchip).
+    public init(loading directory: FilePath, configuration: Machine.Configuration) throws(MachineError) {
+        let path = directory.appending(Self.stateFile)
+        let bytes: [UInt8]
+        do {
+            let descriptor = try FileDescriptor.open(path, .readOnly, options: .closeOnExec)
+            bytes = try descriptor.closeAfter { try Self.readAll(descriptor) }
+        } catch {
+            throw .invalidConfiguration("cannot read the snapshot \(path): \(error)")
+        }
+        let data = Data(bytes)
+        guard let header = try? JSONDecoder().decode(Header.self, from: data), header.format == Self.formatName else {
+            throw .invalidConfiguration("\(path) is not a SwiftVMM snapshot (corrupt, or not one at all)")
+        }
+        guard header.version == Self.formatVersion else {
+            throw .invalidConfiguration("\(path) is a snapshot of format version \(header.version); this SwiftVMM reads version \(Self.formatVersion)")
+        }
+        let file: File
+        do { file = try JSONDecoder().decode(File.self, from: data) } catch {
+            throw .invalidConfiguration("\(path) is corrupt: \(error)")
+        }
+        guard file.cpus == configuration.cpus, file.memorySize == configuration.memorySize,
+              file.interruptController == configuration.interruptController.rawValue else {
+            throw .invalidConfiguration("the snapshot \(directory) is of a machine with \(file.cpus) CPUs, \(file.memorySize >> 20) MiB and the \(file.interruptController) irqchip; this one would have \(configuration.cpus), \(configuration.memorySize >> 20) MiB and \(configuration.interruptController.rawValue)")
+        }
+        guard file.vcpus.count == file.cpus, file.cpuid.count == file.cpus,
+              file.vcpus.allSatisfy({ $0.localAPIC?.isWellFormed ?? true }),
+              (file.devices.chipset != nil) == (configuration.interruptController == .userspace) else {
+            throw .invalidConfiguration("\(path) is corrupt: its vCPUs, CPUID or devices do not match its machine")
+        }
+        let image: RAMImage
+        do throws(GuestMemoryError) {
+            image = try RAMImage(file: directory.appending(Self.ramFile), layout: RAMLayout(size: file.memorySize))
+        } catch {
+            throw .invalidConfiguration("\(error)")
+        }
+        self.init(configuration: configuration, ram: image, vcpus: file.vcpus, devices: file.devices,
+                  machineTime: file.machineTime, tsc: file.tsc, tscKHz: file.tscKHz, cpuid: file.cpuid)
+    }
+
+    private static func readAll(_ descriptor: FileDescriptor) throws -> [UInt8] {
+        var bytes: [UInt8] = [], chunk = [UInt8](repeating: 0, count: 1 << 16)
+        while true {
+            let count = try chunk.withUnsafeMutableBytes { try descriptor.read(into: $0) }
+            if count == 0 { return bytes }
+            bytes += chunk[..<count]
+        }
+    }
+}
