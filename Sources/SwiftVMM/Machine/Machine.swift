@@ -73,10 +73,12 @@ public final class Machine: Sendable {
     /// irqchip) must be the snapshot's.
     public convenience init(restoring snapshot: MachineSnapshot, configuration: Configuration,
                             logger: Logger = Logger(label: "swiftvmm")) throws(MachineError) {
-        let taken = snapshot.configuration
-        guard configuration.cpus == taken.cpus, configuration.memorySize == taken.memorySize,
-              configuration.interruptController == taken.interruptController else {
-            throw .invalidConfiguration("the snapshot is of a machine with \(taken.cpus) CPUs, \(taken.memorySize >> 20) MiB and the \(taken.interruptController.rawValue) irqchip; this one would have \(configuration.cpus), \(configuration.memorySize >> 20) MiB and \(configuration.interruptController.rawValue)")
+        let (taken, wanted) = (snapshot.configuration.shape, configuration.shape)
+        guard (wanted.cpus, wanted.memorySize, wanted.interruptController) == (taken.cpus, taken.memorySize, taken.interruptController) else {
+            throw .invalidConfiguration("the snapshot is of a machine with \(taken.cpus) CPUs, \(taken.memorySize >> 20) MiB and the \(taken.interruptController) irqchip; this one would have \(wanted.cpus), \(wanted.memorySize >> 20) MiB and \(wanted.interruptController)")
+        }
+        guard wanted == taken else {
+            throw .invalidConfiguration("the snapshot's machine has other devices, MSR or CPUID settings, or fw_cfg items than this one would (start from the snapshot's configuration)")
         }
         try self.init(configuration, logger: logger, cmos: .poweredOn, restoring: snapshot)
     }

@@ -27,9 +27,7 @@ extension MachineSnapshot {
     struct File: Codable {
         var format: String
         var version: Int
-        var cpus: Int
-        var memorySize: UInt64
-        var interruptController: String
+        var shape: Machine.Configuration.Shape
         var tscKHz: UInt32
         var machineTime: UInt64
         var tsc: UInt64
@@ -53,9 +51,7 @@ extension MachineSnapshot {
         } catch {
             throw .host(.memory(error))
         }
-        let file = File(format: Self.formatName, version: Self.formatVersion, cpus: configuration.cpus,
-                        memorySize: configuration.memorySize, interruptController: configuration.interruptController.rawValue,
-                        tscKHz: tscKHz, machineTime: machineTime, tsc: tsc, cpuid: cpuid, vcpus: vcpus, devices: devices)
+        let file = File(format: Self.formatName, version: Self.formatVersion, shape: configuration.shape, tscKHz: tscKHz, machineTime: machineTime, tsc: tsc, cpuid: cpuid, vcpus: vcpus, devices: devices)
         let path = directory.appending(Self.stateFile)
         do {
             let data = try JSONEncoder().encode(file)
@@ -71,9 +67,10 @@ extension MachineSnapshot {
         }
     }
 
-    /// The snapshot saved in `directory`, for a machine of `configuration` (its shape must be
-    /// the snapshot's: CPUs, RAM, irqchip).
-    public init(loading directory: FilePath, configuration: Machine.Configuration) throws(MachineError) {
+    /// The snapshot saved in `directory`. Its `configuration` is the saved machine's shape
+    /// with serial output to `serialOutput`; change its outputs, input, time limit and
+    /// `--exit-on` patterns before `fork(_:)`.
+    public init(loading directory: FilePath, serialOutput: any SerialSink) throws(MachineError) {
         let path = directory.appending(Self.stateFile)
         let bytes: [UInt8]
         do {
@@ -93,18 +90,16 @@ extension MachineSnapshot {
         do { file = try JSONDecoder().decode(File.self, from: data) } catch {
             throw .invalidConfiguration("\(path) is corrupt: \(error)")
         }
-        guard file.cpus == configuration.cpus, file.memorySize == configuration.memorySize,
-              file.interruptController == configuration.interruptController.rawValue else {
-            throw .invalidConfiguration("the snapshot \(directory) is of a machine with \(file.cpus) CPUs, \(file.memorySize >> 20) MiB and the \(file.interruptController) irqchip; this one would have \(configuration.cpus), \(configuration.memorySize >> 20) MiB and \(configuration.interruptController.rawValue)")
-        }
-        guard file.vcpus.count == file.cpus, file.cpuid.count == file.cpus,
+        let cpus = file.shape.cpus
+        guard let configuration = Machine.Configuration(shape: file.shape, serialOutput: serialOutput),
+              file.vcpus.count == cpus, file.cpuid.count == cpus,
               file.vcpus.allSatisfy({ $0.localAPIC?.isWellFormed ?? true }),
               (file.devices.chipset != nil) == (configuration.interruptController == .userspace) else {
             throw .invalidConfiguration("\(path) is corrupt: its vCPUs, CPUID or devices do not match its machine")
         }
         let image: RAMImage
         do throws(GuestMemoryError) {
-            image = try RAMImage(file: directory.appending(Self.ramFile), layout: RAMLayout(size: file.memorySize))
+            image = try RAMImage(file: directory.appending(Self.ramFile), layout: RAMLayout(size: file.shape.memorySize))
         } catch {
             throw .invalidConfiguration("\(error)")
         }

@@ -84,8 +84,9 @@ struct SnapshotIntegrationTests {
         #expect(ram.fileSize == 64 << 20)
         #expect(try #require(ram.totalFileAllocatedSize) < 16 << 20, "the RAM file is not sparse")
         let sink = CollectingSink()
-        let loaded = try MachineSnapshot(loading: FilePath(directory.path), configuration: configuration(sink))
+        let loaded = try MachineSnapshot(loading: FilePath(directory.path), serialOutput: sink)
         #expect(loaded.ramPageCount == snapshot.ramPageCount)
+        #expect(loaded.configuration.shape == snapshot.configuration.shape)
         let outcome = await try loaded.fork().run()
         #expect(outcome == .debugExit(0), "\(sink.text)")
         #expect(sink.text.contains(Self.pass), "\(sink.text)")
@@ -103,10 +104,11 @@ struct SnapshotIntegrationTests {
             let directory = testScratch.appending(path: "bad-\(UUID().uuidString)")
             try FileManager.default.copyItem(at: good, to: directory)
             try change(directory)
-            var configuration = configuration(CollectingSink())
-            configuration.cpus = cpus
             do {
-                _ = try MachineSnapshot(loading: FilePath(directory.path), configuration: configuration).fork()
+                let loaded = try MachineSnapshot(loading: FilePath(directory.path), serialOutput: CollectingSink())
+                var configuration = loaded.configuration
+                configuration.cpus = cpus
+                _ = try loaded.fork(configuration)
                 return "accepted"
             } catch {
                 #expect(error.exitStatus == 2, "\(error)")
@@ -132,6 +134,7 @@ struct SnapshotIntegrationTests {
                     .contains("is not a SwiftVMM snapshot"))
         #expect(try refusal(editing { $0["version"] = 2 }).contains("format version 2; this SwiftVMM reads version 1"))
         #expect(try refusal(editing { $0["vcpus"] = [] }).contains("is corrupt"))
+        #expect(try refusal(editing { $0["shape"] = ["cpus": 4] }).contains("is corrupt"))
         #expect(try refusal(editing { $0["devices"] = ["rtc": 1] }).contains("is corrupt"))
         #expect(try refusal({ try FileHandle(forWritingTo: $0.appending(path: "ram")).truncate(atOffset: 4096) })
                     .contains("not the 67108864 of the snapshot's RAM"))
