@@ -36,9 +36,18 @@ struct Boot: ParsableCommand {
     @Option(name: .customLong("boot-protocol"), help: "Force the boot protocol: mb1, mb2 or elf64 (default: detect).")
     var bootProtocol: BootProtocolArgument?
 
+    @Option(name: .customLong("snapshot-on"), help: ArgumentHelp(
+        "Where a complete serial line matches REGEX, take a snapshot, write it to --save's directory and exit 0 (`swiftvmm restore` continues it).",
+        valueName: "REGEX"))
+    var snapshotOn: String?
+
+    @Option(help: ArgumentHelp("The directory --snapshot-on writes the snapshot to.", valueName: "DIR"))
+    var save: String?
+
     /// The parsed command line.
     var request: BootRequest {
-        BootRequest(kernel: kernel, cmdline: cmdline, modules: modules, bootProtocol: bootProtocol, machine: machine.settings)
+        BootRequest(kernel: kernel, cmdline: cmdline, modules: modules, bootProtocol: bootProtocol, snapshotOn: snapshotOn,
+                    save: save, machine: machine.settings)
     }
 
     mutating func run() throws {
@@ -53,11 +62,19 @@ struct BootRequest {
     var cmdline = ""
     var modules: [String] = []
     var bootProtocol: BootProtocolArgument?
+    var snapshotOn: String?
+    var save: String?
     var machine = MachineSettings()
 
     func run() throws {
+        let snapshot: SnapshotRequest?
+        switch (snapshotOn, save) {
+        case (let pattern?, let directory?): snapshot = SnapshotRequest(pattern: pattern, directory: directory)
+        case (nil, nil): snapshot = nil
+        default: throw ValidationError("--snapshot-on and --save go together")
+        }
         try machine.boot(kernel: .file(kernel), bootProtocol: bootProtocol?.value, commandLine: cmdline,
-                         modules: modules.map(BootModule.init(argument:)))
+                         modules: modules.map(BootModule.init(argument:)), snapshot: snapshot)
     }
 }
 

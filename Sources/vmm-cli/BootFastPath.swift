@@ -109,6 +109,8 @@ enum BootFastPath {
         value("cmdline", String.self) { $0.cmdline = $1 },
         value("module", String.self, .repeating) { $0.modules.append($1) },
         value("boot-protocol", BootProtocolArgument.self) { $0.bootProtocol = $1 },
+        value("snapshot-on", String.self) { $0.snapshotOn = $1 },
+        value("save", String.self) { $0.save = $1 },
     ]
 
     /// An option that takes a value: at most once (`.single`), or each time it is given

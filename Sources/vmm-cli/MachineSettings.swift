@@ -37,15 +37,12 @@ struct MachineSettings {
 
     /// Builds and runs the machine, then exits with the outcome's status (or 0 when it
     /// is `success`).
+    /// `snapshot`: take one where the guest prints a line and save it (`--snapshot-on`, `--save`).
     func boot(kernel: Machine.Configuration.Kernel, bootProtocol: BootProtocol?, commandLine: String,
-              modules: [BootModule], success: Outcome? = nil) throws {
-        let level = logLevel
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            return handler
-        }
+              modules: [BootModule], success: Outcome? = nil, snapshot: SnapshotRequest? = nil) throws {
+        bootstrapLogging()
         if let timeout, !(timeout > 0) { throw ValidationError("--timeout must be a positive number of seconds") }
+        if let snapshot { try snapshot.validate(self) }
 
         let (output, outputFile) = try serial.open()
         defer { try? outputFile?.close() }
@@ -79,33 +76,54 @@ struct MachineSettings {
         configuration.testDevice = testDevice
         configuration.biosTimer = biosTimer
         configuration.lostTicks = lostTicks
-        let machine: MachineSession
+        let session: MachineSession
         do {
-            machine = try MachineSession(configuration)
+            session = try MachineSession(configuration)
         } catch {
             printError("swiftvmm: \(error)")
             throw ExitCode(error.exitStatus)
         }
-        if let port = machine.gdbPort, let host = configuration.gdb?.host {
+        if let port = session.gdbPort, let host = configuration.gdb?.host {
             printError("swiftvmm: gdb stub listening on \(host):\(port)\(gdbWait ? ", the guest waits for gdb to continue" : "")")
         }
+        let watcher = snapshot.map { SnapshotWatcher($0, session: session) }
+        let outcome = try run(session, quietStop: watcher != nil)
+        if let watcher { throw ExitCode(watcher.finish(outcome)) }
+        if let success, outcome == success { throw ExitCode.success }
+        throw ExitCode(outcome.exitStatus)
+    }
+
+    /// Log messages go to standard error from `logLevel` up.
+    func bootstrapLogging() {
+        let level = logLevel
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+    }
+
+    /// Runs `session` to its end with the terminal in raw mode (serial on standard input and
+    /// output) and SIGINT/SIGTERM stopping it; prints what the outcome says beyond its status
+    /// (`quietStop`: not a stop without a signal, which `--snapshot-on` makes).
+    func run(_ session: MachineSession, quietStop: Bool = false) throws -> Outcome {
         let signals: SignalStop
-        do { signals = try SignalStop(stopping: machine) } catch {
+        do { signals = try SignalStop(stopping: session) } catch {
             printError("swiftvmm: \(error)")
             throw ExitCode(ExitStatus.hostError)
         }
         let terminal = serial == .stdio ? TerminalMode.rawInput() : nil
-        let outcome = machine.run()
+        let outcome = session.run()
         terminal?.restore()
         signals.cancel()
-        if let summary = machine.traceSummary { printError(summary) }
+        if let summary = session.traceSummary { printError(summary) }
 
         switch outcome {
         case .guestFault(let report): printError("swiftvmm: \(report)")
         case .debugExit, .poweredOff, .outputMatched: break
+        case .stopped(signal: 0) where quietStop: break
         default: printError("swiftvmm: \(outcome)")
         }
-        if let success, outcome == success { throw ExitCode.success }
-        throw ExitCode(outcome.exitStatus)
+        return outcome
     }
 }

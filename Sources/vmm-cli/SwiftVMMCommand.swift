@@ -6,6 +6,6 @@ struct SwiftVMMCommand: ParsableCommand {
         commandName: "swiftvmm",
         abstract: "A small KVM virtual machine monitor for booting multiboot and ELF64 kernels.",
         discussion: ExitStatus.table,
-        subcommands: [Boot.self, Demo.self, Test.self]
+        subcommands: [Boot.self, Restore.self, Demo.self, Test.self]
     )
 }

@@ -74,6 +74,11 @@ extension Machine {
     }
 
     public func send(_ text: String) async { await send(Array(text.utf8)) }
+
+    /// Types `bytes` into COM1 before the run (`swiftvmm restore --input`); returns how many
+    /// fitted (`Serial16550.lineCapacity` at most wait for the guest).
+    @discardableResult
+    public func type(_ bytes: [UInt8]) -> Int { uart.receive(bytes) }
 }
 
 /// Why `Machine.expect` returned without a match.

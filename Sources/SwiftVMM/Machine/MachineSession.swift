@@ -30,6 +30,17 @@ public final class MachineSession: Sendable {
         current = AnnotatedMutex((try Machine(configuration, logger: logger), nil))
     }
 
+    /// A session of one machine already built (one restored from a snapshot: it cannot
+    /// boot again on a reset, as it has no kernel to load).
+    public init(_ machine: Machine, logger: Logger = Logger(label: "swiftvmm")) {
+        configuration = machine.configuration
+        self.logger = logger
+        current = AnnotatedMutex((machine, nil))
+    }
+
+    /// The machine running now (nil between machines and after the run).
+    public var machine: Machine? { current.withLock { $0.machine } }
+
     /// How many times the kernel has booted (1 + reboots).
     public var boots: Int { bootCount.load(ordering: .relaxed) }
 

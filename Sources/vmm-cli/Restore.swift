@@ -1,0 +1,79 @@
+import ArgumentParser
+import Logging
+import SystemPackage
+import SwiftVMM
+
+/// `swiftvmm restore DIR`: continue a snapshot `boot --snapshot-on ... --save DIR` wrote,
+/// with the same output and exit-status contract as `boot`.
+struct Restore: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "restore",
+        abstract: "Continue a machine from a snapshot that boot --snapshot-on --save wrote.",
+        discussion: """
+            The machine is built as it was (CPUs, RAM, irqchip, devices), its RAM maps the \
+            snapshot's copy-on-write, and every vCPU continues where it stopped. A snapshot \
+            taken on a host with another CPU vendor, CPUID or TSC rate, a corrupt one, or one \
+            of another format version is refused with status 2. Where the host cannot set the \
+            guest's TSC back (kvm_pvm), the time since the snapshot passes for every clock of \
+            the machine alike, and timers armed before it keep the time they had left.
+
+            """ + ExitStatus.table
+    )
+
+    @Argument(help: "The snapshot directory.")
+    var directory: String
+
+    @Option(help: ArgumentHelp("Type STRING and a newline into COM1 first (standard input follows).", valueName: "STRING"))
+    var input: String?
+
+    @Option(help: "Where COM1 goes: stdio, file:PATH or none.")
+    var serial: SerialOption = MachineSettings.defaults.serial
+
+    @Option(help: "Pin vCPU threads: auto, none, or a host CPU list (as boot's --pin).")
+    var pin: PinOption = MachineSettings.defaults.pin
+
+    @Option(name: .customLong("exit-on"), help: ArgumentHelp("End the run after a line of serial output matching REGEX (repeatable).", valueName: "REGEX"))
+    var exitOn: [String] = []
+
+    @Option(help: "The exit status when --exit-on matches.")
+    var exitOnStatus: Int32 = 0
+
+    @Option(help: "Stop the guest after this many seconds (exit status 124).")
+    var timeout: Double?
+
+    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
+    var logLevel: Logger.Level = MachineSettings.defaults.logLevel
+
+    mutating func run() throws {
+        var settings = MachineSettings()
+        (settings.serial, settings.pin, settings.exitOn, settings.exitOnStatus) = (serial, pin, exitOn, exitOnStatus)
+        (settings.timeout, settings.logLevel) = (timeout, logLevel)
+        try settings.restore(from: directory, input: input)
+    }
+}
+
+extension MachineSettings {
+    /// Loads the snapshot in `directory`, builds its machine with these settings' serial
+    /// output, input, pinning, time limit and `--exit-on`, types `input`, and runs it.
+    func restore(from directory: String, input: String?) throws {
+        bootstrapLogging()
+        if let timeout, !(timeout > 0) { throw ValidationError("--timeout must be a positive number of seconds") }
+        let (output, outputFile) = try serial.open()
+        defer { try? outputFile?.close() }
+        let machine: Machine
+        do throws(MachineError) {
+            let snapshot = try MachineSnapshot(loading: FilePath(directory), serialOutput: output)
+            var configuration = snapshot.configuration
+            configuration.serialInput = serial == .stdio ? .standardInput : nil
+            configuration.pinning = pin.value
+            configuration.timeout = timeout.map { .nanoseconds(Int64($0 * 1e9)) }
+            (configuration.exitOn, configuration.exitOnStatus) = (exitOn, exitOnStatus)
+            machine = try snapshot.fork(configuration)
+        } catch {
+            printError("swiftvmm: \(error)")
+            throw ExitCode(error.exitStatus)
+        }
+        if let input { machine.type(Array(input.utf8) + [UInt8(ascii: "\n")]) }
+        throw ExitCode(try run(MachineSession(machine)).exitStatus)
+    }
+}
