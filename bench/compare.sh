@@ -15,7 +15,7 @@
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-runs=30 k=2000 only=1,2,3,4,5,6,7,8 write=1 static=0
+runs=30 k=2000 only=1,2,3,4,5,6,7,8,9 write=1 static=0
 while [[ $# -gt 0 ]]; do
     case "$1" in
         -n) runs="$2"; shift 2 ;;
@@ -58,7 +58,7 @@ if [[ $static == 1 ]]; then
 fi
 gcc -O2 -Wall -Wextra -o "$work/floor" bench/floor.c
 swiftc -O -static-executable -o "$work/swift-floor" bench/swift-floor.swift
-guests/build.sh -o "$work/guests" hello hello-mb2 exits spin timer-soak smp-broadcast >&2
+guests/build.sh -o "$work/guests" hello hello-mb2 exits spin timer-soak smp-broadcast snapshot-input >&2
 
 started="$(date -u '+%Y-%m-%d %H:%M UTC')"
 load_before="$(cut -d' ' -f1-3 /proc/loadavg)"

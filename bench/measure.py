@@ -656,6 +656,66 @@ def section_startup(a, peers, out):
     out.append("")
 
 
+def section_snapshot(a, peers, out):
+    """(9) restore from a snapshot on disk vs the same run booted from scratch (guest
+    `snapshot-input`, 4 vCPUs, 256 MiB): `restore DIR --input exit` against `boot
+    --cmdline exit`, which exits at the point the snapshot was taken, paired and shuffled."""
+    elf = a.guest("snapshot-input")
+    binaries = {"swiftvmm": a.swiftvmm}
+    if a.swiftvmm_static:
+        binaries[STATIC] = a.swiftvmm_static
+    cmds, bad_setup = {}, []
+    for name, binary in binaries.items():
+        directory = os.path.join(a.work, f"snapshot-{'static' if name == STATIC else 'dynamic'}")
+        shutil.rmtree(directory, ignore_errors=True)
+        t, rc, text = run([binary, "boot", elf, "--cpus", "4", "--memory", "256", "--snapshot-on", "^READY$",
+                           "--save", directory])
+        if rc != 0:
+            bad_setup.append(f"{name}: boot --snapshot-on: status {rc}: {text.strip()[-200:]}")
+            continue
+        cmds[f"{name} boot from scratch"] = [binary, "boot", elf, "--cpus", "4", "--memory", "256", "--cmdline", "exit"]
+        cmds[f"{name} restore"] = [binary, "restore", directory, "--input", "exit"]
+    times = {k: [] for k in cmds}
+    bad = {k: 0 for k in cmds}
+    for r in range(a.n):
+        order = list(cmds)
+        random.shuffle(order)
+        for k in order:
+            t, rc, text = run(cmds[k])
+            if rc == 1 and ("READY" in text) != k.endswith("restore"):
+                times[k].append(t)
+            else:
+                bad[k] += 1
+                if bad[k] == 1:
+                    print(f"  {k}: status {rc}: {text.strip()[-300:]}", file=sys.stderr)
+    out.append("## 9. Snapshots: restore from disk vs boot from scratch (guest `snapshot-input`, 4 vCPUs, 256 MiB)\n")
+    out.append(f"{a.n} runs per row, interleaved in shuffled order each round. `restore DIR --input exit` "
+               "continues the snapshot `boot --snapshot-on ^READY$ --save DIR` wrote (RAM file mapped "
+               "copy-on-write) and the guest exits at once; `boot --cmdline exit` boots the same guest "
+               "(APs started) and exits where the snapshot was taken.\n")
+    out.append("| run | median ms | p99 ms | min ms | failed runs |")
+    out.append("|---|---|---|---|---|")
+    med = {}
+    for k in cmds:
+        if times[k]:
+            med[k] = median(times[k])
+            out.append(f"| {k} | {fmt_ms(med[k])} | {fmt_ms(percentile(times[k], 99))} | "
+                       f"{fmt_ms(min(times[k]))} | {bad[k]} |")
+        else:
+            out.append(f"| {k} | — | — | — | {bad[k]} (all) |")
+    for line in bad_setup:
+        out.append(f"| {line} | | | | |")
+    out.append("")
+    for name in binaries:
+        scratch, restore = med.get(f"{name} boot from scratch"), med.get(f"{name} restore")
+        if scratch and restore:
+            out.append(f"- {name}: restore median {fmt_ms(restore)} ms (target ≤ 10 ms: "
+                       f"{'met' if restore <= 0.010 else 'MISSED'}); boot from scratch / restore: "
+                       f"**{scratch / restore:.2f}×**")
+    out.append("")
+    return med
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--swiftvmm", required=True)
@@ -666,7 +726,7 @@ def main():
     ap.add_argument("--work", required=True)
     ap.add_argument("-n", type=int, default=30)
     ap.add_argument("-k", type=int, default=2000, help="K exits for the marginal method")
-    ap.add_argument("--only", default="1,2,3,4,5,6,7,8")
+    ap.add_argument("--only", default="1,2,3,4,5,6,7,8,9")
     a = ap.parse_args()
     a.cycle_exits, a.cycle_runs = 20000, max(3, a.n // 6)
     a.timer_runs = max(2, a.n // 10)
@@ -676,7 +736,8 @@ def main():
     peers = Peers(a)
     out = []
     sections = {"1": section_boot, "2": section_exits, "3": section_timer, "4": section_smp,
-                "5": section_footprint, "6": section_throughput, "7": section_iso, "8": section_startup}
+                "5": section_footprint, "6": section_throughput, "7": section_iso, "8": section_startup,
+                "9": section_snapshot}
     for s in a.only.split(","):
         print(f"== section {s}", file=sys.stderr, flush=True)
         sections[s](a, peers, out)

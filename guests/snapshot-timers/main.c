@@ -14,11 +14,14 @@
  * its timer and appends it to the order. When all n + 1 have fired, and SETTLE_MS after
  * (room for a wrong second interrupt), the boot CPU checks that a scratch area of SCRATCH
  * bytes is still all zero, fills it with a value of this run, increments `runs`, and prints
- *   order <k> <k> ...
+ *   order <k> <k> ... ok|differs
  *   fired <count per timer> runs=<runs> scratch=clean|dirty
  *   snapshot-timers: PASS (v=0) | FAIL (v=3) | TIMEOUT (v=4, WATCHDOG_S watchdog)
  * A fork of a snapshot taken at READY must print runs=1 and scratch=clean: an earlier
- * fork's writes would show. */
+ * fork's writes would show. PASS needs every timer fired once, runs=1 and a clean scratch
+ * area; the order is printed, not judged: neighbouring deadlines are 10 ms apart, and a host
+ * running more vCPUs than it has CPUs may run a vCPU later than that (the tests judge the
+ * order where the host is not oversubscribed by their own doing). */
 #include "acpi.h"
 #include "guest.h"
 #include "idt.h"
@@ -189,13 +192,13 @@ int main(void) {
     runs++;
 
     uint32_t want[MAX_CPUS + 1];
-    int total = expected_order(want), failed = !clean || runs != 1 || sequence != (uint32_t)total;
+    int total = expected_order(want), failed = !clean || runs != 1 || sequence != (uint32_t)total, in_order = 1;
     printf("order");
     for (int i = 0; i < total; i++) {
         printf(" %u", order[i]);
-        failed |= order[i] != want[i];
+        in_order &= order[i] == want[i];
     }
-    printf("\nfired");
+    printf(" %s\nfired", in_order ? "ok" : "differs");
     for (int k = 0; k < total; k++) {
         printf(" %u", fired[k]);
         failed |= fired[k] != 1;
