@@ -25,6 +25,23 @@ struct SnapshotCommandLineTests {
         }
     }
 
+    /// One snapshot, several test cases chosen by `--input`: the halted APs wake for IPIs
+    /// after the restore, and each restore starts from the snapshot's memory.
+    @Test func restoreInputChoosesTheTest() throws {
+        let kernel = try temporaryFile(snapshotInputGuest, name: "snapshot-input.elf")
+        let directory = testScratch.appending(path: "cli-input-\(UUID().uuidString)").path
+        let saved = try swiftvmm(["boot", kernel, "--cpus", "4", "--snapshot-on", "^READY$", "--save", directory])
+        #expect(saved.status == 0, "\(saved.stderr)")
+        let cases: [(String, Int32, String)] = [
+            ("ipi", 1, "ipi 300 round trips"), ("mem", 1, "mem clean"), ("mem", 1, "mem clean"), ("bogus", 7, "unknown test bogus"),
+        ]
+        for (input, status, line) in cases {
+            let result = try swiftvmm(["restore", directory, "--input", input, "--timeout", "60"])
+            #expect(result.status == status, "\(input): \(result.stdout) \(result.stderr)")
+            #expect(result.stdout == line + "\n", "\(input): \(result.stdout)")
+        }
+    }
+
     @Test func aRunThatNeverPrintsTheLineSavesNothing() throws {
         let kernel = try temporaryFile(helloGuest, name: "hello.elf")
         let directory = testScratch.appending(path: "cli-nothing-\(UUID().uuidString)").path
