@@ -47,3 +47,8 @@ extension HPET.Snapshot {
         return state
     }
 }
+
+extension HPET.Snapshot {
+    /// One entry per comparator (a snapshot read from a file is checked before it is restored).
+    package var isWellFormed: Bool { timers.count == HPET.timerCount }
+}

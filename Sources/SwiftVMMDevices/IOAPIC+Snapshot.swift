@@ -22,3 +22,8 @@ extension IOAPIC {
         }
     }
 }
+
+extension IOAPIC.Snapshot {
+    /// One redirection entry per pin (a snapshot read from a file is checked before it is restored).
+    package var isWellFormed: Bool { redirection.count == IOAPIC.pinCount }
+}

@@ -62,3 +62,8 @@ extension MC146818RTC.Snapshot {
         return state
     }
 }
+
+extension MC146818RTC.Snapshot {
+    /// All 128 bytes of CMOS RAM (a snapshot read from a file is checked before it is restored).
+    package var isWellFormed: Bool { ram.count == 128 }
+}

@@ -20,3 +20,8 @@ extension PCTestDevice {
         scratchMemory.bytes.withLock { $0 = snapshot.memory }
     }
 }
+
+extension PCTestDevice.Snapshot {
+    /// The whole 64 KiB window (a snapshot read from a file is checked before it is restored).
+    package var isWellFormed: Bool { memory.count == PCTestDevice.memorySize }
+}

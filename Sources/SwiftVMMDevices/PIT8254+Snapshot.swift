@@ -45,3 +45,8 @@ extension PIT8254.Snapshot {
         return state
     }
 }
+
+extension PIT8254.Snapshot {
+    /// Three counters (a snapshot read from a file is checked before it is restored).
+    package var isWellFormed: Bool { counters.count == 3 }
+}

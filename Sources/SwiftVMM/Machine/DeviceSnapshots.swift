@@ -43,6 +43,14 @@ struct DeviceSnapshots: Sendable, Codable {
         testDevice = board.qemu.testDevice?.snapshot()
     }
 
+    /// Every register array has its hardware's length (checked before a snapshot read from
+    /// a file is restored: a wrong length would index out of range).
+    var isWellFormed: Bool {
+        let chipsetWellFormed = chipset.map { $0.ioapic.isWellFormed && $0.pit.isWellFormed && $0.hpet.isWellFormed } ?? true
+        return chipsetWellFormed && rtc.isWellFormed && (testDevice?.isWellFormed ?? true)
+            && (kernelIRQChip.map { $0.chips.count == 3 } ?? true)
+    }
+
     /// Loads every device of `board` (a new machine's, same shape), with their timers
     /// `gap` nanoseconds later (`Machine.restore`). KVM's irqchip is restored with the vCPUs.
     func restore(into board: Board, advancedBy gap: UInt64) {

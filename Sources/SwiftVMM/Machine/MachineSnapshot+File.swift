@@ -93,7 +93,7 @@ extension MachineSnapshot {
         let cpus = file.shape.cpus
         guard let configuration = Machine.Configuration(shape: file.shape, serialOutput: serialOutput),
               file.vcpus.count == cpus, file.cpuid.count == cpus,
-              file.vcpus.allSatisfy({ $0.localAPIC?.isWellFormed ?? true }),
+              file.vcpus.allSatisfy({ $0.localAPIC?.isWellFormed ?? true }), file.devices.isWellFormed,
               (file.devices.chipset != nil) == (configuration.interruptController == .userspace) else {
             throw .invalidConfiguration("\(path) is corrupt: its vCPUs, CPUID or devices do not match its machine")
         }

@@ -142,6 +142,16 @@ struct SnapshotIntegrationTests {
         #expect(try refusal(editing { $0["version"] = 2 }).contains("format version 2; this SwiftVMM reads version 1"))
         #expect(try refusal(editing { $0["vcpus"] = [] }).contains("is corrupt"))
         #expect(try refusal(editing { $0["shape"] = ["cpus": 4] }).contains("is corrupt"))
+        for (device, field) in [("pit", "counters"), ("hpet", "timers"), ("ioapic", "redirection")] {
+            #expect(try refusal(editing { object in
+                var devices = object["devices"] as! [String: Any], chipset = devices["chipset"] as! [String: Any]
+                var state = chipset[device] as! [String: Any]
+                state[field] = (state[field] as! [Any]).dropLast().map { $0 }
+                chipset[device] = state
+                devices["chipset"] = chipset
+                object["devices"] = devices
+            }).contains("is corrupt"), "\(device).\(field) one short")
+        }
         #expect(try refusal(editing { $0["devices"] = ["rtc": 1] }).contains("is corrupt"))
         #expect(try refusal({ try FileHandle(forWritingTo: $0.appending(path: "ram")).truncate(atOffset: 4096) })
                     .contains("not the 67108864 of the snapshot's RAM"))
