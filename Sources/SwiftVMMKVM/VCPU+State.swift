@@ -131,25 +131,46 @@ extension VCPU {
         }
         var debugRegisters = state.debugRegisters
         try IOCTL.call(fd, "KVM_SET_DEBUGREGS", CKVM_SET_DEBUGREGS, &debugRegisters)
-        for saved in state.msrs { try restoreMSR(saved) }
+        try restoreMSRs(state.msrs[...])
         var events = state.events
         try IOCTL.call(fd, "KVM_SET_VCPU_EVENTS", CKVM_SET_VCPU_EVENTS, &events)
         var mpState = kvm_mp_state(mp_state: state.multiprocessingState)
         try IOCTL.call(fd, "KVM_SET_MP_STATE", CKVM_SET_MP_STATE, &mpState)
     }
 
-    /// Writes one saved MSR. KVM refuses some host-initiated writes of MSRs it lists
-    /// (kvm_pvm: the paravirtual async-page-fault MSRs, whatever the value); such a refusal
-    /// is harmless when the new vCPU already holds the saved value, and an error otherwise,
-    /// so no state is ever dropped silently.
-    private func restoreMSR(_ saved: MSRValue) throws(KVMError) {
-        do {
-            try setMSR(saved.index, saved.value)
-        } catch .ioctl(_, let errno) where errno == .invalidArgument {
-            guard (try? msr(saved.index)) == saved.value else {
-                throw .ioctl("KVM_SET_MSRS(\(hex(saved.index)) = \(hex(saved.value)))", errno)
+    /// Writes the saved MSRs in order, as few `KVM_SET_MSRS` calls as KVM allows (one, unless
+    /// it refuses one: it stops there). KVM refuses some host-initiated writes of MSRs it
+    /// lists (kvm_pvm: the paravirtual async-page-fault MSRs, whatever the value); such a
+    /// refusal is harmless when the new vCPU already holds the saved value, and an error
+    /// otherwise, so no state is ever dropped silently.
+    private func restoreMSRs(_ saved: ArraySlice<MSRValue>) throws(KVMError) {
+        var pending = saved
+        while !pending.isEmpty {
+            let written = try setMSRs(pending)
+            guard written < pending.count else { return }
+            let refused = pending[pending.startIndex + written]
+            guard (try? msr(refused.index)) == refused.value else {
+                throw .ioctl("KVM_SET_MSRS(\(hex(refused.index)) = \(hex(refused.value)))", .invalidArgument)
             }
+            pending = pending.dropFirst(written + 1)
         }
+    }
+
+    /// `KVM_SET_MSRS` with every value in one call, in order; returns how many KVM wrote.
+    private func setMSRs(_ values: ArraySlice<MSRValue>) throws(KVMError) -> Int {
+        // struct kvm_msrs { __u32 nmsrs, pad; struct kvm_msr_entry { __u32 index, reserved;
+        // __u64 data; } entries[]; } as 64-bit words, little-endian: nmsrs in the low half
+        // of word 0, then each entry's index (low half) and data.
+        var buffer = [UInt64](repeating: 0, count: 1 + 2 * values.count)
+        buffer[0] = UInt64(values.count)
+        for (offset, value) in values.enumerated() {
+            buffer[1 + 2 * offset] = UInt64(value.index)
+            buffer[2 + 2 * offset] = value.value
+        }
+        // SAFETY: the buffer is a struct kvm_msrs with as many entries as nmsrs says.
+        let result = buffer.withUnsafeMutableBytes { ckvm_ioctl_pointer(fd.rawValue, CKVM_SET_MSRS, $0.baseAddress) }
+        guard result >= 0 else { throw .ioctl("KVM_SET_MSRS", Errno(rawValue: errno)) }
+        return Int(result)
     }
 
     /// KVM_GET_XSAVE or KVM_SET_XSAVE with `area`, a 4 KiB `struct kvm_xsave`.
