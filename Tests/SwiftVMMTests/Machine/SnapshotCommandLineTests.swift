@@ -26,11 +26,14 @@ struct SnapshotCommandLineTests {
     }
 
     /// One snapshot, several test cases chosen by `--input`: the halted APs wake for IPIs
-    /// after the restore, and each restore starts from the snapshot's memory.
-    @Test func restoreInputChoosesTheTest() throws {
+    /// after the restore, and each restore starts from the snapshot's memory. With KVM's
+    /// irqchip too (its local APICs, 8259s, I/O APIC and PIT are in the snapshot).
+    @Test(arguments: ["user", "kernel"])
+    func restoreInputChoosesTheTest(irqchip: String) throws {
         let kernel = try temporaryFile(snapshotInputGuest, name: "snapshot-input.elf")
         let directory = testScratch.appending(path: "cli-input-\(UUID().uuidString)").path
-        let saved = try swiftvmm(["boot", kernel, "--cpus", "4", "--snapshot-on", "^READY$", "--save", directory])
+        let saved = try swiftvmm(["boot", kernel, "--cpus", "4", "--irqchip", irqchip, "--snapshot-on", "^READY$",
+                                  "--save", directory])
         #expect(saved.status == 0, "\(saved.stderr)")
         let cases: [(String, Int32, String)] = [
             ("ipi", 1, "ipi 300 round trips"), ("mem", 1, "mem clean"), ("mem", 1, "mem clean"), ("bogus", 7, "unknown test bogus"),
