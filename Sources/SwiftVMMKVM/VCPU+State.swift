@@ -146,7 +146,7 @@ extension VCPU {
     private func restoreMSRs(_ saved: ArraySlice<MSRValue>) throws(KVMError) {
         var pending = saved
         while !pending.isEmpty {
-            let written = try setMSRs(pending)
+            let written = try msrBatch("KVM_SET_MSRS", CKVM_SET_MSRS, pending).count
             guard written < pending.count else { return }
             let refused = pending[pending.startIndex + written]
             guard (try? msr(refused.index)) == refused.value else {
@@ -156,21 +156,25 @@ extension VCPU {
         }
     }
 
-    /// `KVM_SET_MSRS` with every value in one call, in order; returns how many KVM wrote.
-    private func setMSRs(_ values: ArraySlice<MSRValue>) throws(KVMError) -> Int {
+    /// `KVM_GET_MSRS` or `KVM_SET_MSRS` over `entries` in one call, in order; returns the
+    /// entries KVM handled, with the values it read (KVM stops at the first MSR it refuses,
+    /// so they are a prefix of `entries`).
+    private func msrBatch(_ name: String, _ request: UInt, _ entries: ArraySlice<MSRValue>) throws(KVMError) -> [MSRValue] {
         // struct kvm_msrs { __u32 nmsrs, pad; struct kvm_msr_entry { __u32 index, reserved;
         // __u64 data; } entries[]; } as 64-bit words, little-endian: nmsrs in the low half
         // of word 0, then each entry's index (low half) and data.
-        var buffer = [UInt64](repeating: 0, count: 1 + 2 * values.count)
-        buffer[0] = UInt64(values.count)
-        for (offset, value) in values.enumerated() {
-            buffer[1 + 2 * offset] = UInt64(value.index)
-            buffer[2 + 2 * offset] = value.value
+        var buffer = [UInt64](repeating: 0, count: 1 + 2 * entries.count)
+        buffer[0] = UInt64(entries.count)
+        for (offset, entry) in entries.enumerated() {
+            buffer[1 + 2 * offset] = UInt64(entry.index)
+            buffer[2 + 2 * offset] = entry.value
         }
         // SAFETY: the buffer is a struct kvm_msrs with as many entries as nmsrs says.
-        let result = buffer.withUnsafeMutableBytes { ckvm_ioctl_pointer(fd.rawValue, CKVM_SET_MSRS, $0.baseAddress) }
-        guard result >= 0 else { throw .ioctl("KVM_SET_MSRS", Errno(rawValue: errno)) }
-        return Int(result)
+        let result = buffer.withUnsafeMutableBytes { ckvm_ioctl_pointer(fd.rawValue, request, $0.baseAddress) }
+        guard result >= 0 else { throw .ioctl(name, Errno(rawValue: errno)) }
+        return (0..<min(Int(result), entries.count)).map {
+            MSRValue(index: entries[entries.startIndex + $0].index, value: buffer[2 + 2 * $0])
+        }
     }
 
     /// KVM_GET_XSAVE or KVM_SET_XSAVE with `area`, a 4 KiB `struct kvm_xsave`.
@@ -197,16 +201,16 @@ extension VCPU {
         return msrs.sorted { (rank($0.index), $0.index) < (rank($1.index), $1.index) }
     }
 
-    /// `KVM_GET_MSRS` over `indices`, one at a time: KVM stops a batch at the first MSR
-    /// it cannot read, and one read per MSR says exactly which those are.
+    /// `KVM_GET_MSRS` over `indices`, in as few calls as KVM allows: it stops a batch at
+    /// the first MSR it cannot read on this host, which is left out, and the next batch
+    /// starts after it.
     private func readMSRs(_ indices: [UInt32]) throws(KVMError) -> [MSRValue] {
         var values: [MSRValue] = []
-        for index in indices {
-            do {
-                values.append(MSRValue(index: index, value: try msr(index)))
-            } catch .ioctl(_, let errno) where errno == .invalidArgument {
-                continue   // KVM lists it but cannot read it on this host (read returned 0 of 1)
-            }
+        var pending = indices.map { MSRValue(index: $0, value: 0) }[...]
+        while !pending.isEmpty {
+            let read = try msrBatch("KVM_GET_MSRS", CKVM_GET_MSRS, pending)
+            values += read
+            pending = pending.dropFirst(read.count + 1)
         }
         return values
     }

@@ -18,15 +18,17 @@ extension RAMImage {
         }
         defer { try? file.close() }
         guard ftruncate(file.rawValue, off_t(layout.size)) == 0 else { throw .cannotSave(path: path.string, Errno(rawValue: errno)) }
-        var buffer = [UInt8](repeating: 0, count: 256 * Self.pageSize)
+        var buffer = [UInt8](repeating: 0, count: 256 * GuestMemory.pageSize)
         var page = 0
         let pageCount = dataPages.words.count * 64
         while page < pageCount {
-            guard page < pageCount, dataPages[page] else { page += 1; continue }
+            guard dataPages[page] else { page += 1; continue }
             var end = page
             while end < pageCount, dataPages[end], end - page < 256 { end += 1 }
-            let offset = Int64(page * Self.pageSize), length = (end - page) * Self.pageSize
+            let offset = Int64(page * GuestMemory.pageSize), length = (end - page) * GuestMemory.pageSize
             do {
+                // SAFETY: `buffer` is a local array of 256 pages and `length` at most that;
+                // pread and pwrite touch only [0, length), and the pointer stays in the closure.
                 try buffer.withUnsafeMutableBytes { whole in
                     let chunk = UnsafeMutableRawBufferPointer(rebasing: whole[..<length])
                     guard try descriptor.read(fromAbsoluteOffset: offset, into: chunk) == length,
@@ -53,20 +55,19 @@ extension RAMImage {
             try? file.close()
             throw .cannotLoad(path: path.string, "it holds \(status.st_size) bytes, not the \(layout.size) of the snapshot's RAM")
         }
-        let pageCount = Int((layout.size + UInt64(Self.pageSize) - 1) / UInt64(Self.pageSize))
+        let pageCount = Int((layout.size + UInt64(GuestMemory.pageSize) - 1) / UInt64(GuestMemory.pageSize))
         var pages = PageSet(pageCount: pageCount)
         var offset: off_t = 0
         while offset < off_t(layout.size) {
             let data = lseek(file.rawValue, offset, Self.seekData)
             guard data >= 0 else { break }   // ENXIO: no data after offset
             let hole = max(lseek(file.rawValue, data, Self.seekHole), data + 1)
-            for page in Int(data) / Self.pageSize..<min(pageCount, (Int(hole) + Self.pageSize - 1) / Self.pageSize) { pages[page] = true }
+            for page in Int(data) / GuestMemory.pageSize..<min(pageCount, (Int(hole) + GuestMemory.pageSize - 1) / GuestMemory.pageSize) { pages[page] = true }
             offset = hole
         }
         self.init(layout: layout, descriptor: file, dataPages: pages)
     }
 
-    static var pageSize: Int { GuestMemory.pageSize }
     /// lseek(2)'s SEEK_DATA and SEEK_HOLE (Linux 3.1; Glibc declares them only under
     /// _GNU_SOURCE, so Swift does not see them).
     static let seekData: Int32 = 3, seekHole: Int32 = 4

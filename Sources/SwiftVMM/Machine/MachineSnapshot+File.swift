@@ -72,14 +72,10 @@ extension MachineSnapshot {
     /// `--exit-on` patterns before `fork(_:)`.
     public init(loading directory: FilePath, serialOutput: any SerialSink) throws(MachineError) {
         let path = directory.appending(Self.stateFile)
-        let bytes: [UInt8]
-        do {
-            let descriptor = try FileDescriptor.open(path, .readOnly, options: .closeOnExec)
-            bytes = try descriptor.closeAfter { try Self.readAll(descriptor) }
-        } catch {
+        let data: Data
+        do { data = try Data(contentsOf: URL(filePath: path.string)) } catch {
             throw .invalidConfiguration("cannot read the snapshot \(path): \(error)")
         }
-        let data = Data(bytes)
         guard let header = try? JSONDecoder().decode(Header.self, from: data), header.format == Self.formatName else {
             throw .invalidConfiguration("\(path) is not a SwiftVMM snapshot (corrupt, or not one at all)")
         }
@@ -105,14 +101,5 @@ extension MachineSnapshot {
         }
         self.init(configuration: configuration, ram: image, vcpus: file.vcpus, devices: file.devices,
                   machineTime: file.machineTime, tsc: file.tsc, tscKHz: file.tscKHz, cpuid: file.cpuid)
-    }
-
-    private static func readAll(_ descriptor: FileDescriptor) throws -> [UInt8] {
-        var bytes: [UInt8] = [], chunk = [UInt8](repeating: 0, count: 1 << 16)
-        while true {
-            let count = try chunk.withUnsafeMutableBytes { try descriptor.read(into: $0) }
-            if count == 0 { return bytes }
-            bytes += chunk[..<count]
-        }
     }
 }
