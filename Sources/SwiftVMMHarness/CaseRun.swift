@@ -2,14 +2,17 @@ import Logging
 import SwiftVMM
 import SystemPackage
 
-/// One boot of a case: build the machine with its serial port going to the case's log,
-/// wait for the expected lines in order while it runs, then compare how it ended.
+/// One run of a case: build the machine (boot the case's kernel, or fork the manifest's
+/// snapshot and type the case's input) with its serial port going to the case's log, wait
+/// for the expected lines in order while it runs, then compare how it ended.
 struct CaseRun {
     let testCase: Manifest.TestCase
     let iteration: Int
     let repeatCount: Int
     let kernelDirectory: String
     let logPath: String?
+    /// What a case with input forks from (nil when the manifest has no snapshot).
+    var snapshot: Result<MachineSnapshot, SnapshotUnavailable>? = nil
 
     /// How long an expected line may take beyond the case's time limit; by then the run
     /// has ended and `expect` reports that instead.
@@ -21,7 +24,8 @@ struct CaseRun {
         let started = clock.now
         let messages = MessageLog()
         var result = RunResult(caseName: testCase.name, iteration: iteration, repeatCount: repeatCount, outcome: nil,
-                               failures: [], duration: .zero, logPath: logPath, lastLines: [], messages: [])
+                               failures: [], duration: .zero, logPath: logPath, lastLines: [], messages: [],
+                               forked: testCase.boot == nil)
         let log: FileDescriptor?
         do {
             log = try logPath.map {
@@ -34,10 +38,10 @@ struct CaseRun {
         }
         defer { try? log?.close() }
 
-        let machine: Machine
+        let machine: Machine, untyped: [UInt8]
         do {
-            machine = try Machine(configuration(serialOutput: log.map { FileDescriptorSink($0) } ?? NullSink()),
-                                  logger: Logger(label: "swiftvmm") { _ in messages })
+            (machine, untyped) = try makeMachine(serialOutput: log.map { FileDescriptorSink($0) } ?? NullSink(),
+                                                 logger: Logger(label: "swiftvmm") { _ in messages })
         } catch {
             result.failures = [.notStarted("\(error)")]
             result.duration = clock.now - started
@@ -46,11 +50,12 @@ struct CaseRun {
         }
 
         async let ended = machine.run()
+        await machine.send(untyped)
         for (index, pattern) in testCase.expect.enumerated() {
             do {
                 try await machine.expect(try Regex(pattern), within: testCase.timeout + Self.expectMargin)
             } catch {
-                result.failures.append(.patternNotSeen(index: index + 1, pattern: pattern, reason: reason(error)))
+                result.failures.append(.patternNotSeen(index: index + 1, pattern: pattern, reason: Self.reason(error)))
                 break
             }
         }
@@ -71,23 +76,26 @@ struct CaseRun {
         return result
     }
 
-    private func configuration(serialOutput: any SerialSink) -> Machine.Configuration {
-        Machine.Configuration(
-            kernel: .file(resolve(testCase.kernel)), commandLine: testCase.commandLine,
-            modules: testCase.modules.map { argument in
-                let module = BootModule(argument: argument)
-                return BootModule(path: resolve(module.path), string: module.string)
-            },
-            cpus: testCase.cpus, memorySize: testCase.memorySize, serialOutput: serialOutput,
-            timeout: testCase.timeout, interruptController: testCase.interruptController)
+    /// The case's machine, and the part of its input that did not fit in COM1's buffer
+    /// before the run (sent once it runs).
+    private func makeMachine(serialOutput: any SerialSink, logger: Logger) throws -> (Machine, [UInt8]) {
+        switch testCase.start {
+        case .boot(let boot):
+            let configuration = boot.configuration(kernelDirectory: kernelDirectory, serialOutput: serialOutput, timeout: testCase.timeout)
+            return (try Machine(configuration, logger: logger), [])
+        case .snapshot(let input):
+            guard let snapshot else { throw SnapshotUnavailable(reason: "the manifest has no snapshot") }
+            let image = try snapshot.get()
+            var configuration = image.configuration
+            configuration.serialOutput = serialOutput
+            configuration.timeout = testCase.timeout
+            let machine = try Machine(restoring: image, configuration: configuration, logger: logger)
+            let line = Array(input.utf8) + [UInt8(ascii: "\n")]
+            return (machine, Array(line.dropFirst(machine.type(line))))
+        }
     }
 
-    /// A path from the manifest, relative to the kernel directory unless absolute.
-    func resolve(_ path: String) -> String {
-        path.hasPrefix("/") ? path : kernelDirectory + "/" + path
-    }
-
-    private func reason(_ error: any Error) -> String {
+    static func reason(_ error: any Error) -> String {
         switch error as? ExpectError {
         case .timedOut(let limit, _): "no such line within \(seconds(limit))"
         case .machineEnded(let outcome, _): "the run ended first (\(outcome.map { "\($0)" } ?? "no outcome"))"
@@ -103,6 +111,30 @@ struct CaseRun {
         text += result.messages.map { "--- \($0)\n" }.joined()
         _ = try? log.writeAll(text.utf8)
     }
+}
+
+extension Manifest.Boot {
+    /// The machine that boots this kernel, its serial output going to `serialOutput`.
+    func configuration(kernelDirectory: String, serialOutput: any SerialSink, timeout: Duration) -> Machine.Configuration {
+        Machine.Configuration(
+            kernel: .file(resolve(kernel, in: kernelDirectory)), commandLine: commandLine,
+            modules: modules.map { argument in
+                let module = BootModule(argument: argument)
+                return BootModule(path: resolve(module.path, in: kernelDirectory), string: module.string)
+            },
+            cpus: cpus, memorySize: memorySize, serialOutput: serialOutput, timeout: timeout,
+            interruptController: interruptController)
+    }
+
+    /// The files this boot reads: its kernel and module paths, as written in the manifest.
+    var files: [(what: String, path: String)] {
+        [("kernel", kernel)] + modules.map { ("module", String($0.prefix { $0 != "=" })) }
+    }
+}
+
+/// A path from the manifest, relative to the kernel directory unless absolute.
+func resolve(_ path: String, in kernelDirectory: String) -> String {
+    path.hasPrefix("/") ? path : kernelDirectory + "/" + path
 }
 
 /// Keeps what SwiftVMM logs about one machine, for the report and the log's footer.

@@ -11,6 +11,18 @@ public struct Report: Sendable {
     public var wallTime: Duration
     public var jobs: Int
     public var shard: Shard?
+    /// The manifest's snapshot boot, when a case forked from it.
+    public var snapshot: SnapshotSummary? = nil
+
+    /// The boot that cases with input forked from.
+    public struct SnapshotSummary: Sendable {
+        public var kernel: String
+        public var at: String
+        /// From building its machine to the snapshot taken (or the boot failing).
+        public var duration: Duration
+        /// Why there is no snapshot; nil when it was taken.
+        public var failure: String?
+    }
 
     /// True when every planned run ran and passed.
     public var passed: Bool { results.allSatisfy(\.passed) && results.count == plannedRuns.values.reduce(0, +) }
@@ -68,6 +80,11 @@ public struct Report: Sendable {
                 lines.append("     last lines:")
                 lines += failure.lastLines.map { "       | \($0)" }
             }
+        }
+        if let snapshot {
+            lines.append("")
+            lines.append("snapshot: \(snapshot.kernel) booted once to /\(snapshot.at)/ in \(seconds(snapshot.duration)): "
+                         + (snapshot.failure ?? "taken; \(results.filter(\.forked).count) runs forked from it"))
         }
         let failedCases = summaries.filter { $0.verdict == "FAIL" || $0.verdict == "FLAKY" }.count
         let notRun = plannedRuns.values.reduce(0, +) - results.count

@@ -19,6 +19,8 @@ public struct RunResult: Sendable {
     public var lastLines: [String]
     /// What SwiftVMM logged about the run (warnings, the fault report).
     public var messages: [String]
+    /// The run was a fork of the manifest's snapshot (not a boot of its own).
+    public var forked = false
 
     public var passed: Bool { failures.isEmpty }
 

@@ -60,15 +60,20 @@ public struct Runner: Sendable {
     /// Runs to do: every selected case times its repeat count.
     public var plannedRuns: Int { selectedCases.reduce(0) { $0 + $1.repeatCount } }
 
+    /// The manifest's snapshot, when a selected case forks from it.
+    var snapshotBoot: Manifest.SnapshotBoot? {
+        selectedCases.contains { $0.boot == nil } ? manifest.snapshot : nil
+    }
+
     /// Checks what must exist before anything boots: every kernel and module file, and
     /// the output folder (created). Problems name the manifest or the folder.
     public func prepare(manifestPath: String) throws(ManifestError) {
         let directory = manifest.kernelDirectory(override: options.kernelDirectory)
-        for testCase in selectedCases {
-            let run = CaseRun(testCase: testCase, iteration: 1, repeatCount: 1, kernelDirectory: directory, logPath: nil)
-            let files = [("kernel", testCase.kernel)] + testCase.modules.map { ("module", String($0.prefix { $0 != "=" })) }
-            for (what, path) in files where !FileManager.default.isReadableFile(atPath: run.resolve(path)) {
-                throw ManifestError(path: manifestPath, problem: "case \"\(testCase.name)\": \(what) \(run.resolve(path)) is not a readable file")
+        let boots = selectedCases.compactMap { testCase in testCase.boot.map { ("case \"\(testCase.name)\"", $0) } }
+            + (snapshotBoot.map { [("the snapshot", $0.boot)] } ?? [])
+        for (owner, boot) in boots {
+            for (what, path) in boot.files where !FileManager.default.isReadableFile(atPath: resolve(path, in: directory)) {
+                throw ManifestError(path: manifestPath, problem: "\(owner): \(what) \(resolve(path, in: directory)) is not a readable file")
             }
         }
         if let output = options.outputDirectory {
@@ -78,17 +83,28 @@ public struct Runner: Sendable {
         }
     }
 
-    /// Runs every planned run, `jobs` at a time, and reports them in case-name order.
+    /// Runs every planned run, `jobs` at a time, and reports them in case-name order. When
+    /// a case forks from the manifest's snapshot, the snapshot's boot comes first.
     /// Cancelling the task stops the running machines and starts no more.
     public func run(onEvent: @escaping @Sendable (Event) -> Void = { _ in }) async -> Report {
         let clock = ContinuousClock()
         let started = clock.now
         let directory = manifest.kernelDirectory(override: options.kernelDirectory)
-        let logNames = LogNames(cases: selectedCases)
+        let logNames = LogNames(cases: selectedCases, reserving: snapshotBoot == nil ? [] : [LogNames.snapshot])
+        var snapshot: Result<MachineSnapshot, SnapshotUnavailable>?, snapshotSummary: Report.SnapshotSummary?
+        if let snapshotBoot {
+            let taken = await SnapshotBootRun(snapshotBoot: snapshotBoot, kernelDirectory: directory,
+                                              logPath: options.outputDirectory.map { $0 + "/\(LogNames.snapshot).log" }).run()
+            snapshot = taken.snapshot
+            var failure: String?
+            if case .failure(let reason) = taken.snapshot { failure = reason.description }
+            snapshotSummary = Report.SnapshotSummary(kernel: snapshotBoot.boot.kernel, at: snapshotBoot.at, duration: taken.duration, failure: failure)
+        }
         var pending = selectedCases.flatMap { testCase in
             (1...testCase.repeatCount).map { iteration in
                 CaseRun(testCase: testCase, iteration: iteration, repeatCount: testCase.repeatCount, kernelDirectory: directory,
-                        logPath: options.outputDirectory.map { $0 + "/" + logNames.file(for: testCase, iteration: iteration) })
+                        logPath: options.outputDirectory.map { $0 + "/" + logNames.file(for: testCase, iteration: iteration) },
+                        snapshot: snapshot)
             }
         }[...]
         let jobs = max(1, options.jobs)
@@ -113,18 +129,20 @@ public struct Runner: Sendable {
         let order = Dictionary(uniqueKeysWithValues: selectedCases.enumerated().map { ($1.name, $0) })
         return Report(results: results.sorted { (order[$0.caseName]!, $0.iteration) < (order[$1.caseName]!, $1.iteration) },
                       cases: selectedCases.map(\.name),
-                      plannedRuns: Dictionary(uniqueKeysWithValues: selectedCases.map { ($0.name, $0.repeatCount) }), wallTime: clock.now - started, jobs: jobs, shard: options.shard)
+                      plannedRuns: Dictionary(uniqueKeysWithValues: selectedCases.map { ($0.name, $0.repeatCount) }), wallTime: clock.now - started, jobs: jobs, shard: options.shard, snapshot: snapshotSummary)
     }
 }
 
 /// Serial log file names: the case name with anything but letters, digits, `.`, `_` and
 /// `-` replaced by `_` (and `~N` added if two names then collide), then `.log`, or
-/// `.N.log` for run N of a repeating case.
+/// `.N.log` for run N of a repeating case. A reserved stem (the snapshot boot's log) is
+/// never a case's.
 struct LogNames {
+    static let snapshot = "snapshot"
     private var stems: [String: String] = [:]
 
-    init(cases: [Manifest.TestCase]) {
-        var used = Set<String>()
+    init(cases: [Manifest.TestCase], reserving reserved: Set<String> = []) {
+        var used = reserved
         for testCase in cases {
             let safe = String(testCase.name.map { $0.isASCII && ($0.isLetter || $0.isNumber || "._-".contains($0)) ? $0 : "_" })
             var stem = safe.hasPrefix(".") ? "_" + safe.dropFirst() : safe

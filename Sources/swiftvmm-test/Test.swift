@@ -6,14 +6,17 @@ import SwiftVMMHarness
 struct Test: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "swiftvmm test",
-        abstract: "Run a test-suite manifest: boot each case's kernel, check its serial lines and how it ends.",
+        abstract: "Run a test-suite manifest: boot each case's kernel (or fork a shared snapshot), check its serial lines and how it ends.",
         discussion: """
             The manifest is JSON, or YAML when its name ends in .yaml or .yml: \
-            {"kernelDirectory": DIR, "cases": [CASE...]}. kernelDirectory \
+            {"kernelDirectory": DIR, "snapshot": SNAPSHOT, "cases": [CASE...]}. kernelDirectory \
             (default: the manifest's folder) is relative to the manifest's folder; --kernel-dir \
             replaces it. Each CASE has:
               name      unique; names the case in reports, logs and JUnit (required)
-              kernel    kernel file, relative to the kernel directory (required)
+              kernel    kernel file, relative to the kernel directory (or input)
+              input     instead of kernel: run on a fork of the snapshot, typing this
+                        line (and a newline) into COM1; such a case gives none of
+                        kernel, cmdline, modules, cpus, memory, irqchip
               cmdline   kernel command line (default "")
               modules   ["PATH[=STRING]", ...], PATH relative to the kernel directory
               cpus      vCPUs (default 1)
@@ -25,7 +28,16 @@ struct Test: AsyncParsableCommand {
                         deadlock, reset or timed-out
               timeout   seconds (default 30)
               repeat    runs of the case (default 1)
-            Unknown keys are errors.
+            Unknown keys are errors. SNAPSHOT has kernel, cmdline, modules, cpus, memory
+            and irqchip as a CASE does, and:
+              at        regular expression (required): the snapshot is taken a moment
+                        after the first serial line that matches
+              timeout   seconds the boot may take to print that line (default 30)
+            When a selected case gives input, the snapshot's kernel boots once, first;
+            every such case and repeat then starts from its own fork of the snapshot,
+            sharing the untouched RAM (its log begins after the `at` line). If no
+            snapshot is taken, those runs fail saying why. With --output the
+            snapshot boot's serial log is DIR/snapshot.log.
 
             Cases run in parallel, --jobs at a time. --shard K/N sorts the cases by name \
             (byte order) and runs those whose 0-based position is K-1 modulo N, so the N \

@@ -1,15 +1,16 @@
 /* snapshot-input: one snapshot, many test cases (issue 22). The boot CPU starts every AP
  * (INIT-SIPI-SIPI from the MADT), each AP enables interrupts and halts, and the boot CPU
- * prints "READY" (where the host takes its snapshot). Then it reads lines from COM1 (polled:
- * LSR bit 0, RBR; 16550 datasheet "Line Status Register") and runs the test each names:
- *   exit    writes 0 to the debug-exit port at once (restore-to-exit benchmarks)
- *   ipi     IPIS fixed IPIs to every AP, each answered by an IPI back (round trips), then
- *           "ipi <n> round trips" and exit 0, or "ipi: FAIL" and exit 3
- *   mem     checks that a 1 MiB scratch area is still zero, fills it, prints
- *           "mem clean|dirty" and exits 0 or 3: a fork that saw another's writes fails
- * anything else prints "unknown test <line>" and exits 3. With the kernel command line
- * "exit" the boot CPU does not wait for input: it exits as `exit` does right after READY
- * (the same run booted from scratch, for a paired benchmark). */
+ * prints "READY" (where the host takes its snapshot). Then it reads a line from COM1 (polled:
+ * LSR bit 0, RBR; 16550 datasheet "Line Status Register") and runs the test it names:
+ *   exit     writes 0 to the debug-exit port at once (restore-to-exit benchmarks)
+ *   ipi [N]  N (default 100) fixed IPIs to every AP, each answered by an IPI back (round
+ *            trips), then "ipi <n> round trips" and exit 0, or "ipi: FAIL" and exit 3
+ *   mem [K]  checks that the first K KiB (default and at most 64) of a scratch area are still
+ *            zero, fills them, prints "mem clean|dirty" and exits 0 or 3: a fork that saw
+ *            another's writes fails
+ * anything else prints "unknown test <line>" and exits 3. With a kernel command line the
+ * boot CPU does not wait for input: right after READY it runs the test the command line
+ * names (the same run booted from scratch, for paired benchmarks). */
 #include "acpi.h"
 #include "guest.h"
 #include "idt.h"
@@ -23,7 +24,9 @@
 #define PING_VECTOR    0x50
 #define PONG_VECTOR    0x51
 #define IPIS           100u
-#define SCRATCH        (1u << 20)
+/* 16 pages, written a word at a time: enough to show a page shared between forks, and quick
+ * where the host emulates guest instructions (kvm_pvm: about a microsecond each). */
+#define SCRATCH        (64u << 10)
 #define COM1           0x3F8
 #define UART_RBR       0        /* receive buffer register (offset 0, DLAB=0) */
 #define UART_LSR       5
@@ -31,7 +34,7 @@
 
 static uint32_t ncpus, bsp_id;
 static volatile uint32_t pongs;
-static uint8_t scratch[SCRATCH];
+static uint64_t scratch[SCRATCH / 8];
 
 static void ping_isr(struct isr_frame *f) {
     (void)f;
@@ -62,10 +65,20 @@ static int read_line(char *line, int size) {
     return n;
 }
 
-static int ipi_test(void) {
+/* The number after the test's name ("ipi 5"), or `fallback` when there is none. */
+static uint32_t argument(const char *line, uint32_t fallback) {
+    while (*line && *line != ' ') line++;
+    while (*line == ' ') line++;
+    if (*line < '0' || *line > '9') return fallback;
+    uint32_t n = 0;
+    while (*line >= '0' && *line <= '9' && n < 100000000u) n = n * 10 + (uint32_t)(*line++ - '0');
+    return n;
+}
+
+static int ipi_test(uint32_t ipis) {
     sti();
     uint32_t sent = 0;
-    for (uint32_t i = 0; i < IPIS; i++)
+    for (uint32_t i = 0; i < ipis; i++)
         for (uint32_t cpu = 1; cpu < ncpus; cpu++) {
             uint32_t before = pongs;
             lapic_send_ipi(cpus[cpu].apic_id, ICR_FIXED | PING_VECTOR);
@@ -81,11 +94,12 @@ static int ipi_test(void) {
     return EXIT_PASS;
 }
 
-static int mem_test(void) {
+static int mem_test(uint32_t kib) {
+    uint32_t words = (kib < SCRATCH >> 10 ? kib : SCRATCH >> 10) * 1024 / 8;
     int clean = 1;
-    for (uint32_t i = 0; i < SCRATCH; i++) clean &= scratch[i] == 0;
-    uint8_t mark = (uint8_t)(rdtsc() | 1);
-    for (uint32_t i = 0; i < SCRATCH; i++) scratch[i] = mark;
+    for (uint32_t i = 0; i < words; i++) clean &= scratch[i] == 0;
+    uint64_t mark = rdtsc() | 1;
+    for (uint32_t i = 0; i < words; i++) scratch[i] = mark;
     printf("mem %s\n", clean ? "clean" : "dirty");
     return clean ? EXIT_PASS : EXIT_TEST_FAIL;
 }
@@ -104,12 +118,17 @@ int main(void) {
     const struct mb1_info *info = (const struct mb1_info *)(uintptr_t)boot_info;
     const char *cmdline = (info->flags & MB1_INFO_CMDLINE) ? (const char *)(uintptr_t)info->cmdline : "";
     printf("READY\n");
-    if (strcmp(cmdline, "exit") == 0) return EXIT_PASS;
     char line[64];
-    read_line(line, sizeof(line));
+    if (cmdline[0]) {
+        size_t n = strnlen(cmdline, sizeof(line) - 1);
+        memcpy(line, cmdline, n);
+        line[n] = 0;
+    } else {
+        read_line(line, sizeof(line));
+    }
     if (strcmp(line, "exit") == 0) return EXIT_PASS;
-    if (strcmp(line, "ipi") == 0) return ipi_test();
-    if (strcmp(line, "mem") == 0) return mem_test();
+    if (strncmp(line, "ipi", 3) == 0 && (line[3] == 0 || line[3] == ' ')) return ipi_test(argument(line, IPIS));
+    if (strncmp(line, "mem", 3) == 0 && (line[3] == 0 || line[3] == ' ')) return mem_test(argument(line, SCRATCH >> 10));
     printf("unknown test %s\n", line);
     return EXIT_TEST_FAIL;
 }

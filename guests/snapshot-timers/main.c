@@ -40,7 +40,9 @@
 #define HPET_VECTOR  0x41
 #define HPET_TIMER   2
 #define DIVIDE_BY_1  0xBu   /* divide configuration register 1011b (SDM Vol. 3A §11.5.4) */
-#define SCRATCH      (1u << 20)
+/* 16 pages, written a word at a time: enough to show a page shared between forks, and quick
+ * where the host emulates guest instructions (kvm_pvm: about a microsecond each). */
+#define SCRATCH      (64u << 10)
 /* The TSC watchdog counts from boot, and on a host that cannot set a restored guest's TSC
  * the time between the snapshot and a fork counts too: an hour, so that forks made long after
  * the snapshot still run (the host's own time limit catches a hung guest first). */
@@ -50,7 +52,7 @@ static uint64_t t0, lapic_per_ms, hpet;
 static uint32_t ncpus;
 static volatile uint32_t fired[MAX_CPUS + 1], order[2 * (MAX_CPUS + 1)], sequence, armed;
 static volatile uint32_t go, runs;
-static uint8_t scratch[SCRATCH];
+static uint64_t scratch[SCRATCH / 8];
 
 static void record(uint32_t timer) {
     fired[timer]++;
@@ -186,9 +188,9 @@ int main(void) {
     delay_us(SETTLE_MS * 1000);
 
     int clean = 1;
-    for (uint32_t i = 0; i < SCRATCH; i++) clean &= scratch[i] == 0;
-    uint8_t mark = (uint8_t)(rdtsc() | 1);
-    for (uint32_t i = 0; i < SCRATCH; i++) scratch[i] = mark;
+    for (uint32_t i = 0; i < SCRATCH / 8; i++) clean &= scratch[i] == 0;
+    uint64_t mark = rdtsc() | 1;
+    for (uint32_t i = 0; i < SCRATCH / 8; i++) scratch[i] = mark;
     runs++;
 
     uint32_t want[MAX_CPUS + 1];

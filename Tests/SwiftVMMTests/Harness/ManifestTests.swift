@@ -24,10 +24,12 @@ struct ManifestTests {
             ]}
             """)
         let a = manifest.cases[0], b = manifest.cases[1]
-        #expect(a.cpus == 1 && a.memorySize == 256 << 20 && a.outcome == .debugExit(0) && a.timeout == .seconds(30))
-        #expect(a.repeatCount == 1 && a.expect.isEmpty && a.commandLine == "" && a.interruptController == .userspace)
-        #expect(b.commandLine == "x y" && b.modules == ["m=s"] && b.cpus == 3 && b.memorySize == 1 << 30)
-        #expect(b.interruptController == .kernel && b.expect == ["^one$", "two"] && b.outcome == .exitStatus(16))
+        let aBoot = try #require(a.boot), bBoot = try #require(b.boot)
+        #expect(aBoot.cpus == 1 && aBoot.memorySize == 256 << 20 && a.outcome == .debugExit(0) && a.timeout == .seconds(30))
+        #expect(a.repeatCount == 1 && a.expect.isEmpty && aBoot.commandLine == "" && aBoot.interruptController == .userspace)
+        #expect(bBoot.kernel == "/abs/b.elf" && bBoot.commandLine == "x y" && bBoot.modules == ["m=s"] && bBoot.cpus == 3)
+        #expect(bBoot.memorySize == 1 << 30 && manifest.snapshot == nil)
+        #expect(bBoot.interruptController == .kernel && b.expect == ["^one$", "two"] && b.outcome == .exitStatus(16))
         #expect(b.timeout == .milliseconds(1500) && b.repeatCount == 4)
         #expect(manifest.kernelDirectory() == URL(fileURLWithPath: manifest.baseDirectory).appending(path: "k").standardizedFileURL.path)
         #expect(manifest.kernelDirectory(override: "/elsewhere") == "/elsewhere")
@@ -55,13 +57,13 @@ struct ManifestTests {
     }
 
     @Test func memoryAsANumberIsMiB() throws {
-        #expect(try load(#"{"cases": [{"name": "a", "kernel": "a", "memory": 64}]}"#).cases[0].memorySize == 64 << 20)
+        #expect(try load(#"{"cases": [{"name": "a", "kernel": "a", "memory": 64}]}"#).cases[0].boot?.memorySize == 64 << 20)
     }
 
     @Test func errorsNameWhereAndWhat() {
         #expect(problem(#"{"cases": [{"name": "a", "kernel": "a", "expct": []}]}"#)?.hasPrefix("cases[0].expct: unknown key") == true)
         #expect(problem(#"{"cases": [], "timeout": 3}"#)?.hasPrefix("timeout: unknown key") == true)
-        #expect(problem(#"{"cases": [{"name": "a"}]}"#) == #"cases[0]: missing key "kernel""#)
+        #expect(problem(#"{"cases": [{"name": "a"}]}"#) == #"cases[0]: missing key "kernel" (or "input", to fork from the manifest's snapshot)"#)
         #expect(problem(#"{"cases": [{"name": "a", "kernel": "a", "cpus": "two"}]}"#) == "cases[0].cpus: expected a number")
         #expect(problem(#"{"cases": [{"name": "a", "kernel": "a", "outcome": "exploded"}]}"#)?
             .hasPrefix(#"cases[0].outcome: "exploded" is not one of: debug-exit N"#) == true)
@@ -73,6 +75,33 @@ struct ManifestTests {
         #expect(problem(#"{"cases": [{"name": "a", "kernel": "a"}, {"name": "a", "kernel": "b"}]}"#)
             == #"cases[1].name: "a" is used by an earlier case"#)
         #expect(problem(#"{"cases": [ }"#)?.hasPrefix("not valid JSON") == true)
+    }
+
+    /// A snapshot boot, and cases that fork from it by giving input instead of a kernel.
+    @Test func casesWithInputForkFromTheSnapshot() throws {
+        let manifest = try load(#"""
+            {"snapshot": {"kernel": "s.elf", "cpus": 4, "memory": 128, "irqchip": "kernel", "at": "^READY$", "timeout": 5},
+             "cases": [{"name": "a", "input": "ipi", "timeout": 2, "repeat": 3}, {"name": "b", "kernel": "b.elf"}]}
+            """#)
+        let snapshot = try #require(manifest.snapshot)
+        #expect(snapshot.boot.kernel == "s.elf" && snapshot.boot.cpus == 4 && snapshot.boot.memorySize == 128 << 20)
+        #expect(snapshot.boot.interruptController == .kernel && snapshot.at == "^READY$" && snapshot.timeout == .seconds(5))
+        #expect(manifest.cases[0].start == .snapshot(input: "ipi") && manifest.cases[0].boot == nil)
+        #expect(manifest.cases[0].timeout == .seconds(2) && manifest.cases[0].repeatCount == 3)
+        #expect(manifest.cases[1].boot == Manifest.Boot(kernel: "b.elf"))
+    }
+
+    @Test func snapshotErrorsNameWhereAndWhat() {
+        #expect(problem(#"{"cases": [{"name": "a", "kernel": "k"}, {"name": "b", "input": "x"}]}"#)
+            == #"cases[1].input: a case with input forks from the manifest's "snapshot", and there is none"#)
+        #expect(problem(#"{"snapshot": {"kernel": "s", "at": "R"}, "cases": [{"name": "a", "input": "x", "cpus": 2}]}"#)?
+            .hasPrefix("cases[0].input: a case with input forks from the manifest's snapshot, so it gives none of kernel, cmdline") == true)
+        #expect(problem(#"{"snapshot": {"kernel": "s"}, "cases": []}"#) == #"snapshot: missing key "at""#)
+        #expect(problem(#"{"snapshot": {"at": "R"}, "cases": []}"#) == #"snapshot: missing key "kernel""#)
+        #expect(problem(#"{"snapshot": {"kernel": "s", "at": "("}, "cases": []}"#)?
+            .hasPrefix(#"snapshot.at: "(" is not a regular expression"#) == true)
+        #expect(problem(#"{"snapshot": {"kernel": "s", "at": "R", "input": "x"}, "cases": []}"#)?.hasPrefix("snapshot.input: unknown key") == true)
+        #expect(problem(#"{"snapshot": {"kernel": "s", "at": "R", "timeout": -1}, "cases": []}"#)?.hasPrefix("snapshot.timeout: must be") == true)
     }
 
     @Test func missingFileIsNamed() {
