@@ -125,6 +125,16 @@ let package = Package(
         // The teaching example: a whole VMM in one page on SwiftVMM's KVM layer alone
         // (README "Examples"); the test suite builds it and boots the hello guest with it.
         .executableTarget(name: "MinimalVMM", dependencies: ["SwiftVMMKVM"], path: "Examples/MinimalVMM"),
+        // bench/compare.sh's in-process fork timing (BENCHMARKS.md section 9).
+        .executableTarget(
+            name: "fork-bench",
+            dependencies: [
+                "SwiftVMM",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "bench/fork-bench"
+        ),
         // Freestanding guest kernels from guests/, compiled with the toolchain's clang and
         // ld.lld and embedded as byte arrays by the GuestBuilder plugin.
         .target(name: "DemoGuest", plugins: ["GuestBuilder"]),

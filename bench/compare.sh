@@ -15,7 +15,7 @@
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-runs=30 k=2000 only=1,2,3,4,5,6,7,8,9 write=1 static=0
+runs=30 k=2000 only=1,2,3,4,5,6,7,8,9,10 write=1 static=0
 while [[ $# -gt 0 ]]; do
     case "$1" in
         -n) runs="$2"; shift 2 ;;
@@ -49,6 +49,8 @@ mkdir -p "$work"
 cd "$root"
 echo "building release swiftvmm, floor and guests..." >&2
 swift build -c release --product swiftvmm >&2
+swift build -c release --product swiftvmm-test >&2   # `swiftvmm test` (section 10)
+swift build -c release --product fork-bench >&2      # in-process forks (section 9)
 swiftvmm="$(swift build -c release --show-bin-path)/swiftvmm"
 static_args=()
 if [[ $static == 1 ]]; then

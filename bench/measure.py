@@ -3,6 +3,7 @@
 markdown table. Peers run interleaved, round by round, so they share the machine's noise;
 every target is a ratio of two figures measured in the same run."""
 import argparse
+import json
 import concurrent.futures
 import os
 import random
@@ -716,6 +717,77 @@ def section_snapshot(a, peers, out):
     return med
 
 
+def section_manifest(a, peers, out):
+    """(10) `swiftvmm test` on 100 cases that fork one snapshot vs the same 100 cases each
+    booted from scratch (guest `snapshot-input`, 4 vCPUs, 256 MiB), whole manifests
+    interleaved. A case's test is its input on a fork, its kernel command line on a boot."""
+    kinds = [("exit", "exit", []), ("ipi", "ipi 2", ["^ipi 6 round trips$"]), ("mem", "mem 4", ["^mem clean$"])]
+    count = 100
+    chosen = [kinds[i % len(kinds)] for i in range(count)]
+    forked = {"kernelDirectory": a.guests,
+              "snapshot": {"kernel": "snapshot-input.elf", "cpus": 4, "at": "^READY$"},
+              "cases": [{"name": f"{name}-{i}", "input": test, "expect": expect}
+                        for i, (name, test, expect) in enumerate(chosen)]}
+    booted = {"kernelDirectory": a.guests,
+              "cases": [{"name": f"{name}-{i}", "kernel": "snapshot-input.elf", "cpus": 4, "cmdline": test,
+                         "expect": expect} for i, (name, test, expect) in enumerate(chosen)]}
+    paths = {}
+    for label, manifest in (("forked from one snapshot", forked), ("booted from scratch", booted)):
+        paths[label] = os.path.join(a.work, f"manifest-{label.split()[0]}.json")
+        with open(paths[label], "w") as f:
+            json.dump(manifest, f)
+    rounds = max(3, a.n // 6)
+    times = {k: [] for k in paths}
+    bad = {k: 0 for k in paths}
+    for _ in range(rounds):
+        order = list(paths)
+        random.shuffle(order)
+        for k in order:
+            t, rc, text = run([a.swiftvmm, "test", paths[k]], timeout=600)
+            if rc == 0:
+                times[k].append(t)
+            else:
+                bad[k] += 1
+                if bad[k] == 1:
+                    print(f"  {k}: status {rc}: {text.strip()[-400:]}", file=sys.stderr)
+    # Each kind's guest work after READY: a boot running it minus a boot that exits at READY.
+    work = {}
+    elf = a.guest("snapshot-input")
+    single = {test: [] for _, test, _ in kinds}
+    for _ in range(max(5, a.n // 2)):
+        for test in single:
+            t, rc, _ = run([a.swiftvmm, "boot", elf, "--cpus", "4", "--cmdline", test])
+            if rc == 1:
+                single[test].append(t)
+    for name, test, _ in kinds:
+        if single[test] and single["exit"]:
+            work[name] = max(0.0, median(single[test]) - median(single["exit"]))
+    out.append("## 10. Harness: 100 cases from one snapshot vs 100 boots (`swiftvmm test`, guest `snapshot-input`, 4 vCPUs)\n")
+    out.append(f"{rounds} runs of each whole manifest, interleaved in shuffled order, `--jobs` at its default "
+               f"({len(os.sched_getaffinity(0))}). The 100 cases are {', '.join(f'`{t}`' for _, t, _ in kinds)} in turn: on a "
+               "fork of the snapshot taken at READY (`\"input\"`), or booted from scratch with the test as the kernel "
+               "command line (`\"cmdline\"`, the guest runs it right after READY). Wall time includes the "
+               "snapshot's own boot.\n")
+    out.append("| manifest | median s | min s | failed runs |")
+    out.append("|---|---|---|---|")
+    med = {}
+    for k in paths:
+        if times[k]:
+            med[k] = median(times[k])
+            out.append(f"| {k} | {med[k]:.3f} | {min(times[k]):.3f} | {bad[k]} |")
+        else:
+            out.append(f"| {k} | — | — | {bad[k]} (all) |")
+    out.append("")
+    if work:
+        out.append("Guest work per case after READY (median boot running the test minus median boot exiting at "
+                   "READY): " + ", ".join(f"`{name}` {fmt_ms(w)} ms" for name, w in work.items()) + ".\n")
+    if len(med) == 2:
+        ratio = med["booted from scratch"] / med["forked from one snapshot"]
+        out.append(f"- booted / forked: **{ratio:.2f}×** (target ≥ 5×: {'met' if ratio >= 5 else 'MISSED'})")
+    out.append("")
+    return med
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--swiftvmm", required=True)
@@ -726,7 +798,7 @@ def main():
     ap.add_argument("--work", required=True)
     ap.add_argument("-n", type=int, default=30)
     ap.add_argument("-k", type=int, default=2000, help="K exits for the marginal method")
-    ap.add_argument("--only", default="1,2,3,4,5,6,7,8,9")
+    ap.add_argument("--only", default="1,2,3,4,5,6,7,8,9,10")
     a = ap.parse_args()
     a.cycle_exits, a.cycle_runs = 20000, max(3, a.n // 6)
     a.timer_runs = max(2, a.n // 10)
@@ -737,7 +809,7 @@ def main():
     out = []
     sections = {"1": section_boot, "2": section_exits, "3": section_timer, "4": section_smp,
                 "5": section_footprint, "6": section_throughput, "7": section_iso, "8": section_startup,
-                "9": section_snapshot}
+                "9": section_snapshot, "10": section_manifest}
     for s in a.only.split(","):
         print(f"== section {s}", file=sys.stderr, flush=True)
         sections[s](a, peers, out)
