@@ -58,9 +58,10 @@ extension LocalAPIC {
     }
 
     /// Loads `snapshot` (`isWellFormed`) into this APIC (a new vCPU's, before it runs), publishes its
-    /// addressing to the APIC bus and IA32_APIC_BASE to KVM as a guest write would, and
-    /// arms the timer for the deadline it holds. Delivers nothing: pending vectors stay in
-    /// the IRR for the vCPU to take.
+    /// addressing to the APIC bus and arms the timer for the deadline it holds. Delivers
+    /// nothing: pending vectors stay in the IRR for the vCPU to take. IA32_APIC_BASE is not
+    /// told again (`baseChanged`): KVM's copy comes back with the vCPU's own state (its
+    /// special registers' apic_base), which is restored first.
     package func restore(_ snapshot: Snapshot) {
         xAPICID = snapshot.xAPICID
         base = snapshot.base
@@ -80,7 +81,6 @@ extension LocalAPIC {
         tscDeadline = snapshot.tscDeadline
         timerDeadline = snapshot.timerDeadline
         timerPeriod = snapshot.timerPeriod
-        environment.baseChanged(base)
         publishAddressing()
         environment.armTimer(timerDeadline)
     }

@@ -123,9 +123,12 @@ extension VCPU {
             try IOCTL.call(fd, "KVM_SET_LAPIC", CKVM_SET_LAPIC, &lapic)
         }
         try setRegisters(state.registers)
-        var fpu = state.fpu
-        try IOCTL.call(fd, "KVM_SET_FPU", CKVM_SET_FPU, &fpu)
-        if var area = state.xsave { try xsaveCall("KVM_SET_XSAVE", CKVM_SET_XSAVE, &area) }
+        if var area = state.xsave {
+            try xsaveCall("KVM_SET_XSAVE", CKVM_SET_XSAVE, &area)   // its legacy region is the FPU's state
+        } else {
+            var fpu = state.fpu
+            try IOCTL.call(fd, "KVM_SET_FPU", CKVM_SET_FPU, &fpu)
+        }
         if var xcrs = state.extendedControlRegisters {
             try IOCTL.call(fd, "KVM_SET_XCRS", CKVM_SET_XCRS, &xcrs)
         }

@@ -47,7 +47,9 @@ public final class VirtualMachine: Sendable {
     /// per MSR, whether KVM may handle its reads and writes (bit set) or they exit to
     /// userspace (bit clear); an MSR in no range exits too.
     package func setMSRFilter(_ filter: MSRFilter) throws(KVMError) {
-        var bitmaps = filter.ranges.map { $0.bitmap }
+        // KVM copies each bitmap in whole longs (BITS_TO_LONGS(nmsrs) * sizeof(long),
+        // kvm_add_msr_filter): pad to a multiple of 8 bytes so it reads only our memory.
+        var bitmaps = filter.ranges.map { $0.bitmap + [UInt8](repeating: 0, count: (8 - $0.bitmap.count % 8) % 8) }
         var kvmFilter = kvm_msr_filter()
         kvmFilter.flags = UInt32(KVM_MSR_FILTER_DEFAULT_DENY)
         try bitmaps.withUnsafeMutableBufferPointer { (buffers) throws(KVMError) in

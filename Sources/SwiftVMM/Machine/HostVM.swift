@@ -34,7 +34,21 @@ struct HostVM {
             throw MachineError.invalidConfiguration("--memory \(configuration.memorySize >> 10)K is too small: at least 2 MiB")
         }
 
+        supportedCPUID = try kvm.supportedCPUID()
+        nested = try NestedVirtualization.choose(requested: configuration.nested, supported: supportedCPUID)
+        userspaceAPIC = configuration.interruptController == .userspace
+
         vm = try kvm.createVM()
+        // MSRs KVM does not answer reach userspace (unknown and invalid ones too, which
+        // includes the x2APIC range without an in-kernel APIC), and the filter sends
+        // those SwiftVMM answers itself. The filter first, on a VM with no memory yet:
+        // KVM_X86_SET_MSR_FILTER waits for an SRCU grace period (kvm_vm_ioctl_set_msr_filter),
+        // which took 13-15 ms on kvm_pvm right after KVM_SET_USER_MEMORY_REGION and well
+        // under 0.1 ms here.
+        try vm.exitOnUserspaceMSRs()
+        let kernelAPIC = userspaceAPIC ? [] : [LocalAPIC.MSR.apicBase, LocalAPIC.MSR.tscDeadline]
+        try vm.setMSRFilter(.allowingOnly(MSRPolicy.kvmAnswered(kernelAPIC: kernelAPIC, nestedVMX: nested == .vmx,
+                                                                overrides: configuration.msrOverrides)))
         try vm.setTSSAddress(Layout.kvmTSSAddress)
         if let image {
             guard image.layout == RAMLayout(size: configuration.memorySize) else {
@@ -47,21 +61,11 @@ struct HostVM {
         for (slot, region) in memory.slots.enumerated() {
             try vm.setMemoryRegion(slot: UInt32(slot), guestAddress: region.guestAddress, size: region.size, host: region.host)
         }
-        userspaceAPIC = configuration.interruptController == .userspace
         if !userspaceAPIC {
             try vm.createIRQChip()
             try vm.createPIT()
             try vm.setPITReinjection(configuration.lostTicks == .delay)
         }
-        // MSRs KVM does not answer reach userspace (unknown and invalid ones too, which
-        // includes the x2APIC range without an in-kernel APIC), and the filter sends
-        // those SwiftVMM answers itself.
-        try vm.exitOnUserspaceMSRs()
-        supportedCPUID = try kvm.supportedCPUID()
-        nested = try NestedVirtualization.choose(requested: configuration.nested, supported: supportedCPUID)
-        let kernelAPIC = userspaceAPIC ? [] : [LocalAPIC.MSR.apicBase, LocalAPIC.MSR.tscDeadline]
-        try vm.setMSRFilter(.allowingOnly(MSRPolicy.kvmAnswered(kernelAPIC: kernelAPIC, nestedVMX: nested == .vmx,
-                                                                overrides: configuration.msrOverrides)))
     }
 
     /// Interrupt line n (ISA IRQ n below 16, else I/O APIC pin n) of whichever irqchip

@@ -24,13 +24,14 @@ struct VCPUSetup {
         var vcpus: [VCPU] = []
         for id in 0..<configuration.cpus {
             let vcpu = try host.vm.createVCPU(id: id)
+            vcpus.append(vcpu)
+            guard entry != nil else { continue }   // a restored vCPU's MSRs all come from its snapshot
             try vcpu.setMSR(MSRPolicy.Index.timeStampCounter, 0)
             try vcpu.setMSR(MSRPolicy.Index.miscEnable, MSRPolicy.miscEnableReset)
             if host.nested == .vmx {
                 // KVM checks its own copy before it lets the guest execute VMXON.
                 try vcpu.setMSR(MSRPolicy.Index.featureControl, MSRPolicy.featureControl(nestedVMX: true))
             }
-            vcpus.append(vcpu)
         }
         tscKHz = try vcpus[0].tscKHz()
         let cpuid = CPUIDTable(cpuCount: configuration.cpus, tscKHz: tscKHz, vendor: configuration.cpuVendor,
@@ -72,7 +73,8 @@ struct RunnerFactory {
                         environment: localAPICEnvironment(vcpu, guestClock, alarm, readClock, leaves: leaves))
             : nil
         if id == 0 { localAPIC?.configureVirtualWire() }
-        if let localAPIC { try vcpu.setMSR(LocalAPIC.MSR.apicBase, localAPIC.base) }   // KVM's copy (baseChanged)
+        // KVM's copy (as baseChanged keeps it); a restored local APIC sets it itself.
+        if let localAPIC, runState == nil { try vcpu.setMSR(LocalAPIC.MSR.apicBase, localAPIC.base) }
         let handler = ExitHandler(ports: board.ports, mmio: board.mmio, msrs: msrs, localAPIC: localAPIC,
                                   readTSC: { readClock()?.tsc }, addedLatency: addedExitLatency)
         return VCPURunner(vcpu: vcpu, localAPIC: localAPIC, externalInterrupts: id == 0 ? board.chipset?.pic : nil,
