@@ -727,7 +727,7 @@ def section_fork(a, directory, out):
     subprocess.run([sys.executable, os.path.join(os.path.dirname(__file__), "snapshot-flat.py"), directory, flat],
                    check=True)
     per_round = 10
-    floor, fork, to_exit, bad = [], [], [], []
+    floor, fork, to_write, to_exit, bad = [], [], [], [], []
     for _ in range(max(3, a.n // 4)):
         order = ["floor", "swiftvmm"]
         random.shuffle(order)
@@ -738,34 +738,37 @@ def section_fork(a, directory, out):
                 floor += times
             else:
                 _, rc, text = run([a.fork_bench, directory, "-n", str(per_round), "--each"])
-                pairs = re.findall(r"^fork \d+: ([0-9.]+) ms, to exit ([0-9.]+) ms", text, re.M)
-                fork += [float(f) for f, _ in pairs]
-                to_exit += [float(e) for _, e in pairs]
+                rows = re.findall(r"^fork \d+: ([0-9.]+) ms, to the first write ([0-9.]+) ms, to exit ([0-9.]+) ms", text, re.M)
+                fork += [float(f) for f, _, _ in rows]
+                to_write += [float(w) for _, w, _ in rows]
+                to_exit += [float(e) for _, _, e in rows]
             if rc != 0:
                 bad.append(f"{k}: status {rc}: {text.strip()[-300:]}")
     out.append("### 9b. In process: `MachineSnapshot.fork()` vs the same KVM work in C\n")
     out.append(f"{len(floor)} and {len(fork)} forks, in rounds of {per_round} alternating in shuffled order, of the "
-               "snapshot above. fork floor (C): from KVM_CREATE_VM to the KVM_RUN that returns the guest's first port "
-               "write after its input (the debug-exit write), with only KVM's calls: the VM, the MSR filter, the RAM "
-               "file mapped MAP_PRIVATE, 4 vCPUs, their CPUID and saved state (bench/fork-floor.c). fork-bench: "
-               "`snapshot.fork()` (opening /dev/kvm, the VM, devices and vCPUs built and restored), then `run()` "
-               "until it returned with the guest's exit, its threads joined.\n")
+               "snapshot above; each fork gets `ipi 0` typed into COM1, so its first port write is the first byte of "
+               "`ipi 0 round trips`. fork floor (C, bench/fork-floor.c): from KVM_CREATE_VM to the KVM_RUN that returns "
+               "that write, with only KVM's calls: the VM, the MSR filter, the RAM file mapped MAP_PRIVATE, 4 vCPUs, "
+               "their CPUID and saved state, vCPU 0 run on the calling thread; /dev/kvm opened once per process. "
+               "fork-bench: `snapshot.fork()` (/dev/kvm opened, the VM, devices and vCPUs built and restored), then "
+               "`run()` (a thread per vCPU and the timer thread) until the serial sink receives that byte; and until "
+               "`run()` returned, threads joined.\n")
     out.append("| run | median ms | p90 ms | min ms |")
     out.append("|---|---|---|---|")
     rows = [("fork floor (C), to the first port write", floor), ("swiftvmm `fork()`", fork),
-            ("swiftvmm `fork()` to `run()` returned", to_exit)]
+            ("swiftvmm `fork()` to the first port write", to_write), ("swiftvmm `fork()` to `run()` returned", to_exit)]
     for k, values in rows:
         if values:
             out.append(f"| {k} | {median(values):.3f} | {percentile(values, 90):.3f} | {min(values):.3f} |")
     for line in bad:
         out.append(f"| {line} | | | |")
     out.append("")
-    if floor and to_exit:
-        ratio = median(to_exit) / median(floor)
-        out.append(f"- fork to exit: median {median(to_exit):.3f} ms (target ≤ 1 ms: "
-                   f"{'met' if median(to_exit) <= 1 else 'MISSED'}); the C floor alone takes {median(floor):.3f} ms, "
-                   f"so the fallback target applies: swiftvmm / floor **{ratio:.2f}×** (target ≤ 1.5×: "
-                   f"{'met' if ratio <= 1.5 else 'MISSED'})")
+    if floor and to_write:
+        ratio = median(to_write) / median(floor)
+        out.append(f"- fork to the first port write: median {median(to_write):.3f} ms (target ≤ 1 ms: "
+                   f"{'met' if median(to_write) <= 1 else 'MISSED'}); the C floor takes {median(floor):.3f} ms for the "
+                   f"same KVM work, {'so the fallback target applies: ' if median(floor) > 1 else ''}"
+                   f"swiftvmm / floor **{ratio:.2f}×** (target ≤ 1.5×: {'met' if ratio <= 1.5 else 'MISSED'})")
     out.append("")
 
 

@@ -4,10 +4,10 @@ reads, so the C floor needs no JSON parser.
     bench/snapshot-flat.py SNAPDIR OUT
 
 SNAPDIR holds `snapshot.json` and `ram` (`swiftvmm boot ... --snapshot-on RE --save SNAPDIR`).
-Only `snapshot.json` is read here; fork-floor maps `ram` itself. In `snapshot.json` each
-KVM structure is the struct's raw bytes as one lowercase hex string (HexBytes.swift), the
-XSAVE area is 1024 unsigned 32-bit words, and MSRs and CPUID leaves are JSON objects
-(KVMState+Codable.swift, VCPUState, CPUIDEntry).
+Only `snapshot.json` (format version 2) is read here; fork-floor maps `ram` itself. In
+`snapshot.json` each KVM structure is the struct's raw bytes as one lowercase hex string
+(HexBytes.swift): the registers, the XSAVE area, the MSRs as struct kvm_msr_entry[] and each
+vCPU's CPUID as struct kvm_cpuid_entry2[] (KVMState+Codable.swift, MachineSnapshot+File.swift).
 
 Flat file format (all integers little-endian, the byte order of x86 and of the KVM structs):
 
@@ -50,7 +50,7 @@ SIZES = {  # sizeof(struct) on x86-64, as <linux/kvm.h> and <asm/kvm.h> define t
     "debugRegisters": 128,
     "events": 64,
 }
-XSAVE_WORDS = 1024  # struct kvm_xsave { __u32 region[1024]; }
+XSAVE_BYTES = 4096  # struct kvm_xsave { __u32 region[1024]; }
 
 
 def fail(message):
@@ -70,9 +70,11 @@ def struct_bytes(state, key):
 
 
 def cpuid_entries(leaves):
-    # struct kvm_cpuid_entry2 { u32 function, index, flags, eax, ebx, ecx, edx, padding[3]; }
-    return b"".join(struct.pack("<7I12x", leaf["function"], leaf["index"], leaf["flags"],
-                                leaf["eax"], leaf["ebx"], leaf["ecx"], leaf["edx"]) for leaf in leaves)
+    # Already struct kvm_cpuid_entry2 { u32 function, index, flags, eax, ebx, ecx, edx, padding[3]; }[]
+    data = bytes.fromhex(leaves)
+    if len(data) % 40:
+        fail(f"CPUID of {len(data)} bytes, not a whole number of 40-byte entries")
+    return data
 
 
 def vcpu_record(state, leaves):
@@ -80,13 +82,15 @@ def vcpu_record(state, leaves):
         fail("this snapshot has KVM's local APIC (--irqchip kernel); the floor reproduces the userspace irqchip only")
     xsave = state.get("xsave")
     if xsave is not None:
-        if len(xsave) != XSAVE_WORDS:
-            fail(f"an XSAVE area of {len(xsave)} words, not {XSAVE_WORDS}")
-        fpu = struct.pack(f"<{XSAVE_WORDS}I", *xsave)
+        fpu = bytes.fromhex(xsave)
+        if len(fpu) != XSAVE_BYTES:
+            fail(f"an XSAVE area of {len(fpu)} bytes, not {XSAVE_BYTES}")
     else:
         fpu = struct_bytes(state, "fpu")
     xcrs = struct_bytes(state, "extendedControlRegisters") if state.get("extendedControlRegisters") else b""
-    msrs = b"".join(struct.pack("<IIQ", msr["index"], 0, msr["value"]) for msr in state["msrs"])
+    msrs = bytes.fromhex(state["msrs"])  # already struct kvm_msr_entry[]
+    if len(msrs) % 16:
+        fail(f"MSRs of {len(msrs)} bytes, not a whole number of 16-byte entries")
     return b"".join([
         blob(cpuid_entries(leaves)),
         blob(struct_bytes(state, "specialRegisters")),
@@ -106,8 +110,8 @@ def main():
     snapdir, out = sys.argv[1:]
     with open(os.path.join(snapdir, "snapshot.json"), "rb") as f:
         snapshot = json.load(f)
-    if snapshot.get("format") != "swiftvmm-snapshot" or snapshot.get("version") != 1:
-        fail(f"{snapdir} is not a SwiftVMM snapshot of format version 1")
+    if snapshot.get("format") != "swiftvmm-snapshot" or snapshot.get("version") != 2:
+        fail(f"{snapdir} is not a SwiftVMM snapshot of format version 2")
     if snapshot["devices"].get("kernelIRQChip") is not None:
         fail("this snapshot has KVM's in-kernel irqchip; the floor reproduces the userspace irqchip only")
     vcpus, cpuid = snapshot["vcpus"], snapshot["cpuid"]

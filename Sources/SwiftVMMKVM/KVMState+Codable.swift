@@ -2,7 +2,10 @@ import CKVM
 import SwiftVMMSupport
 
 /// KVM's state structures in snapshot files: each C struct as the bytes KVM gave
-/// (`HexBytes`), checked against its size when read back. The bytes are this kernel's
+/// (`HexBytes`), checked against its size when read back; the MSRs as an array of
+/// struct kvm_msr_entry and the XSAVE area as its 4096 bytes. (Hexadecimal strings, not
+/// JSON numbers and objects: a JSON decoder reads a 4-vCPU snapshot several times faster
+/// so.) The bytes are this kernel's
 /// layout of `<linux/kvm.h>`, which is stable ABI; the snapshot file's own checks (host CPU
 /// vendor, CPUID, TSC rate) decide whether they may be loaded here at all.
 extension VCPUState: Codable {
@@ -25,14 +28,24 @@ extension VCPUState: Codable {
         specialRegisters = try load(.specialRegisters, as: kvm_sregs.self, kvm_sregs())
         localAPIC = try loadIfPresent(.localAPIC, as: kvm_lapic_state.self, kvm_lapic_state())
         fpu = try load(.fpu, as: kvm_fpu.self, kvm_fpu())
-        xsave = try container.decodeIfPresent([UInt32].self, forKey: .xsave)
-        if let xsave, xsave.count != 1024 {
-            throw DecodingError.dataCorrupted(.init(codingPath: container.codingPath + [CodingKeys.xsave],
-                                                    debugDescription: "an XSAVE area of \(xsave.count) words, not 1024"))
+        xsave = try container.decodeIfPresent(HexBytes.self, forKey: .xsave).map { hex in
+            guard let words = hex.words, words.count == 1024 else {
+                throw DecodingError.dataCorrupted(.init(codingPath: container.codingPath + [CodingKeys.xsave],
+                                                        debugDescription: "an XSAVE area of \(hex.bytes.count) bytes, not 4096"))
+            }
+            return words
         }
         extendedControlRegisters = try loadIfPresent(.extendedControlRegisters, as: kvm_xcrs.self, kvm_xcrs())
         debugRegisters = try load(.debugRegisters, as: kvm_debugregs.self, kvm_debugregs())
-        msrs = try container.decode([MSRValue].self, forKey: .msrs)
+        // struct kvm_msr_entry { __u32 index, reserved; __u64 data; }
+        let entries = try container.decode(HexBytes.self, forKey: .msrs)
+        guard let words = entries.words, words.count % 4 == 0 else {
+            throw DecodingError.dataCorrupted(.init(codingPath: container.codingPath + [CodingKeys.msrs],
+                                                    debugDescription: "\(entries.bytes.count) bytes, not a whole number of 16-byte MSR entries"))
+        }
+        msrs = stride(from: 0, to: words.count, by: 4).map {
+            MSRValue(index: words[$0], value: UInt64(words[$0 + 2]) | UInt64(words[$0 + 3]) << 32)
+        }
         events = try load(.events, as: kvm_vcpu_events.self, kvm_vcpu_events())
         multiprocessingState = try container.decode(UInt32.self, forKey: .multiprocessingState)
     }
@@ -43,10 +56,11 @@ extension VCPUState: Codable {
         try container.encode(HexBytes(rawBytes(of: specialRegisters)), forKey: .specialRegisters)
         try container.encodeIfPresent(localAPIC.map { HexBytes(rawBytes(of: $0)) }, forKey: .localAPIC)
         try container.encode(HexBytes(rawBytes(of: fpu)), forKey: .fpu)
-        try container.encodeIfPresent(xsave, forKey: .xsave)
+        try container.encodeIfPresent(xsave.map { HexBytes(words: $0) }, forKey: .xsave)
         try container.encodeIfPresent(extendedControlRegisters.map { HexBytes(rawBytes(of: $0)) }, forKey: .extendedControlRegisters)
         try container.encode(HexBytes(rawBytes(of: debugRegisters)), forKey: .debugRegisters)
-        try container.encode(msrs, forKey: .msrs)
+        try container.encode(HexBytes(words: msrs.flatMap { [$0.index, 0, UInt32(truncatingIfNeeded: $0.value), UInt32($0.value >> 32)] }),
+                             forKey: .msrs)
         try container.encode(HexBytes(rawBytes(of: events)), forKey: .events)
         try container.encode(multiprocessingState, forKey: .multiprocessingState)
     }

@@ -5,6 +5,19 @@ package struct HexBytes: Codable, Sendable, Equatable {
 
     package init(_ bytes: [UInt8]) { self.bytes = bytes }
 
+    /// 32-bit words, little-endian (the byte order of x86 and of KVM's structs).
+    package init(words: [UInt32]) {
+        bytes = words.flatMap { word in (0..<4).map { UInt8(truncatingIfNeeded: word >> ($0 * 8)) } }
+    }
+
+    /// The bytes as little-endian 32-bit words; nil unless they are a whole number of words.
+    package var words: [UInt32]? {
+        guard bytes.count % 4 == 0 else { return nil }
+        return stride(from: 0, to: bytes.count, by: 4).map { start in
+            (0..<4).reduce(0) { word, byte in word | UInt32(bytes[start + byte]) << (byte * 8) }
+        }
+    }
+
     package init(from decoder: any Decoder) throws {
         let text = try decoder.singleValueContainer().decode(String.self)
         guard let bytes = Self.decode(text.utf8) else {

@@ -18,7 +18,7 @@ import SwiftVMMPlatform
 extension MachineSnapshot {
     static let formatName = "swiftvmm-snapshot"
     /// Bumped whenever what `snapshot.json` holds changes meaning.
-    static let formatVersion = 1
+    static let formatVersion = 2
     static let stateFile = "snapshot.json", ramFile = "ram"
 
     /// What `snapshot.json` holds. `format` and `version` come first and are read alone
@@ -31,9 +31,34 @@ extension MachineSnapshot {
         var tscKHz: UInt32
         var machineTime: UInt64
         var tsc: UInt64
-        var cpuid: [[CPUIDEntry]]
+        var cpuid: [CPUIDLeaves]
         var vcpus: [VCPUSnapshot]
         var devices: DeviceSnapshots
+    }
+
+    /// One vCPU's CPUID in the file: an array of struct kvm_cpuid_entry2 (function, index,
+    /// flags, eax, ebx, ecx, edx and three words of padding) as one hexadecimal string.
+    struct CPUIDLeaves: Codable {
+        var entries: [CPUIDEntry]
+
+        init(_ entries: [CPUIDEntry]) { self.entries = entries }
+
+        init(from decoder: any Decoder) throws {
+            let hex = try HexBytes(from: decoder)
+            guard let words = hex.words, words.count % 10 == 0 else {
+                throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath,
+                                                        debugDescription: "\(hex.bytes.count) bytes, not a whole number of 40-byte CPUID entries"))
+            }
+            entries = stride(from: 0, to: words.count, by: 10).map {
+                CPUIDEntry(function: words[$0], index: words[$0 + 1], flags: words[$0 + 2],
+                           eax: words[$0 + 3], ebx: words[$0 + 4], ecx: words[$0 + 5], edx: words[$0 + 6])
+            }
+        }
+
+        func encode(to encoder: any Encoder) throws {
+            try HexBytes(words: entries.flatMap { [$0.function, $0.index, $0.flags, $0.eax, $0.ebx, $0.ecx, $0.edx, 0, 0, 0] })
+                .encode(to: encoder)
+        }
     }
 
     struct Header: Codable {
@@ -51,7 +76,7 @@ extension MachineSnapshot {
         } catch {
             throw .host(.memory(error))
         }
-        let file = File(format: Self.formatName, version: Self.formatVersion, shape: configuration.shape, tscKHz: tscKHz, machineTime: machineTime, tsc: tsc, cpuid: cpuid, vcpus: vcpus, devices: devices)
+        let file = File(format: Self.formatName, version: Self.formatVersion, shape: configuration.shape, tscKHz: tscKHz, machineTime: machineTime, tsc: tsc, cpuid: cpuid.map(CPUIDLeaves.init), vcpus: vcpus, devices: devices)
         let path = directory.appending(Self.stateFile)
         do {
             let data = try JSONEncoder().encode(file)
@@ -100,6 +125,6 @@ extension MachineSnapshot {
             throw .invalidConfiguration("\(error)")
         }
         self.init(configuration: configuration, ram: image, vcpus: file.vcpus, devices: file.devices,
-                  machineTime: file.machineTime, tsc: file.tsc, tscKHz: file.tscKHz, cpuid: file.cpuid)
+                  machineTime: file.machineTime, tsc: file.tsc, tscKHz: file.tscKHz, cpuid: file.cpuid.map(\.entries))
     }
 }

@@ -129,17 +129,24 @@ struct SnapshotIntegrationTests {
                 try JSONSerialization.data(withJSONObject: object).write(to: directory.appending(path: "snapshot.json"))
             }
         }
-        func leaf(_ object: inout [String: Any], function: Int, _ change: (inout [String: Any]) -> Void) {
-            var cpuid = object["cpuid"] as! [[[String: Any]]]
-            for cpu in cpuid.indices {
-                for index in cpuid[cpu].indices where cpuid[cpu][index]["function"] as? Int == function { change(&cpuid[cpu][index]) }
+        /// Edits the registers (eax, ebx, ecx, edx) of leaf `function` in every vCPU's CPUID,
+        /// which the file keeps as struct kvm_cpuid_entry2 arrays in hexadecimal.
+        func leaf(_ object: inout [String: Any], function: UInt32, _ change: (inout [String: UInt32]) -> Void) {
+            let registers = ["eax": 3, "ebx": 4, "ecx": 5, "edx": 6]
+            object["cpuid"] = (object["cpuid"] as! [String]).map { text in
+                var words = hexWords(text)
+                for entry in stride(from: 0, to: words.count, by: 10) where words[entry] == function {
+                    var values = registers.mapValues { words[entry + $0] }
+                    change(&values)
+                    for (name, offset) in registers { words[entry + offset] = values[name]! }
+                }
+                return hexString(words)
             }
-            object["cpuid"] = cpuid
         }
 
         #expect(try refusal { try Data("{\"format\": \"swiftvmm-sn".utf8).write(to: $0.appending(path: "snapshot.json")) }
                     .contains("is not a SwiftVMM snapshot"))
-        #expect(try refusal(editing { $0["version"] = 2 }).contains("format version 2; this SwiftVMM reads version 1"))
+        #expect(try refusal(editing { $0["version"] = 3 }).contains("format version 3; this SwiftVMM reads version 2"))
         #expect(try refusal(editing { $0["vcpus"] = [] }).contains("is corrupt"))
         #expect(try refusal(editing { $0["shape"] = ["cpus": 4] }).contains("is corrupt"))
         for (device, field) in [("pit", "counters"), ("hpet", "timers"), ("ioapic", "redirection")] {
@@ -153,17 +160,39 @@ struct SnapshotIntegrationTests {
             }).contains("is corrupt"), "\(device).\(field) one short")
         }
         #expect(try refusal(editing { $0["devices"] = ["rtc": 1] }).contains("is corrupt"))
+        for (field, bytes) in [("xsave", 4095), ("msrs", 15)] {
+            #expect(try refusal(editing { object in
+                var vcpus = object["vcpus"] as! [[String: Any]], state = vcpus[1]["state"] as! [String: Any]
+                state[field] = String(repeating: "00", count: bytes)
+                vcpus[1]["state"] = state
+                object["vcpus"] = vcpus
+            }).contains("is corrupt"), "vCPU 1's \(field) of \(bytes) bytes")
+        }
         #expect(try refusal({ try FileHandle(forWritingTo: $0.appending(path: "ram")).truncate(atOffset: 4096) })
                     .contains("not the 67108864 of the snapshot's RAM"))
         #expect(try refusal({ _ in }, cpus: 2).contains("with 4 CPUs"))
         #expect(try refusal(editing { $0["tscKHz"] = 1_000 }).contains("guest TSC ran at 1000 kHz"))
-        #expect(try refusal(editing { leaf(&$0, function: 1) { $0["ecx"] = ($0["ecx"] as! Int) ^ 1 } })
+        #expect(try refusal(editing { leaf(&$0, function: 1) { $0["ecx"]! ^= 1 } })
                     .contains("CPUID differs from the snapshot's at leaf 0x1"))
         // "GenuineIntel" or "AuthenticAMD", whichever this host is not.
-        let other: [String: Int] = snapshot.cpuid[0][0].ebx == 0x756E_6547
+        let other: [String: UInt32] = snapshot.cpuid[0][0].ebx == 0x756E_6547
             ? ["ebx": 0x6874_7541, "edx": 0x6974_6E65, "ecx": 0x444D_4163]
             : ["ebx": 0x756E_6547, "edx": 0x4965_6E69, "ecx": 0x6C65_746E]
         let vendor = try refusal(editing { leaf(&$0, function: 0) { leaf in for (key, value) in other { leaf[key] = value } } })
         #expect(vendor.contains("the snapshot was taken on a") && vendor.contains("host; this one is"), "\(vendor)")
     }
+}
+
+/// A hexadecimal string of the snapshot file as little-endian 32-bit words.
+private func hexWords(_ text: String) -> [UInt32] {
+    let digits = Array(text.utf8)
+    let bytes = stride(from: 0, to: digits.count, by: 2).map { UInt8(String(decoding: digits[$0..<$0 + 2], as: UTF8.self), radix: 16)! }
+    return stride(from: 0, to: bytes.count, by: 4).map { start in
+        (0..<4).reduce(0) { word, byte in word | UInt32(bytes[start + byte]) << (byte * 8) }
+    }
+}
+
+/// Little-endian 32-bit words as the snapshot file's hexadecimal string.
+private func hexString(_ words: [UInt32]) -> String {
+    words.flatMap { word in (0..<4).map { String(format: "%02x", (word >> ($0 * 8)) & 0xFF) } }.joined()
 }
