@@ -44,12 +44,49 @@ struct Restore: ParsableCommand {
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: Logger.Level = MachineSettings.defaults.logLevel
 
-    mutating func run() throws {
-        var settings = MachineSettings()
-        (settings.serial, settings.pin, settings.exitOn, settings.exitOnStatus) = (serial, pin, exitOn, exitOnStatus)
-        (settings.timeout, settings.logLevel) = (timeout, logLevel)
-        try settings.restore(from: directory, input: input)
+    /// What the command line asked for (`RestoreFastPath` builds the same without this
+    /// type's reflection).
+    var request: RestoreRequest {
+        var request = RestoreRequest(directory: directory, input: input)
+        (request.machine.serial, request.machine.pin, request.machine.exitOn) = (serial, pin, exitOn)
+        (request.machine.exitOnStatus, request.machine.timeout, request.machine.logLevel) = (exitOnStatus, timeout, logLevel)
+        return request
     }
+
+    mutating func run() throws {
+        try request.run()
+    }
+}
+
+/// `restore`'s arguments as plain values.
+struct RestoreRequest {
+    var directory: String
+    var input: String?
+    /// Only the settings `restore` has options for are used.
+    var machine = MachineSettings()
+
+    func run() throws {
+        try machine.restore(from: directory, input: input)
+    }
+}
+
+/// `swiftvmm restore DIR --name VALUE ...` without ArgumentParser's reflection (`FastPath`):
+/// the command a harness runs for every case it continues from a snapshot.
+enum RestoreFastPath {
+    static func parse(_ arguments: [String]) -> RestoreRequest? {
+        FastPath(command: "restore", initial: RestoreRequest(directory: ""), positional: \.directory, options: options).parse(arguments)
+    }
+
+    /// Every long name of `restore`.
+    static let options: [FastPath<RestoreRequest>.Option] = [
+        .value("input", String.self) { $0.input = $1 },
+        .value("serial", SerialOption.self) { $0.machine.serial = $1 },
+        .value("pin", PinOption.self) { $0.machine.pin = $1 },
+        .value("exit-on", String.self, .repeating) { $0.machine.exitOn.append($1) },
+        .value("exit-on-status", Int32.self) { $0.machine.exitOnStatus = $1 },
+        .value("timeout", Double.self) { $0.machine.timeout = $1 },
+        .value("log-level", Logger.Level.self) { $0.machine.logLevel = $1 },
+    ]
 }
 
 extension MachineSettings {

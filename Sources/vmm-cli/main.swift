@@ -42,8 +42,10 @@ if QEMUSpelling.applies(program: CommandLine.arguments[0], arguments: arguments)
 }
 
 do {
-    // The common `boot` command line skips ArgumentParser's reflection (BootFastPath).
+    // The common `boot` and `restore` command lines skip ArgumentParser's reflection (FastPath).
     if let request = BootFastPath.parse(arguments) {
+        try request.run()
+    } else if let request = RestoreFastPath.parse(arguments) {
         try request.run()
     } else {
         var command = try SwiftVMMCommand.parseAsRoot(arguments)
