@@ -7,16 +7,17 @@
 # fork's writes reached (guests/README.md). Issue 22's "200/200 forked runs": developers
 # run the default 200; the test suite's SnapshotIntegrationTests fork a few.
 #
-#   scripts/fork-repeat.sh [-n COUNT] [-c debug|release] [-i user|kernel]
+#   scripts/fork-repeat.sh [-n COUNT] [-c debug|release]
+# (SwiftVMM's own irqchip: with --irqchip kernel the guest finds no I/O APIC input at 16 or
+# above for HPET timer 2 and fails before READY.)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-count=200 configuration=release irqchip=user
-while getopts "n:c:i:" option; do
+count=200 configuration=release
+while getopts "n:c:" option; do
     case $option in
         n) count=$OPTARG ;;
         c) configuration=$OPTARG ;;
-        i) irqchip=$OPTARG ;;
-        *) echo "usage: $0 [-n COUNT] [-c debug|release] [-i user|kernel]" >&2; exit 2 ;;
+        *) echo "usage: $0 [-n COUNT] [-c debug|release]" >&2; exit 2 ;;
     esac
 done
 
@@ -27,7 +28,7 @@ trap 'rm -rf "$work"' EXIT
 guests/build.sh -o "$work" snapshot-timers >/dev/null
 cat >"$work/forks.json" <<JSON
 { "kernelDirectory": "$work",
-  "snapshot": { "kernel": "snapshot-timers.elf", "cpus": 4, "irqchip": "$irqchip", "at": "^READY$" },
+  "snapshot": { "kernel": "snapshot-timers.elf", "cpus": 4, "at": "^READY$" },
   "cases": [ { "name": "timers", "input": "", "timeout": 20,
                "expect": ["^order( [0-9]+)+ ok$", "^fired 1 1 1 1 1 runs=1 scratch=clean$", "^snapshot-timers: PASS$"] } ] }
 JSON

@@ -21,9 +21,9 @@ extension MachineSnapshot {
     static let formatVersion = 2
     static let stateFile = "snapshot.json", ramFile = "ram"
 
-    /// What `snapshot.json` holds. `format` and `version` come first and are read alone
-    /// before the rest (`Header`), so a file of another version is named as such rather
-    /// than reported corrupt.
+    /// What `snapshot.json` holds. When it cannot be read, `format` and `version` are read
+    /// alone (`Header`), so a file of another version is named as such rather than
+    /// reported corrupt.
     struct File: Codable {
         var format: String
         var version: Int
@@ -101,15 +101,20 @@ extension MachineSnapshot {
         do { data = try Data(contentsOf: URL(filePath: path.string)) } catch {
             throw .invalidConfiguration("cannot read the snapshot \(path): \(error)")
         }
-        guard let header = try? JSONDecoder().decode(Header.self, from: data), header.format == Self.formatName else {
-            throw .invalidConfiguration("\(path) is not a SwiftVMM snapshot (corrupt, or not one at all)")
-        }
-        guard header.version == Self.formatVersion else {
-            throw .invalidConfiguration("\(path) is a snapshot of format version \(header.version); this SwiftVMM reads version \(Self.formatVersion)")
-        }
-        let file: File
-        do { file = try JSONDecoder().decode(File.self, from: data) } catch {
-            throw .invalidConfiguration("\(path) is corrupt: \(error)")
+        // The whole file in one parse; only when that fails, or the version differs, is the
+        // header read alone, to say which.
+        let file = try? JSONDecoder().decode(File.self, from: data)
+        guard let file, file.format == Self.formatName, file.version == Self.formatVersion else {
+            guard let header = try? JSONDecoder().decode(Header.self, from: data), header.format == Self.formatName else {
+                throw .invalidConfiguration("\(path) is not a SwiftVMM snapshot (corrupt, or not one at all)")
+            }
+            guard header.version == Self.formatVersion else {
+                throw .invalidConfiguration("\(path) is a snapshot of format version \(header.version); this SwiftVMM reads version \(Self.formatVersion)")
+            }
+            do { _ = try JSONDecoder().decode(File.self, from: data) } catch {
+                throw .invalidConfiguration("\(path) is corrupt: \(error)")
+            }
+            throw .invalidConfiguration("\(path) is corrupt")
         }
         let cpus = file.shape.cpus
         guard let configuration = Machine.Configuration(shape: file.shape, serialOutput: serialOutput),
