@@ -27,13 +27,8 @@ struct CaseRun {
                                failures: [], duration: .zero, logPath: logPath, lastLines: [], messages: [],
                                forked: testCase.boot == nil)
         let log: FileDescriptor?
-        do {
-            log = try logPath.map {
-                try FileDescriptor.open($0, .writeOnly, options: [.create, .truncate, .closeOnExec],
-                                        permissions: [.ownerReadWrite, .groupRead, .otherRead])
-            }
-        } catch {
-            result.failures = [.notStarted("cannot write the serial log \(logPath ?? ""): \(error)")]
+        do { log = try openSerialLog(logPath) } catch {
+            result.failures = [.notStarted(error.problem)]
             return result
         }
         defer { try? log?.close() }
@@ -129,6 +124,23 @@ extension Manifest.Boot {
     /// The files this boot reads: its kernel and module paths, as written in the manifest.
     var files: [(what: String, path: String)] {
         [("kernel", kernel)] + modules.map { ("module", String($0.prefix { $0 != "=" })) }
+    }
+}
+
+/// A serial log that cannot be written, and why.
+struct SerialLogError: Error {
+    let problem: String
+}
+
+/// The serial log at `path` (created or emptied), or nil when there is no path.
+func openSerialLog(_ path: String?) throws(SerialLogError) -> FileDescriptor? {
+    do {
+        return try path.map {
+            try FileDescriptor.open($0, .writeOnly, options: [.create, .truncate, .closeOnExec],
+                                    permissions: [.ownerReadWrite, .groupRead, .otherRead])
+        }
+    } catch {
+        throw SerialLogError(problem: "cannot write the serial log \(path ?? ""): \(error)")
     }
 }
 

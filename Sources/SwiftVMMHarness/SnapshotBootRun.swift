@@ -27,13 +27,8 @@ struct SnapshotBootRun {
 
     private func take() async -> Result<MachineSnapshot, SnapshotUnavailable> {
         let log: FileDescriptor?
-        do {
-            log = try logPath.map {
-                try FileDescriptor.open($0, .writeOnly, options: [.create, .truncate, .closeOnExec],
-                                        permissions: [.ownerReadWrite, .groupRead, .otherRead])
-            }
-        } catch {
-            return .failure(SnapshotUnavailable(reason: "cannot write the serial log \(logPath ?? ""): \(error)"))
+        do { log = try openSerialLog(logPath) } catch {
+            return .failure(SnapshotUnavailable(reason: error.problem))
         }
         defer { try? log?.close() }
         let messages = MessageLog()
