@@ -1,4 +1,5 @@
 #include "smp.h"
+#include "acpi.h"
 #include "guest.h"
 #include "lapic.h"
 #include "tsc.h"
@@ -71,4 +72,11 @@ void barrier_wait(struct barrier *b, uint32_t count) {
     } else {
         while (__atomic_load_n(&b->generation, __ATOMIC_ACQUIRE) == gen) cpu_relax();
     }
+}
+
+int smp_madt_cpus(uint32_t ids[MAX_CPUS]) {
+    int n = acpi_madt_cpus(ids, MAX_CPUS);
+    if (n < 1) n = 1;
+    if (n > MAX_CPUS) n = MAX_CPUS;
+    return n;
 }

@@ -23,6 +23,11 @@ typedef void (*ap_main_t)(struct cpu *cpu);
  * Returns how many APs arrived (smp_online() - 1 at that time). */
 int smp_start_aps(const uint32_t *apic_ids, int n, ap_main_t fn, uint64_t wait_us);
 
+/* The CPUs to run on: the enabled processors the MADT lists (acpi_madt_cpus), their APIC
+ * IDs stored in ids[0..n); returns n, clamped to 1..MAX_CPUS (1: this CPU alone, when
+ * there is no MADT). */
+int smp_madt_cpus(uint32_t ids[MAX_CPUS]);
+
 /* CPUs that reached C code, including the boot CPU. */
 uint32_t smp_online(void);
 

@@ -2,7 +2,6 @@
  * CPUs in the ACPI MADT, starts every AP with INIT-SIPI-SIPI (smp.c); each AP greets and
  * checks in. All online within ~2 s: "<N> of <N> CPUs online", v=0; else
  * "only <k> of <N> CPUs online", v=2. */
-#include "acpi.h"
 #include "guest.h"
 #include "lapic.h"
 #include "smp.h"
@@ -22,9 +21,7 @@ int main(void) {
     lapic_init(0);
     printf("SwiftVMM demo: hello from CPU 0 (APIC ID %u)\n", lapic_id());
     uint32_t ids[MAX_CPUS];
-    int n = acpi_madt_cpus(ids, MAX_CPUS);
-    if (n < 1) n = 1; /* no MADT: just this CPU */
-    if (n > MAX_CPUS) n = MAX_CPUS;
+    int n = smp_madt_cpus(ids);
     uint64_t start = rdtsc();
     if (n > 1) smp_start_aps(ids, n, ap_main, 100000);
     uint64_t end = start + 2 * tsc_hz();

@@ -3,7 +3,6 @@
  * debugger breaks on, prints gdb_poke (a variable a debugger writes) as `poke=0x..` and
  * the time the two calls took by the TSC (`elapsed_us=`) and by the ACPI PM timer
  * (`pm_elapsed_us=`): a debugger holding the machine must not show up there, releases the APs and exits 0 (2 if not every CPU came up). */
-#include "acpi.h"
 #include "guest.h"
 #include "lapic.h"
 #include "smp.h"
@@ -33,9 +32,7 @@ __attribute__((noinline)) static void ap_spin(struct cpu *c) {
 int main(void) {
     lapic_init(0);
     uint32_t ids[MAX_CPUS];
-    int n = acpi_madt_cpus(ids, MAX_CPUS);
-    if (n < 1) n = 1;
-    if (n > MAX_CPUS) n = MAX_CPUS;
+    int n = smp_madt_cpus(ids);
     if (n > 1) smp_start_aps(ids, n, ap_spin, 100000);
     uint32_t online = smp_online();
     printf("gdb-target: %u of %d CPUs online\n", online, n);

@@ -15,7 +15,6 @@
  * WATCHDOG_S TSC watchdog (50 s; config.h may change it) prints "smp-timer: TIMEOUT" (v=4).
  * x2APIC or xAPIC mode, and K, come from the guest folder's config.h. */
 #include <config.h> /* angle brackets: the -I folders only, so the -x2apic variant gets its own */
-#include "acpi.h"
 #include "guest.h"
 #include "idt.h"
 #include "lapic.h"
@@ -260,9 +259,7 @@ int main(void) {
     idt_set_handler(TIMER_VECTOR, timer_isr);
 
     uint32_t ids[MAX_CPUS];
-    int n = acpi_madt_cpus(ids, MAX_CPUS);
-    if (n < 1) n = 1;
-    if (n > MAX_CPUS) n = MAX_CPUS;
+    int n = smp_madt_cpus(ids);
     printf("smp-timer: %d CPUs, %s, tsc-deadline=%s, tsc %lu Hz (%s)\n", n,
            USE_X2APIC ? "x2apic" : "xapic", tsc_deadline_ok ? "yes" : "no", tsc_hz(), tsc_hz_source());
     if (n > 1) smp_start_aps(ids, n, ap_main, 100000);

@@ -11,7 +11,6 @@
  * anything else prints "unknown test <line>" and exits 3. With a kernel command line the
  * boot CPU does not wait for input: right after READY it runs the test the command line
  * names (the same run booted from scratch, for paired benchmarks). */
-#include "acpi.h"
 #include "guest.h"
 #include "idt.h"
 #include "lapic.h"
@@ -110,9 +109,7 @@ int main(void) {
     idt_set_handler(PING_VECTOR, ping_isr);
     idt_set_handler(PONG_VECTOR, pong_isr);
     uint32_t ids[MAX_CPUS];
-    int n = acpi_madt_cpus(ids, MAX_CPUS);
-    if (n < 1) n = 1;
-    if (n > MAX_CPUS) n = MAX_CPUS;
+    int n = smp_madt_cpus(ids);
     if (n > 1) smp_start_aps(ids, n, ap_main, 100000);
     ncpus = smp_online();
     const struct mb1_info *info = (const struct mb1_info *)(uintptr_t)boot_info;

@@ -165,9 +165,7 @@ int main(void) {
     }
     idt_set_handler(CPU_VECTOR, cpu_timer_isr);
     uint32_t ids[MAX_CPUS];
-    int n = acpi_madt_cpus(ids, MAX_CPUS);
-    if (n < 1) n = 1;
-    if (n > MAX_CPUS) n = MAX_CPUS;
+    int n = smp_madt_cpus(ids);
     if (n > 1) smp_start_aps(ids, n, ap_main, 100000);
     ncpus = smp_online();
     lapic_per_ms = calibrate_lapic();
