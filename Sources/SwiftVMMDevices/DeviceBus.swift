@@ -6,20 +6,11 @@ import SwiftVMMSupport
 /// accesses to them as offsets. Overlapping and empty ranges are refused at placement.
 /// Placement happens before the vCPUs start; afterwards the bus is only read.
 public final class DeviceBus<Device>: @unchecked Sendable {
-    public struct Placement {
-        public let range: Range<UInt64>
-        public let device: Device
-    }
-
-    /// Sorted by address; written only before the machine runs and only read after, so the
-    /// per-access exclusivity check (a runtime call on every exit) is turned off.
-    @exclusivity(unchecked) private var placements: [Placement] = []
-    /// For addresses below `directLimit` (the whole I/O port space): the position + 1 in
-    /// `placements` of the device holding each one, 0 for none, so that a port exit finds its
-    /// device with one load instead of a binary search. Built at placement; stays empty on a
-    /// bus with nothing down there (MMIO), or with too many devices there for a byte.
-    @exclusivity(unchecked) private var directIndex: [UInt8] = []
-    private static var directLimit: UInt64 { 0x1_0000 }
+    /// Written only before the machine runs and only read after, so the per-access
+    /// exclusivity checks (a runtime call on every exit) are turned off.
+    @exclusivity(unchecked) private var map = AddressMap()
+    /// The device of each of `map`'s ranges, in the same order.
+    @exclusivity(unchecked) private var devices: [Device] = []
     /// Accesses that found no device, for the exit statistics and the debug log.
     let unhandled = Atomic<UInt64>(0)
     /// Where unhandled accesses are logged (debug level).
@@ -45,48 +36,13 @@ public final class DeviceBus<Device>: @unchecked Sendable {
     }
 
     public func place(_ device: Device, at base: UInt64, count: UInt64) throws(DevicePlacementError) {
-        let range = base..<base + count
-        guard !range.isEmpty else { throw .empty(range) }
-        if let existing = placements.first(where: { $0.range.overlaps(range) }) {
-            throw .overlap(range, existing.range)
-        }
-        placements.append(Placement(range: range, device: device))
-        placements.sort { $0.range.lowerBound < $1.range.lowerBound }
-        rebuildDirectIndex()
-    }
-
-    /// Positions shift as placements are inserted, so every low placement is written again.
-    private func rebuildDirectIndex() {
-        let low = placements.prefix { $0.range.lowerBound < Self.directLimit }
-        guard !low.isEmpty, low.count < Int(UInt8.max) else {
-            directIndex = []
-            return
-        }
-        if directIndex.isEmpty { directIndex = [UInt8](repeating: 0, count: Int(Self.directLimit)) }
-        for (position, placement) in low.enumerated() {
-            for address in placement.range.clamped(to: 0..<Self.directLimit) {
-                directIndex[Int(address)] = UInt8(position + 1)
-            }
-        }
+        devices.insert(device, at: try map.insert(base..<base + count))
     }
 
     /// The device at `address` and the offset into it.
     public func find(_ address: UInt64) -> (device: Device, offset: UInt64)? {
-        if address < UInt64(directIndex.count) {
-            let position = Int(directIndex[Int(address)])
-            guard position > 0 else { return nil }
-            let placement = placements[position - 1]
-            return (placement.device, address - placement.range.lowerBound)
-        }
-        var low = 0, high = placements.count
-        while low < high {
-            let middle = (low + high) / 2
-            let range = placements[middle].range
-            if address < range.lowerBound { high = middle }
-            else if address >= range.upperBound { low = middle + 1 }
-            else { return (placements[middle].device, address - range.lowerBound) }
-        }
-        return nil
+        guard let (position, offset) = map.find(address) else { return nil }
+        return (devices[position], offset)
     }
 }
 

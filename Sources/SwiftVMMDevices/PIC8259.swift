@@ -83,7 +83,10 @@ public final class PIC8259Pair: ExternalInterruptController {
     /// ELCR bits that may be set (PIIX4 §12.6.1/2: IRQ 0, 1, 2, 8 and 13 are edge-only).
     static let elcrWritable: [UInt8] = [0xF8, 0xDE]
 
-    enum InitStep: Codable { case ready, icw2, icw3, icw4 }
+    /// Raw values, so that a snapshot holds the step as one string: an enum without them is
+    /// encoded through five keyed containers, each costing a restore a conformance scan of
+    /// the whole binary in the Swift runtime (callgrind, BENCHMARKS.md section 9).
+    enum InitStep: String, Codable { case ready, icw2, icw3, icw4 }
 
     /// One 8259A: one field per register, plus the command state OCW2/OCW3 leave behind.
     struct Chip: Equatable, Codable {

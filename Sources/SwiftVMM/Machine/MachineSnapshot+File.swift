@@ -18,7 +18,7 @@ import SwiftVMMPlatform
 extension MachineSnapshot {
     static let formatName = "swiftvmm-snapshot"
     /// Bumped whenever what `snapshot.json` holds changes meaning.
-    static let formatVersion = 2
+    static let formatVersion = 3
     static let stateFile = "snapshot.json", ramFile = "ram"
 
     /// What `snapshot.json` holds. When it cannot be read, `format` and `version` are read
