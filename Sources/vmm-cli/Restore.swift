@@ -99,13 +99,12 @@ extension MachineSettings {
         defer { try? outputFile?.close() }
         let machine: Machine
         do throws(MachineError) {
-            let snapshot = try MachineSnapshot(loading: FilePath(directory), serialOutput: output)
-            var configuration = snapshot.configuration
-            configuration.serialInput = serial == .stdio ? .standardInput : nil
-            configuration.pinning = pin.value
-            configuration.timeout = timeout.map { .nanoseconds(Int64($0 * 1e9)) }
-            (configuration.exitOn, configuration.exitOnStatus) = (exitOn, exitOnStatus)
-            machine = try snapshot.fork(configuration)
+            machine = try Machine(restoringFrom: FilePath(directory), serialOutput: output) { configuration in
+                configuration.serialInput = serial == .stdio ? .standardInput : nil
+                configuration.pinning = pin.value
+                configuration.timeout = timeout.map { .nanoseconds(Int64($0 * 1e9)) }
+                (configuration.exitOn, configuration.exitOnStatus) = (exitOn, exitOnStatus)
+            }
         } catch {
             printError("swiftvmm: \(error)")
             throw ExitCode(error.exitStatus)

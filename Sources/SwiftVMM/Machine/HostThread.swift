@@ -53,6 +53,31 @@ final class HostThread: @unchecked Sendable {
     }
 }
 
+/// A value computed on a host thread of its own while the caller goes on with other work;
+/// `value()` waits for it. Dropped unread, it still waits for the thread (`HostThread`'s
+/// deinit joins).
+final class DeferredResult<Value: Sendable, Failure: Error>: @unchecked Sendable {
+    /// Written once by the thread before it ends; read only after joining it, so the join
+    /// orders the write before the read.
+    private final class Slot: @unchecked Sendable { var result: Result<Value, Failure>? }
+    private let slot = Slot()
+    private var thread: HostThread?
+
+    init(name: String, _ body: @escaping @Sendable () throws(Failure) -> Value) throws(HostError) {
+        thread = try HostThread(name: name) { [slot] in
+            do throws(Failure) { slot.result = .success(try body()) } catch { slot.result = .failure(error) }
+        }
+    }
+
+    /// The value, or the error, once the thread has finished. Call it from one thread.
+    func value() throws(Failure) -> Value {
+        thread?.join()
+        thread = nil
+        // The thread stores a result before it returns, so after the join it is there.
+        return try slot.result!.get()
+    }
+}
+
 /// CPU affinity of the calling thread (sched_setaffinity(2) with a 1024-CPU mask).
 public enum CPUAffinity {
     private static let words = 1024 / 64

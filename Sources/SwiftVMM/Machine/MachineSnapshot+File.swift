@@ -21,9 +21,9 @@ extension MachineSnapshot {
     static let formatVersion = 3
     static let stateFile = "snapshot.json", ramFile = "ram"
 
-    /// What `snapshot.json` holds. When it cannot be read, `format` and `version` are read
-    /// alone (`Header`), so a file of another version is named as such rather than
-    /// reported corrupt.
+    /// What `snapshot.json` holds. Its `Header` is read first, so that a file of another
+    /// version is named as such rather than reported corrupt, and so that a machine can be
+    /// built while the rest decodes (`Opened`).
     struct File: Codable {
         var format: String
         var version: Int
@@ -61,9 +61,48 @@ extension MachineSnapshot {
         }
     }
 
-    struct Header: Codable {
+    /// What is read first: the format, and the shape a machine needs before the rest.
+    /// A shape that does not decode is left nil, so that the file is reported corrupt
+    /// rather than not a snapshot.
+    struct Header: Decodable {
         var format: String
         var version: Int
+        var shape: Machine.Configuration.Shape?
+
+        private enum CodingKeys: String, CodingKey { case format, version, shape }
+
+        init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            format = try container.decode(String.self, forKey: .format)
+            version = try container.decode(Int.self, forKey: .version)
+            shape = try? container.decode(Machine.Configuration.Shape.self, forKey: .shape)
+        }
+    }
+
+    /// A snapshot file opened for restoring: the machine's configuration and RAM image at
+    /// once, the rest when `snapshot()` is asked for. The file decodes on a thread of its
+    /// own from the moment it is read, so that a machine's VM and vCPUs are built while it
+    /// decodes: decoding is a third of a restore's CPU time, most of it the Swift runtime's
+    /// first use of each Codable type (BENCHMARKS.md section 9).
+    struct Opened {
+        let path: FilePath
+        let configuration: Machine.Configuration
+        let ram: RAMImage
+        let file: DeferredResult<File, MachineError>
+
+        /// Waits for the file to decode and checks it against its machine.
+        func snapshot() throws(MachineError) -> MachineSnapshot {
+            let file = try file.value()
+            let cpus = configuration.cpus
+            guard file.vcpus.count == cpus, file.cpuid.count == cpus,
+                  file.vcpus.allSatisfy({ $0.localAPIC?.isWellFormed ?? true }), file.devices.isWellFormed,
+                  (file.devices.chipset != nil) == (configuration.interruptController == .userspace) else {
+                throw .invalidConfiguration("\(path) is corrupt: its vCPUs, CPUID or devices do not match its machine")
+            }
+            return MachineSnapshot(configuration: configuration, ram: ram, vcpus: file.vcpus, devices: file.devices,
+                                   machineTime: file.machineTime, tsc: file.tsc, tscKHz: file.tscKHz,
+                                   cpuid: file.cpuid.map(\.entries))
+        }
     }
 
     /// Writes the snapshot to `directory` (created if missing; its two files are replaced).
@@ -96,40 +135,42 @@ extension MachineSnapshot {
     /// with serial output to `serialOutput`; change its outputs, input, time limit and
     /// `--exit-on` patterns before `fork(_:)`.
     public init(loading directory: FilePath, serialOutput: any SerialSink) throws(MachineError) {
+        self = try Self.open(directory, serialOutput: serialOutput).snapshot()
+    }
+
+    /// Reads `directory`'s state file, starts decoding it, checks its format, version and
+    /// shape meanwhile, and maps its RAM image.
+    static func open(_ directory: FilePath, serialOutput: any SerialSink) throws(MachineError) -> Opened {
         let path = directory.appending(Self.stateFile)
         let data: Data
         do { data = try Data(contentsOf: URL(filePath: path.string)) } catch {
             throw .invalidConfiguration("cannot read the snapshot \(path): \(error)")
         }
-        // The whole file in one parse; only when that fails, or the version differs, is the
-        // header read alone, to say which.
-        let file = try? JSONDecoder().decode(File.self, from: data)
-        guard let file, file.format == Self.formatName, file.version == Self.formatVersion else {
-            guard let header = try? JSONDecoder().decode(Header.self, from: data), header.format == Self.formatName else {
-                throw .invalidConfiguration("\(path) is not a SwiftVMM snapshot (corrupt, or not one at all)")
+        let file: DeferredResult<File, MachineError>
+        do throws(HostError) {
+            file = try DeferredResult(name: "snapshot-load") { () throws(MachineError) in
+                do { return try JSONDecoder().decode(File.self, from: data) } catch {
+                    throw .invalidConfiguration("\(path) is corrupt: \(error)")
+                }
             }
-            guard header.version == Self.formatVersion else {
-                throw .invalidConfiguration("\(path) is a snapshot of format version \(header.version); this SwiftVMM reads version \(Self.formatVersion)")
-            }
-            do { _ = try JSONDecoder().decode(File.self, from: data) } catch {
-                throw .invalidConfiguration("\(path) is corrupt: \(error)")
-            }
-            throw .invalidConfiguration("\(path) is corrupt")
+        } catch {
+            throw .host(error)
         }
-        let cpus = file.shape.cpus
-        guard let configuration = Machine.Configuration(shape: file.shape, serialOutput: serialOutput),
-              file.vcpus.count == cpus, file.cpuid.count == cpus,
-              file.vcpus.allSatisfy({ $0.localAPIC?.isWellFormed ?? true }), file.devices.isWellFormed,
-              (file.devices.chipset != nil) == (configuration.interruptController == .userspace) else {
-            throw .invalidConfiguration("\(path) is corrupt: its vCPUs, CPUID or devices do not match its machine")
+        guard let header = try? JSONDecoder().decode(Header.self, from: data), header.format == Self.formatName else {
+            throw .invalidConfiguration("\(path) is not a SwiftVMM snapshot (corrupt, or not one at all)")
+        }
+        guard header.version == Self.formatVersion else {
+            throw .invalidConfiguration("\(path) is a snapshot of format version \(header.version); this SwiftVMM reads version \(Self.formatVersion)")
+        }
+        guard let shape = header.shape, let configuration = Machine.Configuration(shape: shape, serialOutput: serialOutput) else {
+            throw .invalidConfiguration("\(path) is corrupt: its machine's shape does not decode")
         }
         let image: RAMImage
         do throws(GuestMemoryError) {
-            image = try RAMImage(file: directory.appending(Self.ramFile), layout: RAMLayout(size: file.shape.memorySize))
+            image = try RAMImage(file: directory.appending(Self.ramFile), layout: RAMLayout(size: shape.memorySize))
         } catch {
             throw .invalidConfiguration("\(error)")
         }
-        self.init(configuration: configuration, ram: image, vcpus: file.vcpus, devices: file.devices,
-                  machineTime: file.machineTime, tsc: file.tsc, tscKHz: file.tscKHz, cpuid: file.cpuid.map(\.entries))
+        return Opened(path: path, configuration: configuration, ram: image, file: file)
     }
 }
