@@ -60,6 +60,7 @@ if [[ $static == 1 ]]; then
 fi
 gcc -O2 -Wall -Wextra -o "$work/floor" bench/floor.c
 gcc -O2 -Wall -Wextra -o "$work/fork-floor" bench/fork-floor.c
+gcc -O2 -Wall -Wextra -o "$work/cpu-to-kvm" bench/cpu-to-kvm.c
 swiftc -O -static-executable -o "$work/swift-floor" bench/swift-floor.swift
 guests/build.sh -o "$work/guests" hello hello-mb2 exits spin timer-soak smp-broadcast snapshot-input >&2
 
@@ -67,7 +68,7 @@ started="$(date -u '+%Y-%m-%d %H:%M UTC')"
 load_before="$(cut -d' ' -f1-3 /proc/loadavg)"
 table="$(python3 bench/measure.py --swiftvmm "$swiftvmm" --floor "$work/floor" \
     --guests "$work/guests" --work "$work" -n "$runs" -k "$k" --only "$only" "${static_args[@]}" \
-    --swift-floor "$work/swift-floor" --fork-floor "$work/fork-floor" \
+    --swift-floor "$work/swift-floor" --fork-floor "$work/fork-floor" --cpu-to-kvm "$work/cpu-to-kvm" \
     --fork-bench "$(swift build -c release --show-bin-path)/fork-bench")"
 load_after="$(cut -d' ' -f1-3 /proc/loadavg)"
 
@@ -91,6 +92,7 @@ Peers (exact command lines):
 - floor (C): \`bench/floor.c\` built with \`gcc -O2\`: \`floor GUEST.elf [CMDLINE]\` (COM1 and port 0xF4 only)
 - fork floor (C): \`bench/fork-floor.c\` built with \`gcc -O2\`: the KVM work of continuing a snapshot (section 9), from the state \`bench/snapshot-flat.py\` extracts
 - fork-bench: \`bench/fork-bench\` (release): \`MachineSnapshot.fork()\` in one process (section 9)
+- cpu-to-kvm: \`bench/cpu-to-kvm.c\` built with \`gcc -O2\`: a program's CPU time when it opens /dev/kvm (section 8b)
 - QEMU+KVM+qboot: \`qemu-system-x86_64 -nodefaults -no-user-config -display none -serial stdio -no-reboot -m 256M -smp N -device isa-debug-exit,iobase=0xf4,iosize=4 -kernel GUEST32.elf -accel kvm -cpu host,-arch-capabilities -bios /usr/share/qemu/qboot.rom\`
 - QEMU TCG: the same with \`-accel tcg -cpu max\`
 Guests are built by \`guests/build.sh\` (\`GUEST32.elf\` is the ELF32 copy QEMU's \`-kernel\` needs).

@@ -4,7 +4,7 @@ reads, so the C floor needs no JSON parser.
     bench/snapshot-flat.py SNAPDIR OUT
 
 SNAPDIR holds `snapshot.json` and `ram` (`swiftvmm boot ... --snapshot-on RE --save SNAPDIR`).
-Only `snapshot.json` (format version 2) is read here; fork-floor maps `ram` itself. In
+Only `snapshot.json` (format version 3) is read here; fork-floor maps `ram` itself. In
 `snapshot.json` each KVM structure is the struct's raw bytes as one lowercase hex string
 (HexBytes.swift): the registers, the XSAVE area, the MSRs as struct kvm_msr_entry[] and each
 vCPU's CPUID as struct kvm_cpuid_entry2[] (KVMState+Codable.swift, MachineSnapshot+File.swift).
@@ -110,8 +110,8 @@ def main():
     snapdir, out = sys.argv[1:]
     with open(os.path.join(snapdir, "snapshot.json"), "rb") as f:
         snapshot = json.load(f)
-    if snapshot.get("format") != "swiftvmm-snapshot" or snapshot.get("version") != 2:
-        fail(f"{snapdir} is not a SwiftVMM snapshot of format version 2")
+    if snapshot.get("format") != "swiftvmm-snapshot" or snapshot.get("version") != 3:
+        fail(f"{snapdir} is not a SwiftVMM snapshot of format version 3")
     if snapshot["devices"].get("kernelIRQChip") is not None:
         fail("this snapshot has KVM's in-kernel irqchip; the floor reproduces the userspace irqchip only")
     vcpus, cpuid = snapshot["vcpus"], snapshot["cpuid"]

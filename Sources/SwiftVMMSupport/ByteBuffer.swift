@@ -13,6 +13,10 @@ package struct ByteBuffer {
 
     package mutating func append(_ data: some Sequence<UInt8>) { bytes.append(contentsOf: data) }
 
+    /// The common case, concrete: the generic one above runs unspecialized when another
+    /// module calls it, and its first call has the Swift runtime scan every conformance record.
+    package mutating func append(_ data: [UInt8]) { bytes.append(contentsOf: data) }
+
     /// ASCII text, padded with spaces or cut to `width` (ACPI signatures and IDs).
     package mutating func append(ascii text: String, width: Int) {
         let utf8 = Array(text.utf8.prefix(width))

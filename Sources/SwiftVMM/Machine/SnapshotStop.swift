@@ -15,14 +15,17 @@ final class SnapshotStop: @unchecked Sendable {
     private let lock = ConditionLock()
     private let control: RunControl
     // Guarded by `lock`:
-    /// What each vCPU took of itself, since the stop was asked for.
-    private var taken: [Result<VCPUSnapshot, MachineError>?]
+    /// What each vCPU took of itself, since the stop was asked for. Empty until a first
+    /// snapshot: a machine that never takes one never builds this array's type at run time
+    /// (the Swift runtime would scan every conformance record for `MachineError: Error`).
+    private var taken: [Result<VCPUSnapshot, MachineError>?] = []
     /// What the vCPUs read of KVM (set before `hold`).
     private var request: VCPUSnapshot.Request?
+    private let cpuCount: Int
 
     init(cpuCount: Int, control: RunControl) {
         self.control = control
-        taken = Array(repeating: nil, count: cpuCount)
+        self.cpuCount = cpuCount
     }
 
     var isHolding: Bool { hold.load(ordering: .acquiring) }
@@ -48,7 +51,7 @@ final class SnapshotStop: @unchecked Sendable {
     /// vCPU order; they stay parked until `release()`, also when this throws.
     func stopAll(_ request: VCPUSnapshot.Request, wake: () -> Void) throws(MachineError) -> [VCPUSnapshot] {
         lock.withLock {
-            taken = taken.map { _ in nil }
+            taken = Array(repeating: nil, count: cpuCount)
             self.request = request
             hold.store(true, ordering: .releasing)
         }
