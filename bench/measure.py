@@ -592,6 +592,20 @@ def section_iso(a, peers, out):
     out.append("")
 
 
+def median_rows(out, samples, failed, fmt, second, none_note=""):
+    """One table row per peer: the median of its samples and a `second` statistic of them
+    (both written by `fmt`), then its failed runs; dashes where none succeeded. Returns the
+    medians by peer."""
+    med = {}
+    for k, values in samples.items():
+        if values:
+            med[k] = median(values)
+            out.append(f"| {k} | {fmt(med[k])} | {fmt(second(values))} | {failed[k]} |")
+        else:
+            out.append(f"| {k} | — | — | {failed[k]}{none_note} |")
+    return med
+
+
 def cpu_run(cmd):
     """Runs cmd with no output; returns (user+sys CPU seconds, minor page faults, status)
     from the kernel's own accounting of the child (wait4)."""
@@ -684,13 +698,7 @@ def section_startup_at_open(a, runs, out):
                "and no failure path is taken.\n")
     out.append("| peer | median CPU ms | p90 CPU ms | failed |")
     out.append("|---|---|---|---|")
-    med = {}
-    for k in cmds:
-        if cpu[k]:
-            med[k] = median(cpu[k])
-            out.append(f"| {k} | {med[k] * 1000:.2f} | {percentile(cpu[k], 90) * 1000:.2f} | {failed[k]} |")
-        else:
-            out.append(f"| {k} | — | — | {failed[k]} |")
+    med = median_rows(out, cpu, failed, lambda v: f"{v * 1000:.2f}", lambda v: percentile(v, 90))
     out.append("")
     best = STATIC if STATIC in med else "swiftvmm"
     if best in med and "floor (C)" in med:
@@ -868,13 +876,7 @@ def section_manifest(a, peers, out):
                "snapshot's own boot.\n")
     out.append("| manifest | median s | min s | failed runs |")
     out.append("|---|---|---|---|")
-    med = {}
-    for k in paths:
-        if times[k]:
-            med[k] = median(times[k])
-            out.append(f"| {k} | {med[k]:.3f} | {min(times[k]):.3f} | {bad[k]} |")
-        else:
-            out.append(f"| {k} | — | — | {bad[k]} (all) |")
+    med = median_rows(out, {k: times[k] for k in paths}, bad, lambda v: f"{v:.3f}", min, " (all)")
     out.append("")
     if work:
         out.append("Guest work per case after READY (median boot running the test minus median boot exiting at "
