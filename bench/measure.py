@@ -592,6 +592,23 @@ def section_iso(a, peers, out):
     out.append("")
 
 
+def interleaved(rounds, keys, measure):
+    """Calls measure(key) for every key, in a new shuffled order each round. Returns the
+    values by key, and by key how many runs failed (measure returned None)."""
+    values = {k: [] for k in keys}
+    failed = {k: 0 for k in keys}
+    for _ in range(rounds):
+        order = list(keys)
+        random.shuffle(order)
+        for k in order:
+            value = measure(k)
+            if value is None:
+                failed[k] += 1
+            else:
+                values[k].append(value)
+    return values, failed
+
+
 def median_rows(out, samples, failed, fmt, second, none_note=""):
     """One table row per peer: the median of its samples and a `second` statistic of them
     (both written by `fmt`), then its failed runs; dashes where none succeeded. Returns the
@@ -680,17 +697,10 @@ def section_startup_at_open(a, runs, out):
     cmds = {"floor (C)": [a.floor, hello], "swiftvmm": [a.swiftvmm, "boot", hello, "--serial", "none"]}
     if a.swiftvmm_static:
         cmds[STATIC] = [a.swiftvmm_static, "boot", hello, "--serial", "none"]
-    cpu = {k: [] for k in cmds}
-    failed = {k: 0 for k in cmds}
-    for _ in range(runs):
-        order = list(cmds)
-        random.shuffle(order)
-        for k in order:
-            p = subprocess.run([a.cpu_to_kvm, *cmds[k]], stdin=subprocess.DEVNULL, capture_output=True, text=True)
-            if p.returncode == 0:
-                cpu[k].append(int(p.stdout) / 1e9)
-            else:
-                failed[k] += 1
+    def cpu_at_open(k):
+        p = subprocess.run([a.cpu_to_kvm, *cmds[k]], stdin=subprocess.DEVNULL, capture_output=True, text=True)
+        return int(p.stdout) / 1e9 if p.returncode == 0 else None
+    cpu, failed = interleaved(runs, cmds, cpu_at_open)
     out.append("### 8b. The same, at the open of /dev/kvm in a real boot (`boot hello.elf`)\n")
     out.append(f"{runs} runs per peer, interleaved. `bench/cpu-to-kvm.c` starts the program under a seccomp "
                "filter that stops it at every openat; at `openat(\"/dev/kvm\")` it reads the task's CPU time "
@@ -843,19 +853,17 @@ def section_manifest(a, peers, out):
         with open(paths[label], "w") as f:
             json.dump(manifest, f)
     rounds = max(3, a.n // 6)
-    times = {k: [] for k in paths}
-    bad = {k: 0 for k in paths}
-    for _ in range(rounds):
-        order = list(paths)
-        random.shuffle(order)
-        for k in order:
-            t, rc, text = run([a.swiftvmm, "test", paths[k]], timeout=600)
-            if rc == 0:
-                times[k].append(t)
-            else:
-                bad[k] += 1
-                if bad[k] == 1:
-                    print(f"  {k}: status {rc}: {text.strip()[-400:]}", file=sys.stderr)
+    reported = set()
+
+    def manifest_time(k):
+        t, rc, text = run([a.swiftvmm, "test", paths[k]], timeout=600)
+        if rc == 0:
+            return t
+        if k not in reported:
+            reported.add(k)
+            print(f"  {k}: status {rc}: {text.strip()[-400:]}", file=sys.stderr)
+        return None
+    times, bad = interleaved(rounds, paths, manifest_time)
     # Each kind's guest work after READY: a boot running it minus a boot that exits at READY.
     work = {}
     elf = a.guest("snapshot-input")
