@@ -98,19 +98,8 @@ def section_boot(a, peers, out):
         cmds["QEMU TCG"] = peers.qemu_cmd(hello32, "tcg")
     else:
         skipped["QEMU"] = peers.qemu_skip
-    times = {k: [] for k in cmds}
-    bad = {k: 0 for k in cmds}
-    for r in range(a.n):
-        order = list(cmds)
-        random.shuffle(order)
-        for k in order:
-            t, rc, text = run(cmds[k])
-            if (rc == 1 and "Hello, world!" in text) or (k == STARTUP and rc == 2):
-                times[k].append(t)
-            else:
-                bad[k] += 1
-                if bad[k] == 1:
-                    print(f"  {k}: status {rc}: {text.strip()[-300:]}", file=sys.stderr)
+    times, bad = interleaved_runs(
+        a.n, cmds, lambda k, rc, text: (rc == 1 and "Hello, world!" in text) or (k == STARTUP and rc == 2))
     out.append("## 1. Boot-to-exit wall time (hello: spawn → debug-exit → process reaped)\n")
     out.append(f"{a.n} runs per peer, interleaved in shuffled order each round.\n")
     out.append("| peer | median ms | p99 ms | min ms | failed runs |")
@@ -609,6 +598,22 @@ def interleaved(rounds, keys, measure):
     return values, failed
 
 
+def interleaved_runs(rounds, cmds, ok, timeout=60):
+    """Wall times of `cmds` in interleaved rounds (`interleaved`); a run counts when
+    ok(key, status, output) holds, and each key's first failure is printed."""
+    reported = set()
+
+    def measure(k):
+        t, rc, text = run(cmds[k], timeout=timeout)
+        if ok(k, rc, text):
+            return t
+        if k not in reported:
+            reported.add(k)
+            print(f"  {k}: status {rc}: {text.strip()[-400:]}", file=sys.stderr)
+        return None
+    return interleaved(rounds, cmds, measure)
+
+
 def median_rows(out, samples, failed, fmt, second, none_note=""):
     """One table row per peer: the median of its samples and a `second` statistic of them
     (both written by `fmt`), then its failed runs; dashes where none succeeded. Returns the
@@ -648,15 +653,9 @@ def section_startup(a, peers, out):
         cmds[STATIC] = [a.swiftvmm_static, "boot", missing]
         cmds[f"{STATIC}, 4 options"] = [a.swiftvmm_static, "boot", missing, *options]
     runs = 10 * a.n
-    cpu = {k: [] for k in cmds}
-    faults = {k: [] for k in cmds}
-    for _ in range(runs):
-        order = list(cmds)
-        random.shuffle(order)
-        for k in order:
-            t, f, _ = cpu_run(cmds[k])
-            cpu[k].append(t)
-            faults[k].append(f)
+    samples, _ = interleaved(runs, cmds, lambda k: cpu_run(cmds[k])[:2])
+    cpu = {k: [t for t, _ in samples[k]] for k in cmds}
+    faults = {k: [f for _, f in samples[k]] for k in cmds}
     instructions = {}
     if shutil.which("valgrind"):
         for k, cmd in cmds.items():
@@ -737,19 +736,7 @@ def section_snapshot(a, peers, out):
             continue
         cmds[f"{name} boot from scratch"] = [binary, "boot", elf, "--cpus", "4", "--memory", "256", "--cmdline", "exit"]
         cmds[f"{name} restore"] = [binary, "restore", directory, "--input", "exit"]
-    times = {k: [] for k in cmds}
-    bad = {k: 0 for k in cmds}
-    for r in range(a.n):
-        order = list(cmds)
-        random.shuffle(order)
-        for k in order:
-            t, rc, text = run(cmds[k])
-            if rc == 1 and ("READY" in text) != k.endswith("restore"):
-                times[k].append(t)
-            else:
-                bad[k] += 1
-                if bad[k] == 1:
-                    print(f"  {k}: status {rc}: {text.strip()[-300:]}", file=sys.stderr)
+    times, bad = interleaved_runs(a.n, cmds, lambda k, rc, text: rc == 1 and ("READY" in text) != k.endswith("restore"))
     out.append("## 9. Snapshots: restore from disk vs boot from scratch (guest `snapshot-input`, 4 vCPUs, 256 MiB)\n")
     out.append(f"{a.n} runs per row, interleaved in shuffled order each round. `restore DIR --input exit` "
                "continues the snapshot `boot --snapshot-on ^READY$ --save DIR` wrote (RAM file mapped "
@@ -853,17 +840,8 @@ def section_manifest(a, peers, out):
         with open(paths[label], "w") as f:
             json.dump(manifest, f)
     rounds = max(3, a.n // 6)
-    reported = set()
-
-    def manifest_time(k):
-        t, rc, text = run([a.swiftvmm, "test", paths[k]], timeout=600)
-        if rc == 0:
-            return t
-        if k not in reported:
-            reported.add(k)
-            print(f"  {k}: status {rc}: {text.strip()[-400:]}", file=sys.stderr)
-        return None
-    times, bad = interleaved(rounds, paths, manifest_time)
+    times, bad = interleaved_runs(rounds, {k: [a.swiftvmm, "test", path] for k, path in paths.items()},
+                                  lambda k, rc, text: rc == 0, timeout=600)
     # Each kind's guest work after READY: a boot running it minus a boot that exits at READY.
     work = {}
     elf = a.guest("snapshot-input")
