@@ -14,8 +14,9 @@ import SwiftVMM
 ///     }
 ///
 /// Cases that share a boot give `input` instead of `kernel`: the runner boots the
-/// manifest's `snapshot` kernel once, snapshots it where it prints the `at` line, and runs
-/// each such case (and each repeat) on a fork of that snapshot, typing its input:
+/// manifest's `snapshot` kernel once, snapshots it where it prints the `at` line (without
+/// `at`: where it writes the snapshot port), and runs each such case (and each repeat) on a
+/// fork of that snapshot, typing its input:
 ///
 ///     { "snapshot": { "kernel": "snapshot-input.elf", "cpus": 4, "at": "^READY$" },
 ///       "cases": [ { "name": "ipi", "input": "ipi", "expect": ["round trips$"] } ] }
@@ -36,16 +37,18 @@ public struct Manifest: Sendable, Equatable {
         self.baseDirectory = baseDirectory
     }
 
-    /// A kernel booted once and snapshotted where it prints a line that matches `at`.
+    /// A kernel booted once and snapshotted where it prints a line that matches `at`, or
+    /// where it writes the snapshot port.
     public struct SnapshotBoot: Sendable, Equatable {
         public var boot: Boot
         /// A regular expression searched for in each complete serial line; the snapshot is
-        /// taken a moment after the first line that matches.
-        public var at: String
+        /// taken a moment after the first line that matches. nil: where the guest writes the
+        /// snapshot port (`SnapshotPort`), exactly there.
+        public var at: String?
         /// How long the boot may take to print that line.
         public var timeout: Duration = .seconds(30)
 
-        public init(boot: Boot, at: String) {
+        public init(boot: Boot, at: String?) {
             self.boot = boot
             self.at = at
         }
@@ -127,9 +130,11 @@ extension Manifest.SnapshotBoot: Decodable {
     public init(from decoder: any Decoder) throws {
         try rejectUnknownKeys(in: decoder, known: names(Key.self) + names(Manifest.Boot.Key.self))
         let container = try decoder.container(keyedBy: Key.self)
-        let at = try container.decode(String.self, forKey: .at)
-        do { _ = try Regex(at) } catch {
-            throw DecodingError.dataCorruptedError(forKey: .at, in: container, debugDescription: "\"\(at)\" is not a regular expression: \(error)")
+        let at = try container.decodeIfPresent(String.self, forKey: .at)
+        if let at {
+            do { _ = try Regex(at) } catch {
+                throw DecodingError.dataCorruptedError(forKey: .at, in: container, debugDescription: "\"\(at)\" is not a regular expression: \(error)")
+            }
         }
         guard let boot = try Manifest.Boot(from: decoder) else {
             throw DecodingError.keyNotFound(Manifest.Boot.Key.kernel, .init(codingPath: decoder.codingPath, debugDescription: "no kernel"))

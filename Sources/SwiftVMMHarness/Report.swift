@@ -17,7 +17,8 @@ public struct Report: Sendable {
     /// The boot that cases with input forked from.
     public struct SnapshotSummary: Sendable {
         public var kernel: String
-        public var at: String
+        /// The manifest's `at`; nil: the guest's write to the snapshot port.
+        public var at: String?
         /// From building its machine to the snapshot taken (or the boot failing).
         public var duration: Duration
         /// Why there is no snapshot; nil when it was taken.
@@ -83,7 +84,8 @@ public struct Report: Sendable {
         }
         if let snapshot {
             lines.append("")
-            lines.append("snapshot: \(snapshot.kernel) booted once to /\(snapshot.at)/ in \(seconds(snapshot.duration)): "
+            let point = snapshot.at.map { "/\($0)/" } ?? "its snapshot port write"
+            lines.append("snapshot: \(snapshot.kernel) booted once to \(point) in \(seconds(snapshot.duration)): "
                          + (snapshot.failure ?? "taken; \(results.filter(\.forked).count) runs forked from it"))
         }
         let failedCases = summaries.filter { $0.verdict == "FAIL" || $0.verdict == "FLAKY" }.count

@@ -9,8 +9,9 @@ struct SnapshotUnavailable: Error, CustomStringConvertible {
     var description: String { "no snapshot to fork from: \(reason)" }
 }
 
-/// The manifest's snapshot boot: boots its kernel once, waits for the `at` line, takes the
-/// snapshot and stops that machine. The cases with `input` fork from what it took.
+/// The manifest's snapshot boot: boots its kernel once, waits for the `at` line or the
+/// guest's write to the snapshot port, takes the snapshot and stops that machine there.
+/// The cases with `input` fork from what it took.
 struct SnapshotBootRun {
     let snapshotBoot: Manifest.SnapshotBoot
     let kernelDirectory: String
@@ -44,27 +45,34 @@ struct SnapshotBootRun {
     }
 
     private func boot(serialOutput: any SerialSink, messages: MessageLog) async -> Result<MachineSnapshot, SnapshotUnavailable> {
-        let pattern: Regex<AnyRegexOutput>
+        let pattern: Regex<AnyRegexOutput>?
         let machine: Machine
         do {
-            pattern = try Regex(snapshotBoot.at)
-            machine = try Machine(snapshotBoot.boot.configuration(kernelDirectory: kernelDirectory, serialOutput: serialOutput,
-                                                                  timeout: snapshotBoot.timeout),
-                                  logger: Logger(label: "swiftvmm") { _ in messages })
+            pattern = try snapshotBoot.at.map { try Regex($0) }
+            var configuration = snapshotBoot.boot.configuration(kernelDirectory: kernelDirectory, serialOutput: serialOutput,
+                                                                timeout: snapshotBoot.timeout)
+            configuration.snapshotOnPortWrite = pattern == nil
+            machine = try Machine(configuration, logger: Logger(label: "swiftvmm") { _ in messages })
         } catch {
             return .failure(SnapshotUnavailable(reason: "the snapshot's machine did not start: \(error)"))
         }
         async let ended = machine.run()
         let result: Result<MachineSnapshot, SnapshotUnavailable>
         do {
-            _ = try await machine.expect(pattern, within: snapshotBoot.timeout + CaseRun.expectMargin)
+            let limit = snapshotBoot.timeout + CaseRun.expectMargin
+            if let pattern {
+                _ = try await machine.expect(pattern, within: limit)
+            } else {
+                try await machine.snapshotRequested(within: limit)
+            }
             do throws(MachineError) {
-                result = .success(try machine.snapshot())
+                result = .success(try machine.snapshot(thenStop: true))
             } catch {
                 result = .failure(SnapshotUnavailable(reason: "taking it failed: \(error)"))
             }
         } catch {
-            result = .failure(SnapshotUnavailable(reason: "the snapshot boot of \(snapshotBoot.boot.kernel) printed no line matching /\(snapshotBoot.at)/: \(CaseRun.reason(error))"))
+            let missing = snapshotBoot.at.map { "printed no line matching /\($0)/" } ?? "never wrote the snapshot port"
+            result = .failure(SnapshotUnavailable(reason: "the snapshot boot of \(snapshotBoot.boot.kernel) \(missing): \(CaseRun.reason(error))"))
         }
         machine.stop()
         _ = await ended

@@ -71,6 +71,9 @@ public enum Layout {
     /// QEMU's fw_cfg on x86: selector 0x510, data 0x511, DMA address 0x514–0x51B
     /// (QEMU docs/specs/fw_cfg.rst, FW_CFG_IO_BASE).
     public static let firmwareConfig: UInt16 = 0x510, firmwareConfigDMA: UInt16 = 0x514
+    /// SwiftVMM's snapshot port (`SnapshotPort`), a port no PC/AT device and none of
+    /// QEMU's x86 devices decode.
+    public static let snapshotPort: UInt16 = 0x5F0
 
     // MARK: Interrupt lines
 

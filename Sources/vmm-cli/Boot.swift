@@ -37,11 +37,13 @@ struct Boot: ParsableCommand {
     var bootProtocol: BootProtocolArgument?
 
     @Option(name: .customLong("snapshot-on"), help: ArgumentHelp(
-        "Where a complete serial line matches REGEX, take a snapshot, write it to --save's directory and exit 0 (`swiftvmm restore` continues it).",
+        "Take --save's snapshot where a complete serial line matches REGEX, not where the guest writes the snapshot port.",
         valueName: "REGEX"))
     var snapshotOn: String?
 
-    @Option(help: ArgumentHelp("The directory --snapshot-on writes the snapshot to.", valueName: "DIR"))
+    @Option(help: ArgumentHelp(
+        "Take a snapshot where the guest writes the snapshot port 0x5F0 (or where a line matches --snapshot-on), write it to DIR and exit 0; `swiftvmm restore DIR` continues it.",
+        valueName: "DIR"))
     var save: String?
 
     /// The parsed command line.
@@ -69,9 +71,9 @@ struct BootRequest {
     func run() throws {
         let snapshot: SnapshotRequest?
         switch (snapshotOn, save) {
-        case (let pattern?, let directory?): snapshot = SnapshotRequest(pattern: pattern, directory: directory)
+        case (let pattern, let directory?): snapshot = SnapshotRequest(pattern: pattern, directory: directory)
         case (nil, nil): snapshot = nil
-        default: throw ValidationError("--snapshot-on and --save go together")
+        case (_?, nil): throw ValidationError("--snapshot-on needs --save DIR, the directory to write the snapshot to")
         }
         try machine.boot(kernel: .file(kernel), bootProtocol: bootProtocol?.value, commandLine: cmdline,
                          modules: modules.map(BootModule.init(argument:)), snapshot: snapshot)

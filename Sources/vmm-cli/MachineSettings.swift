@@ -37,7 +37,7 @@ struct MachineSettings {
 
     /// Builds and runs the machine, then exits with the outcome's status (or 0 when it
     /// is `success`).
-    /// `snapshot`: take one where the guest prints a line and save it (`--snapshot-on`, `--save`).
+    /// `snapshot`: take one where the guest asks or prints a line, and save it (`--save`, `--snapshot-on`).
     func boot(kernel: Machine.Configuration.Kernel, bootProtocol: BootProtocol?, commandLine: String,
               modules: [BootModule], success: Outcome? = nil, snapshot: SnapshotRequest? = nil) throws {
         bootstrapLogging()
@@ -76,6 +76,7 @@ struct MachineSettings {
         configuration.testDevice = testDevice
         configuration.biosTimer = biosTimer
         configuration.lostTicks = lostTicks
+        configuration.snapshotOnPortWrite = snapshot.map { $0.pattern == nil } ?? false
         let session: MachineSession
         do {
             session = try MachineSession(configuration)
@@ -105,7 +106,7 @@ struct MachineSettings {
 
     /// Runs `session` to its end with the terminal in raw mode (serial on standard input and
     /// output) and SIGINT/SIGTERM stopping it; prints what the outcome says beyond its status
-    /// (`quietStop`: not a stop without a signal, which `--snapshot-on` makes).
+    /// (`quietStop`: not a stop without a signal, which `--save` makes).
     func run(_ session: MachineSession, quietStop: Bool = false) throws -> Outcome {
         let signals: SignalStop
         do { signals = try SignalStop(stopping: session) } catch {

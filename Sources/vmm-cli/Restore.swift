@@ -3,12 +3,12 @@ import Logging
 import SystemPackage
 import SwiftVMM
 
-/// `swiftvmm restore DIR`: continue a snapshot `boot --snapshot-on ... --save DIR` wrote,
+/// `swiftvmm restore DIR`: continue a snapshot `boot --save DIR` wrote,
 /// with the same output and exit-status contract as `boot`.
 struct Restore: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "restore",
-        abstract: "Continue a machine from a snapshot that boot --snapshot-on --save wrote.",
+        abstract: "Continue a machine from a snapshot that boot --save wrote.",
         discussion: """
             The machine is built as it was (CPUs, RAM, irqchip, devices), its RAM maps the \
             snapshot's copy-on-write, and every vCPU continues where it stopped. A snapshot \

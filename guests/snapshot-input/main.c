@@ -1,6 +1,7 @@
 /* snapshot-input: one snapshot, many test cases (issue 22). The boot CPU starts every AP
  * (INIT-SIPI-SIPI from the MADT), each AP enables interrupts and halts, and the boot CPU
- * prints "READY" (where the host takes its snapshot). Then it reads a line from COM1 (polled:
+ * prints "READY" and writes the snapshot port (`snapshot.h`): the host takes its snapshot at
+ * the line (`--snapshot-on`) or at the write. Then it reads a line from COM1 (polled:
  * LSR bit 0, RBR; 16550 datasheet "Line Status Register") and runs the test it names:
  *   exit     writes 0 to the debug-exit port at once (restore-to-exit benchmarks)
  *   ipi [N]  N (default 100) fixed IPIs to every AP, each answered by an IPI back (round
@@ -16,6 +17,7 @@
 #include "lapic.h"
 #include "multiboot.h"
 #include "smp.h"
+#include "snapshot.h"
 #include "string.h"
 #include "tsc.h"
 
@@ -115,6 +117,7 @@ int main(void) {
     const struct mb1_info *info = (const struct mb1_info *)(uintptr_t)boot_info;
     const char *cmdline = (info->flags & MB1_INFO_CMDLINE) ? (const char *)(uintptr_t)info->cmdline : "";
     printf("READY\n");
+    snapshot_here();
     char line[64];
     if (cmdline[0]) {
         size_t n = strnlen(cmdline, sizeof(line) - 1);

@@ -9,8 +9,9 @@
  *   even CPUs  TSC-deadline mode (SDM Vol. 3A §11.5.4.1)
  *   odd CPUs   one-shot, divide by 1 (§11.5.4), initial count from the calibration
  *   HPET       timer 2, one-shot, edge, through the I/O APIC to the boot CPU (HPET 1.0a §2.3.9)
- * Every AP arms its timer and then halts; when all are armed the boot CPU prints "READY"
- * (the host takes its snapshot here, long before the first deadline). Each handler counts
+ * Every AP arms its timer and then halts; when all are armed the boot CPU prints "READY" and
+ * writes the snapshot port (`snapshot.h`): the host takes its snapshot at the line or at the
+ * write, long before the first deadline. Each handler counts
  * its timer and appends it to the order. When all n + 1 have fired, and SETTLE_MS after
  * (room for a wrong second interrupt), the boot CPU checks that a scratch area of SCRATCH
  * bytes is still all zero, fills it with a value of this run, increments `runs`, and prints
@@ -27,6 +28,7 @@
 #include "idt.h"
 #include "lapic.h"
 #include "smp.h"
+#include "snapshot.h"
 #include "tsc.h"
 #include "../pic-pit/legacy_hw.h"
 
@@ -181,6 +183,7 @@ int main(void) {
     arm_cpu_timer(&cpus[0]);
     while (__atomic_load_n(&armed, __ATOMIC_ACQUIRE) < ncpus) cpu_relax();
     printf("READY\n");
+    snapshot_here();
     sti();
     while (__atomic_load_n(&sequence, __ATOMIC_ACQUIRE) < ncpus + 1) cpu_relax();
     delay_us(SETTLE_MS * 1000);

@@ -89,6 +89,11 @@ extension Machine {
         public var gdb: GDBOptions? = nil
         /// `--trace exits[=FILE]`, `--trace summary`; nil: no tracing, no cost.
         public var trace: ExitTraceOptions? = nil
+        /// A guest write to the snapshot port (`SnapshotPort`, port 0x5F0) stops every vCPU
+        /// where it stands, the writer right after its OUT, until `Machine.snapshot` takes a
+        /// snapshot (`boot --save` without `--snapshot-on`); `Machine.snapshotRequested`
+        /// waits for the write. false: the write does nothing. Not kept in a snapshot.
+        public var snapshotOnPortWrite = false
         /// Time added to the handling of every exit, spent on the vCPU's thread: a slower host
         /// (a debug build, a nested KVM) modelled on a fast one, for the tests that check a
         /// guest's verdict does not depend on what an exit costs. nil: none.

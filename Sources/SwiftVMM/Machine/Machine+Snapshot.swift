@@ -1,3 +1,4 @@
+import SwiftVMMDevices
 import SwiftVMMKVM
 import SwiftVMMMemory
 import SwiftVMMPlatform
@@ -23,8 +24,10 @@ import SwiftVMMSupport
 ///    that waited in the inboxes. Nothing is injected before the vCPU threads start.
 extension Machine {
     /// Stops the running machine at an instruction boundary, takes everything, and lets it
-    /// run on. From any thread but a vCPU's, while `run()` runs.
-    public func snapshot() throws(MachineError) -> MachineSnapshot {
+    /// run on, or with `thenStop` ends the run there (`run()` returns `.stopped`), so that
+    /// the guest goes no further than the snapshot. From any thread but a vCPU's, while
+    /// `run()` runs.
+    public func snapshot(thenStop: Bool = false) throws(MachineError) -> MachineSnapshot {
         guard gdbServer == nil else {
             throw .invalidConfiguration("a snapshot cannot be taken of a machine a debugger may hold (--gdb)")
         }
@@ -50,6 +53,7 @@ extension Machine {
                 vcpus[index].inbox = runners[index].inbox.takePending()
                 runners[index].inbox.post(vcpus[index].inbox)   // this machine runs on with them
             }
+            if thenStop { stop() }   // before the vCPUs are released
             do throws(GuestMemoryError) {
                 return MachineSnapshot(configuration: configuration, ram: try memory.capture(), vcpus: vcpus, devices: devices,
                                        machineTime: machineTime, tsc: tsc, tscKHz: tscKHz, cpuid: cpuid)
@@ -57,6 +61,32 @@ extension Machine {
                 throw .host(.memory(error))
             }
         }
+    }
+
+    /// Waits until the guest writes the snapshot port, with the configuration's
+    /// `snapshotOnPortWrite` set: every vCPU then stands still, the writer right after its
+    /// OUT, until `snapshot()` is taken or the run ends. Returns at once when the guest has
+    /// asked and no snapshot has been taken since.
+    public func snapshotRequested(within limit: Duration) async throws(ExpectError) {
+        switch await snapshots.waitForGuestRequest(within: limit) {
+        case .requested: return
+        case .ended: throw .machineEnded(outcome: control.outcome?.outcome, lastLines: Array(serialMonitor.lines.suffix(20)))
+        case .timedOut: throw .timedOut(after: limit, lastLines: Array(serialMonitor.lines.suffix(20)))
+        case nil: throw .cancelled
+        }
+    }
+
+    /// The snapshot port (`SnapshotPort`): reads 1 in a machine that continues a snapshot;
+    /// a write holds the machine for one when the configuration says so.
+    static func placeSnapshotPort(on ports: PortBus, restored: Bool, snapshots: SnapshotStop, control: RunControl,
+                                  configuration: Configuration) throws {
+        if configuration.snapshotOnPortWrite && configuration.gdb != nil {
+            throw MachineError.invalidConfiguration("a snapshot port write cannot hold a machine a debugger may hold (--gdb)")
+        }
+        let port = SnapshotPort(restored: restored) {
+            snapshots.guestRequested { control.wakeAll.withLock { $0 }?() }
+        }
+        try ports.place(port, at: UInt64(Layout.snapshotPort), count: 1)
     }
 
     /// What each vCPU reads of KVM for a snapshot on this host.

@@ -127,7 +127,7 @@ public final class Machine: Sendable {
             let clock = MachineClock(), timers = TimerService(slots: Board.TimerSlot.count, clock: clock)
             let apicBus = APICBus(cpuCount: cpus), control = RunControl(cpuCount: cpus)
             (self.clock, self.timers, self.apicBus, self.control) = (clock, timers, apicBus, control)
-            let snapshots = SnapshotStop(cpuCount: cpus, control: control)
+            let snapshots = SnapshotStop(cpuCount: cpus, control: control, holdsOnGuestRequest: configuration.snapshotOnPortWrite)
             self.snapshots = snapshots
 
             let board = try Board(configuration, host: host, clock: clock, timers: timers, apicBus: apicBus,
@@ -135,6 +135,8 @@ public final class Machine: Sendable {
             (ports, mmio, chipset, serialMonitor) = (board.ports, board.mmio, board.chipset, board.serialMonitor)
             (uart, com2, vgaText, rtc, suspendToRAM) = (board.uart, board.com2, board.vgaText, board.rtc, board.suspendToRAM)
             self.board = board
+            try Self.placeSnapshotPort(on: board.ports, restored: restoring != nil, snapshots: snapshots, control: control,
+                                       configuration: configuration)
             let entry = try payload.map { payload in
                 try board.loadFirmwareAndKernel(payload, configuration: configuration, memory: host.memory)
             }
@@ -194,6 +196,7 @@ public final class Machine: Sendable {
         defer {
             wallTime.withLock { $0 = ContinuousClock.now - started }
             serialMonitor.close()
+            snapshots.close()
         }
         let deadline = configuration.timeout.map { monotonicNanoseconds() + $0.nanoseconds }
         var threads: [HostThread] = []

@@ -16,10 +16,12 @@ struct SnapshotManifestTests {
         return directory
     }()
 
-    static func manifest(at pattern: String, cases: String) -> String {
-        HarnessRunTests.writeManifest("""
+    /// `pattern` nil: no `at`, the snapshot is taken at the guest's snapshot port write.
+    static func manifest(at pattern: String?, cases: String) -> String {
+        let at = pattern.map { #""at": "\#($0)", "# } ?? ""
+        return HarnessRunTests.writeManifest("""
             {"kernelDirectory": "\(kernels)",
-             "snapshot": {"kernel": "snapshot-input.elf", "cpus": 4, "at": "\(pattern)", "timeout": 20},
+             "snapshot": {"kernel": "snapshot-input.elf", "cpus": 4, \(at)"timeout": 20},
              "cases": [\(cases)]}
             """)
     }
@@ -55,6 +57,23 @@ struct SnapshotManifestTests {
             #expect(text.contains(": PASS"), "\(log): \(text)")
         }
         #expect(try String(contentsOfFile: output + "/hello.log", encoding: .utf8).hasPrefix("Hello, world!\n"))
+    }
+
+    /// Without `at`, the snapshot is taken where the guest writes the snapshot port, right
+    /// after READY, and the snapshot boot ends there.
+    @Test func withoutAtTheGuestsPortWriteIsWhereItIsTaken() async throws {
+        let path = Self.manifest(at: nil, cases: """
+            {"name": "mem", "input": "mem", "expect": ["^mem clean$"], "repeat": 2}
+            """)
+        let output = HarnessRunTests.scratchDirectory("snapshot-port-logs")
+        let runner = Runner(manifest: try Manifest.load(path: path), options: .init(jobs: 2, outputDirectory: output))
+        try runner.prepare(manifestPath: path)
+        let report = await runner.run()
+        #expect(report.passed, "\(report.summary)")
+        #expect(report.results.filter(\.forked).count == 2)
+        #expect(report.summary.contains("snapshot: snapshot-input.elf booted once to its snapshot port write in "), "\(report.summary)")
+        let boot = try String(contentsOfFile: output + "/snapshot.log", encoding: .utf8)
+        #expect(boot.hasPrefix("READY\n\n--- swiftvmm: snapshot taken"), "\(boot)")
     }
 
     /// When the snapshot's line never comes, every case that forks fails saying why, the

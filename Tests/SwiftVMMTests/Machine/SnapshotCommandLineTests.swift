@@ -27,13 +27,13 @@ struct SnapshotCommandLineTests {
 
     /// One snapshot, several test cases chosen by `--input`: the halted APs wake for IPIs
     /// after the restore, and each restore starts from the snapshot's memory. With KVM's
-    /// irqchip too (its local APICs, 8259s, I/O APIC and PIT are in the snapshot).
-    @Test(arguments: ["user", "kernel"])
-    func restoreInputChoosesTheTest(irqchip: String) throws {
+    /// irqchip too (its local APICs, 8259s, I/O APIC and PIT are in the snapshot), there
+    /// taken where the guest writes the snapshot port right after READY.
+    @Test(arguments: [("user", ["--snapshot-on", "^READY$"]), ("kernel", [])])
+    func restoreInputChoosesTheTest(irqchip: String, trigger: [String]) throws {
         let kernel = try temporaryFile(snapshotInputGuest, name: "snapshot-input.elf")
         let directory = testScratch.appending(path: "cli-input-\(UUID().uuidString)").path
-        let saved = try swiftvmm(["boot", kernel, "--cpus", "4", "--irqchip", irqchip, "--snapshot-on", "^READY$",
-                                  "--save", directory])
+        let saved = try swiftvmm(["boot", kernel, "--cpus", "4", "--irqchip", irqchip] + trigger + ["--save", directory])
         #expect(saved.status == 0, "\(saved.stderr)")
         let cases: [(String, Int32, String)] = [
             ("ipi", 1, "ipi 300 round trips"), ("mem", 1, "mem clean"), ("mem", 1, "mem clean"), ("bogus", 7, "unknown test bogus"),
@@ -59,8 +59,8 @@ struct SnapshotCommandLineTests {
         let empty = testScratch.appending(path: "cli-empty-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: empty, withIntermediateDirectories: true)
         let cases: [([String], String)] = [
-            (["boot", kernel, "--snapshot-on", "READY"], "--snapshot-on and --save go together"),
-            (["boot", kernel, "--save", empty.path], "--snapshot-on and --save go together"),
+            (["boot", kernel, "--snapshot-on", "READY"], "--snapshot-on needs --save DIR"),
+            (["boot", kernel, "--save", empty.path, "--gdb", "tcp::0"], "--save cannot be combined with --gdb"),
             (["boot", kernel, "--snapshot-on", "(", "--save", empty.path], "not a valid regular expression"),
             (["boot", kernel, "--snapshot-on", "R", "--save", empty.path, "--reboot"], "cannot be combined with --reboot"),
             (["restore", empty.path], "cannot read the snapshot"),

@@ -1,0 +1,1 @@
+#include "boot/mb1.S"
