@@ -203,11 +203,11 @@ public final class Machine: Sendable {
         var input: SerialInputPump?
         do {
             if let fd = configuration.serialInput { input = try SerialInputPump(input: fd, uart: uart) }
-            try timers.start(handlers: [
+            timers.start(handlers: [
                 { [chipset, clock] in chipset?.pit.timerFired(now: clock.now()) },
                 { [chipset, clock] in chipset?.hpet.timerFired(now: clock.now()) },
                 { [rtc] in rtc.timerFired() },
-            ])
+            ], failed: { [control] in control.finish(.hostError("\($0)")) })
             try vgaText?.start()
             try gdbServer?.start()
             for runner in runners {

@@ -12,6 +12,10 @@ import Glibc
 ///
 /// Deadlines are in `MachineClock` time; while the clock is paused (a debugger holds the
 /// machine) or held (a snapshot is taken) nothing fires.
+///
+/// The thread starts at the first armed deadline: a machine whose devices never arm one (a
+/// kernel that keeps time with its local APIC timers alone) never makes it, which saves a
+/// thread's creation and teardown on every such run (BENCHMARKS.md §1).
 final class TimerService: @unchecked Sendable {
     private let clock: MachineClock
     private let lock = ConditionLock()
@@ -22,6 +26,10 @@ final class TimerService: @unchecked Sendable {
     private var held = false
     private var firing = false
     private var handlers: [@Sendable () -> Void] = []
+    /// Hears that the thread could not be made (set by `start`).
+    private var failed: (@Sendable (HostError) -> Void)?
+    // Guarded by `lock`: `start` was called; the thread was asked for; the thread.
+    private var started = false, threadRequested = false
     private var thread: HostThread?
 
     /// Slots can be armed before the thread starts; they fire once it runs.
@@ -30,18 +38,48 @@ final class TimerService: @unchecked Sendable {
         deadlines = Array(repeating: nil, count: slots)
     }
 
-    /// Starts the timer thread; `handlers[i]` runs on it when slot i's deadline passes.
-    func start(handlers: [@Sendable () -> Void]) throws(HostError) {
-        self.handlers = handlers
-        thread = try HostThread(name: "timers") { [self] in serve() }
+    /// Lets the timers fire: `handlers[i]` runs on the timer thread when slot i's deadline
+    /// passes. The thread starts now if a slot is armed, else at the first `arm`; `failed`
+    /// hears if it cannot be made.
+    func start(handlers: [@Sendable () -> Void], failed: @escaping @Sendable (HostError) -> Void) {
+        let armed = lock.withLock {
+            (self.handlers, self.failed, started) = (handlers, failed, true)
+            return threadNeeded()
+        }
+        if armed { startThread() }
     }
 
     /// Arms slot `slot` for host time `nanoseconds` (CLOCK_MONOTONIC), or disarms it.
     func arm(_ slot: Int, atNanoseconds nanoseconds: UInt64?) {
-        lock.withLock {
+        let first = lock.withLock {
             let wasEarliest = nanoseconds.map { new in deadlines.allSatisfy { ($0 ?? .max) > new } } ?? false
             deadlines[slot] = nanoseconds
             if wasEarliest { lock.broadcast() }
+            return threadNeeded()
+        }
+        if first { startThread() }
+    }
+
+    /// Whether the caller must start the thread now (it then counts as asked for); with
+    /// `lock` held.
+    private func threadNeeded() -> Bool {
+        guard started, !threadRequested, !stopping, deadlines.contains(where: { $0 != nil }) else { return false }
+        threadRequested = true
+        return true
+    }
+
+    private func startThread() {
+        do throws(HostError) {
+            let made = try HostThread(name: "timers") { [self] in serve() }
+            // `stop` may have run meanwhile: then the thread sees `stopping` and ends at once.
+            let late = lock.withLock { () -> HostThread? in
+                if stopping { return made }
+                thread = made
+                return nil
+            }
+            late?.join()
+        } catch {
+            lock.withLock { failed }?(error)
         }
     }
 
@@ -67,13 +105,14 @@ final class TimerService: @unchecked Sendable {
     }
 
     func stop() {
-        lock.withLock {
+        let running = lock.withLock { () -> HostThread? in
             stopping = true
             lock.broadcast()
+            defer { thread = nil }
+            return thread
         }
-        thread?.join()
-        thread = nil
-        handlers = []
+        running?.join()
+        lock.withLock { (handlers, failed) = ([], nil) }
     }
 
     private func serve() {

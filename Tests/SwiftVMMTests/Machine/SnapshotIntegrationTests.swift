@@ -21,12 +21,16 @@ struct SnapshotIntegrationTests {
                               memorySize: 64 << 20, serialOutput: sink, timeout: .seconds(60))
     }
 
-    /// Boots the guest to READY and takes a snapshot there; the original runs on to its end.
+    /// Boots the guest to READY and takes a snapshot where it then writes the snapshot port
+    /// (exactly there, however late this task runs on a busy host); the original runs on to
+    /// its end.
     func snapshotAtReady() async throws -> (MachineSnapshot, outcome: Outcome, output: String) {
         let sink = CollectingSink()
-        let machine = try Machine(configuration(sink))
+        var asking = configuration(sink)
+        asking.snapshotOnPortWrite = true
+        let machine = try Machine(asking)
         async let outcome = machine.run()
-        try await machine.expect(/^READY$/, within: .seconds(30))
+        try await machine.snapshotRequested(within: .seconds(30))
         let snapshot = try machine.snapshot()
         return (snapshot, await outcome, sink.text)
     }
