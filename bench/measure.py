@@ -729,17 +729,16 @@ def section_snapshot(a, peers, out):
     for name, binary in binaries.items():
         directory = os.path.join(a.work, f"snapshot-{'static' if name == STATIC else 'dynamic'}")
         shutil.rmtree(directory, ignore_errors=True)
-        t, rc, text = run([binary, "boot", elf, "--cpus", "4", "--memory", "256", "--snapshot-on", "^READY$",
-                           "--save", directory])
+        t, rc, text = run([binary, "boot", elf, "--cpus", "4", "--memory", "256", "--save", directory])
         if rc != 0:
-            bad_setup.append(f"{name}: boot --snapshot-on: status {rc}: {text.strip()[-200:]}")
+            bad_setup.append(f"{name}: boot --save: status {rc}: {text.strip()[-200:]}")
             continue
         cmds[f"{name} boot from scratch"] = [binary, "boot", elf, "--cpus", "4", "--memory", "256", "--cmdline", "exit"]
         cmds[f"{name} restore"] = [binary, "restore", directory, "--input", "exit"]
     times, bad = interleaved_runs(a.n, cmds, lambda k, rc, text: rc == 1 and ("READY" in text) != k.endswith("restore"))
     out.append("## 9. Snapshots: restore from disk vs boot from scratch (guest `snapshot-input`, 4 vCPUs, 256 MiB)\n")
     out.append(f"{a.n} runs per row, interleaved in shuffled order each round. `restore DIR --input exit` "
-               "continues the snapshot `boot --snapshot-on ^READY$ --save DIR` wrote (RAM file mapped "
+               "continues the snapshot `boot --save DIR` wrote where the guest writes the snapshot port, right after READY (RAM file mapped "
                "copy-on-write) and the guest exits at once; `boot --cmdline exit` boots the same guest "
                "(APs started) and exits where the snapshot was taken.\n")
     out.append("| run | median ms | p99 ms | min ms | failed runs |")
@@ -828,7 +827,7 @@ def section_manifest(a, peers, out):
     count = 100
     chosen = [kinds[i % len(kinds)] for i in range(count)]
     forked = {"kernelDirectory": a.guests,
-              "snapshot": {"kernel": "snapshot-input.elf", "cpus": 4, "at": "^READY$"},
+              "snapshot": {"kernel": "snapshot-input.elf", "cpus": 4},
               "cases": [{"name": f"{name}-{i}", "input": test, "expect": expect}
                         for i, (name, test, expect) in enumerate(chosen)]}
     booted = {"kernelDirectory": a.guests,

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Forks one snapshot of the snapshot-timers guest COUNT times, one fork at a time, through
 # `swiftvmm test`, and prints the summary (the pass rate) and the wall time. The snapshot
-# is taken at READY, when each of the 4 vCPUs has armed its timer (TSC-deadline or one-shot
-# local APIC timer) and the boot CPU an HPET comparator; every fork must see each of those
-# 5 timers fire exactly once, in deadline order, and find a scratch area that no earlier
-# fork's writes reached (guests/README.md). Issue 22's "200/200 forked runs": developers
+# is taken where the guest writes the snapshot port right after READY, when each of the 4
+# vCPUs has armed its timer (TSC-deadline or one-shot local APIC timer) and the boot CPU
+# an HPET comparator; every fork must see each of those 5 timers fire exactly once, in
+# deadline order, and find a scratch area that no earlier fork's writes reached (guests/README.md). Issue 22's "200/200 forked runs": developers
 # run the default 200; the test suite's SnapshotIntegrationTests fork a few.
 #
 #   scripts/fork-repeat.sh [-n COUNT] [-c debug|release]
@@ -28,7 +28,7 @@ trap 'rm -rf "$work"' EXIT
 guests/build.sh -o "$work" snapshot-timers >/dev/null
 cat >"$work/forks.json" <<JSON
 { "kernelDirectory": "$work",
-  "snapshot": { "kernel": "snapshot-timers.elf", "cpus": 4, "at": "^READY$" },
+  "snapshot": { "kernel": "snapshot-timers.elf", "cpus": 4 },
   "cases": [ { "name": "timers", "input": "", "timeout": 20,
                "expect": ["^order( [0-9]+)+ ok$", "^fired 1 1 1 1 1 runs=1 scratch=clean$", "^snapshot-timers: PASS$"] } ] }
 JSON

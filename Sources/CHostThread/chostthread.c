@@ -10,6 +10,7 @@ int chost_get_affinity(void *mask, unsigned long size) { return sched_getaffinit
 int chost_set_affinity(const void *mask, unsigned long size) { return sched_setaffinity(0, size, mask); }
 int chost_set_timer_slack(unsigned long nanoseconds) { return prctl(PR_SET_TIMERSLACK, nanoseconds, 0, 0, 0); }
 int chost_gettid(void) { return gettid(); }
+int chost_current_cpu(void) { return sched_getcpu(); }
 
 int chost_thread_timer_create(int tid, int signal, timer_t *timer) {
     struct sigevent event = { 0 };

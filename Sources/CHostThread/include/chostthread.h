@@ -13,6 +13,8 @@ int chost_get_affinity(void *mask, unsigned long size);
 int chost_set_affinity(const void *mask, unsigned long size);
 int chost_set_timer_slack(unsigned long nanoseconds);
 int chost_gettid(void);
+// The CPU the calling thread runs on now, or -1.
+int chost_current_cpu(void);
 // A CLOCK_MONOTONIC POSIX timer whose expiry sends `signal` to thread `tid` alone
 // (SIGEV_THREAD_ID, a Linux extension Glibc does not show Swift). 0, or -1 with errno.
 int chost_thread_timer_create(int tid, int signal, timer_t *timer);

@@ -63,8 +63,10 @@ final class DeferredResult<Value: Sendable, Failure: Error>: @unchecked Sendable
     private let slot = Slot()
     private var thread: HostThread?
 
-    init(name: String, _ body: @escaping @Sendable () throws(Failure) -> Value) throws(HostError) {
+    /// `cpu`: the host CPU the thread runs on (nil: wherever the scheduler puts it).
+    init(name: String, cpu: Int? = nil, _ body: @escaping @Sendable () throws(Failure) -> Value) throws(HostError) {
         thread = try HostThread(name: name) { [slot] in
+            if let cpu { CPUAffinity.pinCurrentThread(to: cpu) }
             do throws(Failure) { slot.result = .success(try body()) } catch { slot.result = .failure(error) }
         }
     }
@@ -75,31 +77,5 @@ final class DeferredResult<Value: Sendable, Failure: Error>: @unchecked Sendable
         thread = nil
         // The thread stores a result before it returns, so after the join it is there.
         return try slot.result!.get()
-    }
-}
-
-/// CPU affinity of the calling thread (sched_setaffinity(2) with a 1024-CPU mask).
-public enum CPUAffinity {
-    private static let words = 1024 / 64
-
-    /// The host CPUs this process may run on.
-    public static func allowedCPUs() -> [Int] {
-        var mask = [UInt64](repeating: 0, count: words)
-        // SAFETY: `mask` is a local 128-byte array and its exact size is passed, so
-        // sched_getaffinity(2) writes within it; the pointer does not escape the closure.
-        let result = mask.withUnsafeMutableBytes { chost_get_affinity($0.baseAddress, UInt($0.count)) }
-        guard result == 0 else { return [0] }
-        return (0..<1024).filter { mask[$0 / 64] & (1 << UInt64($0 % 64)) != 0 }
-    }
-
-    /// Pins the calling thread to one host CPU.
-    @discardableResult
-    static func pinCurrentThread(to cpu: Int) -> Bool {
-        guard cpu >= 0, cpu < 1024 else { return false }
-        var mask = [UInt64](repeating: 0, count: words)
-        mask[cpu / 64] = 1 << UInt64(cpu % 64)
-        // SAFETY: `mask` is a local 128-byte array and its exact size is passed, so
-        // sched_setaffinity(2) reads within it; the pointer does not escape the closure.
-        return mask.withUnsafeMutableBytes { chost_set_affinity($0.baseAddress, UInt($0.count)) } == 0
     }
 }

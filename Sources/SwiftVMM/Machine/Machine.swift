@@ -86,12 +86,18 @@ public final class Machine: Sendable {
     public convenience init(restoringFrom directory: FilePath, serialOutput: any SerialSink,
                             logger: Logger = Logger(label: "swiftvmm"),
                             configure: (inout Configuration) -> Void) throws(MachineError) {
-        let opened = try MachineSnapshot.open(directory, serialOutput: serialOutput)
+        // The decoding and the building each on a CPU of its own, until the file is waited for.
+        let split = CPUAffinity.Split()
+        defer { split?.end() }
+        let opened = try MachineSnapshot.open(directory, serialOutput: serialOutput, decodeCPU: split?.helperCPU)
         var configuration = opened.configuration
         configure(&configuration)
         try Self.check(configuration, continuing: opened.configuration)
         try self.init(configuration, logger: logger, cmos: .poweredOn,
-                      restoring: Restoring(ram: opened.ram) { () throws(MachineError) in try opened.snapshot() })
+                      restoring: Restoring(ram: opened.ram) { () throws(MachineError) in
+                          defer { split?.end() }   // before the vCPUs' host CPUs are chosen from the caller's mask
+                          return try opened.snapshot()
+                      })
     }
 
     /// What a machine continues from: the snapshot's RAM image, needed first, and the

@@ -138,9 +138,9 @@ extension MachineSnapshot {
         self = try Self.open(directory, serialOutput: serialOutput).snapshot()
     }
 
-    /// Reads `directory`'s state file, starts decoding it, checks its format, version and
-    /// shape meanwhile, and maps its RAM image.
-    static func open(_ directory: FilePath, serialOutput: any SerialSink) throws(MachineError) -> Opened {
+    /// Reads `directory`'s state file, starts decoding it (on host CPU `decodeCPU`, when
+    /// given), checks its format, version and shape meanwhile, and maps its RAM image.
+    static func open(_ directory: FilePath, serialOutput: any SerialSink, decodeCPU: Int? = nil) throws(MachineError) -> Opened {
         let path = directory.appending(Self.stateFile)
         let data: Data
         do { data = try Data(contentsOf: URL(filePath: path.string)) } catch {
@@ -148,7 +148,7 @@ extension MachineSnapshot {
         }
         let file: DeferredResult<File, MachineError>
         do throws(HostError) {
-            file = try DeferredResult(name: "snapshot-load") { () throws(MachineError) in
+            file = try DeferredResult(name: "snapshot-load", cpu: decodeCPU) { () throws(MachineError) in
                 do { return try JSONDecoder().decode(File.self, from: data) } catch {
                     throw .invalidConfiguration("\(path) is corrupt: \(error)")
                 }

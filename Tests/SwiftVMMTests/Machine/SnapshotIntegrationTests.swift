@@ -101,6 +101,15 @@ struct SnapshotIntegrationTests {
         let outcome = try await loaded.fork().run()
         #expect(outcome == .debugExit(0), "\(sink.text)")
         #expect(sink.text.contains(Self.pass), "\(sink.text)")
+
+        // `swiftvmm restore`'s way keeps the decoding and the building on two CPUs while
+        // both work, then gives the caller back its CPU mask, which the vCPU threads inherit.
+        let callerCPUs = CPUAffinity.allowedCPUs()
+        let restoredSink = CollectingSink()
+        let restored = try Machine(restoringFrom: FilePath(directory.path), serialOutput: restoredSink) { _ in }
+        #expect(CPUAffinity.allowedCPUs() == callerCPUs)
+        #expect(await restored.run() == .debugExit(0), "\(restoredSink.text)")
+        #expect(restoredSink.text.contains(Self.pass), "\(restoredSink.text)")
     }
 
     /// Each way a snapshot directory can be wrong is refused with status 2 and a message
@@ -110,6 +119,7 @@ struct SnapshotIntegrationTests {
         let good = testScratch.appending(path: "snapshot-\(UUID().uuidString)")
         try snapshot.save(to: FilePath(good.path))
         let json = try Data(contentsOf: good.appending(path: "snapshot.json"))
+        let callerCPUs = CPUAffinity.allowedCPUs()
 
         func refusal(_ change: (URL) throws -> Void, cpus: Int = Self.cpus) throws -> String {
             let directory = testScratch.appending(path: "bad-\(UUID().uuidString)")
@@ -137,6 +147,7 @@ struct SnapshotIntegrationTests {
                 restoredStraight = "\(error)"
             }
             #expect(restoredStraight == loadedThenForked)
+            #expect(CPUAffinity.allowedCPUs() == callerCPUs, "the caller's CPU mask was not given back")
             return loadedThenForked
         }
         func editing(_ edit: @escaping (inout [String: Any]) -> Void) -> (URL) throws -> Void {
