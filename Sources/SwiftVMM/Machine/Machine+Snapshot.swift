@@ -1,3 +1,4 @@
+import SystemPackage
 import SwiftVMMDevices
 import SwiftVMMKVM
 import SwiftVMMMemory
@@ -26,40 +27,75 @@ extension Machine {
     /// Stops the running machine at an instruction boundary, takes everything, and lets it
     /// run on, or with `thenStop` ends the run there (`run()` returns `.stopped`), so that
     /// the guest goes no further than the snapshot. From any thread but a vCPU's, while
-    /// `run()` runs.
+    /// `run()` runs. (Under gdb, `monitor snapshot DIR` takes one of the stopped machine.)
     public func snapshot(thenStop: Bool = false) throws(MachineError) -> MachineSnapshot {
         guard gdbServer == nil else {
-            throw .invalidConfiguration("a snapshot cannot be taken of a machine a debugger may hold (--gdb)")
+            throw .invalidConfiguration("a snapshot cannot be taken of a machine a debugger may hold (--gdb); use gdb's monitor snapshot DIR")
         }
         guard ran.load(ordering: .acquiring), !control.isStopping else {
             throw .invalidConfiguration("a snapshot is taken of a running machine")
         }
-        return try snapshotLock.withLock { (cached: inout VCPUSnapshot.Request?) throws(MachineError) -> MachineSnapshot in
+        return try withSnapshotRequest { request throws(MachineError) in
+            defer { snapshots.release() }
+            let vcpus = try snapshots.stopAll(request) { for runner in runners { runner.wake() } }
+            let snapshot = try takeRest(vcpus, tscAtStop: nil)
+            if thenStop { stop() }   // before the vCPUs are released
+            return snapshot
+        }
+    }
+
+    /// `monitor snapshot DIR`, on the gdb server's thread while the debugger holds every
+    /// vCPU: each takes its own state where it is parked, RAM is taken without the planted
+    /// int3s, and the time is the stop's (guest time stands still while stopped).
+    func saveSnapshot(heldBy debug: DebugController, to directory: String) -> String {
+        do throws(MachineError) {
+            let snapshot = try withSnapshotRequest { request throws(MachineError) in
+                let vcpus = try debug.captureParkedVCPUs(request)
+                return try debug.withBreakpointsLifted { () throws(MachineError) in
+                    try takeRest(vcpus, tscAtStop: debug.stoppedAtTSC)
+                }
+            }
+            try snapshot.save(to: FilePath(directory))
+            return "snapshot saved to \(directory)\n"
+        } catch {
+            return "no snapshot: \(error)\n"
+        }
+    }
+
+    /// One snapshot at a time, with what the vCPUs read of KVM (decided at the first).
+    private func withSnapshotRequest<T>(_ body: (VCPUSnapshot.Request) throws(MachineError) -> T) throws(MachineError) -> T {
+        try snapshotLock.withLock { (cached: inout VCPUSnapshot.Request?) throws(MachineError) -> T in
             if cached == nil { cached = try snapshotRequest() }
             guard let request = cached else { throw .invalidConfiguration("no snapshot request") }
-            defer { snapshots.release() }
-            var vcpus = try snapshots.stopAll(request) { for runner in runners { runner.wake() } }
-            timers.hold()
-            defer { timers.release() }
-            let machineTime = clock.now()
-            let tsc: UInt64, devices: DeviceSnapshots
-            do throws(KVMError) {
-                tsc = try runners[0].vcpu.msr(MSRPolicy.Index.timeStampCounter)
-                devices = try DeviceSnapshots(board: board, vm: vm)
-            } catch {
-                throw .host(.kvm(error))
-            }
-            for index in vcpus.indices {
-                vcpus[index].inbox = runners[index].inbox.takePending()
-                runners[index].inbox.post(vcpus[index].inbox)   // this machine runs on with them
-            }
-            if thenStop { stop() }   // before the vCPUs are released
-            do throws(GuestMemoryError) {
-                return MachineSnapshot(configuration: configuration, ram: try memory.capture(), vcpus: vcpus, devices: devices,
-                                       machineTime: machineTime, tsc: tsc, tscKHz: tscKHz, cpuid: cpuid)
-            } catch {
-                throw .host(.memory(error))
-            }
+            return try body(request)
+        }
+    }
+
+    /// The rest of a snapshot, once every vCPU is still and has taken its state: the device
+    /// timers are held, the machine clock and the boot processor's TSC read together (or
+    /// `tscAtStop`, the TSC when a debugger stopped the machine), then the inboxes, the
+    /// devices and RAM are taken.
+    private func takeRest(_ taken: [VCPUSnapshot], tscAtStop: UInt64?) throws(MachineError) -> MachineSnapshot {
+        var vcpus = taken
+        timers.hold()
+        defer { timers.release() }
+        let machineTime = clock.now()
+        let tsc: UInt64, devices: DeviceSnapshots
+        do throws(KVMError) {
+            if let tscAtStop { tsc = tscAtStop } else { tsc = try runners[0].vcpu.msr(MSRPolicy.Index.timeStampCounter) }
+            devices = try DeviceSnapshots(board: board, vm: vm)
+        } catch {
+            throw .host(.kvm(error))
+        }
+        for index in vcpus.indices {
+            vcpus[index].inbox = runners[index].inbox.takePending()
+            runners[index].inbox.post(vcpus[index].inbox)   // this machine runs on with them
+        }
+        do throws(GuestMemoryError) {
+            return MachineSnapshot(configuration: configuration, ram: try memory.capture(), vcpus: vcpus, devices: devices,
+                                   machineTime: machineTime, tsc: tsc, tscKHz: tscKHz, cpuid: cpuid)
+        } catch {
+            throw .host(.memory(error))
         }
     }
 

@@ -187,6 +187,10 @@ public final class Machine: Sendable {
                 }
             }
             if let snapshot { try restore(snapshot, vcpus: setup.vcpus) }
+            debug?.saveSnapshot = { [weak self] directory in
+                guard let self, let debug = self.gdbServer?.controller else { return "the machine is gone\n" }
+                return self.saveSnapshot(heldBy: debug, to: directory)
+            }
         } catch {
             throw MachineError(buildingMachine: error)
         }

@@ -1,4 +1,5 @@
 import Foundation
+import SystemPackage
 import Testing
 import TestGuests
 @testable import SwiftVMM
@@ -117,6 +118,37 @@ struct GDBStubIntegrationTests {
         serial.split(separator: "\n").first { $0.contains(" \(name)=") }
             .flatMap { line in line.split(separator: " ").first { $0.hasPrefix("\(name)=") } }
             .flatMap { Int($0.dropFirst(name.count + 1)) }
+    }
+
+    /// `monitor snapshot DIR` at a software breakpoint: the snapshot holds the guest's own
+    /// byte there, not the int3, and the value gdb wrote; a machine restored from it, with no
+    /// debugger, continues from the breakpoint to the guest's normal end.
+    @Test func monitorSnapshotSavesTheStoppedMachine() throws {
+        if let support = Self.hostSupport, support.softwareBreakpoints == .unavailable {
+            try Test.cancel("this host's KVM cannot stop at software breakpoints: \(support)")
+        }
+        let vm = try DebuggedMachine(cpus: 2)
+        let elf = try temporaryFile(gdbTargetGuest, name: "gdb-target-snapshot.elf")
+        let port = try #require(vm.machine.gdbPort)
+        let directory = testScratch.appending(path: "gdb-snapshot-\(UUID().uuidString)").path
+        let output = try GDB.run(elf: elf, commands: [
+            // Breakpoints stay planted while stopped (gdb lifts them by default), so the
+            // snapshot is taken with an int3 in RAM.
+            "set breakpoint always-inserted on",
+            "set architecture i386:x86-64", "target remote :\(port)", "break gdb_checkpoint", "break gdb_second", "continue",
+            "set {unsigned int}&gdb_poke = 0x7777", "monitor snapshot \(directory)", "monitor snapshot", "detach",
+        ])
+        #expect(output.contains("hit Breakpoint 1, "), "\(output)")
+        #expect(output.contains("snapshot saved to \(directory)"), "\(output)")
+        #expect(output.contains("usage: monitor snapshot DIR"), "\(output)")
+        #expect(vm.outcome() == .debugExit(0), "\(vm.sink.text)")
+        #expect(vm.sink.text.contains("poke=0x7777"), "\(vm.sink.text)")
+
+        let sink = CollectingSink()
+        let restored = try Machine(restoringFrom: FilePath(directory), serialOutput: sink) { _ in }
+        #expect(restored.run() == .debugExit(0), "\(sink.text)")
+        #expect(sink.text.contains("poke=0x7777"), "\(sink.text)")
+        #expect(!sink.text.contains("CPUs online"), "the restored machine starts over: \(sink.text)")
     }
 
     /// A hardware breakpoint (debug registers, not an int3 in guest memory) stops the guest.

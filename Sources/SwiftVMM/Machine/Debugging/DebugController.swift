@@ -17,6 +17,10 @@ import SwiftVMMMemory
 ///
 /// Guest time is frozen while stopped (`MachineClock`): every guest-visible clock stands
 /// still and resumes where it stopped.
+///
+/// `monitor snapshot DIR` takes a snapshot of the stopped machine: the parked vCPUs each
+/// take their own state on their own threads (as `SnapshotStop` has them do), and the
+/// planted int3s are lifted while RAM is taken, so the snapshot holds the guest's bytes.
 final class DebugController: GDBTarget, @unchecked Sendable {
     private let memory: GuestMemory
     private let control: RunControl
@@ -32,6 +36,9 @@ final class DebugController: GDBTarget, @unchecked Sendable {
     let support: GuestDebugSupport
     /// Wakes the server thread when a stop is complete or the machine ends.
     var notify: @Sendable () -> Void = {}
+    /// `monitor snapshot DIR`: takes and saves a snapshot of the stopped machine and says
+    /// what became of it (set once by `Machine`, before the server starts).
+    var saveSnapshot: @Sendable (_ directory: String) -> String = { _ in "snapshots are not available here\n" }
 
     /// Every vCPU must park at its next loop top; read by vCPU threads on each pass.
     private let hold = Atomic<Bool>(false)
@@ -41,6 +48,9 @@ final class DebugController: GDBTarget, @unchecked Sendable {
     private var actions: [ResumeAction?]
     private var pendingStop: StopEvent?
     private var settings = GuestDebugSettings()
+    /// While a snapshot is taken: what each parked vCPU reads of KVM, and what it took.
+    private var snapshotRequest: VCPUSnapshot.Request?
+    private var taken: [Result<VCPUSnapshot, MachineError>?] = []
 
     // Touched only by the server thread while every vCPU is parked:
     /// Planted int3s: linear address → (guest-physical address, the byte it replaced).
@@ -79,7 +89,16 @@ final class DebugController: GDBTarget, @unchecked Sendable {
         let (action, settings) = lock.withLock { () -> (ResumeAction?, GuestDebugSettings) in
             parked[id] = true
             if parked.allSatisfy({ $0 }) { notify() }
-            while actions[id] == nil && !control.isStopping { lock.wait() }
+            while actions[id] == nil && !control.isStopping {
+                if let request = snapshotRequest, taken[id] == nil {
+                    do throws(MachineError) { taken[id] = .success(try runner.captureForSnapshot(request)) } catch {
+                        taken[id] = .failure(error)
+                    }
+                    lock.broadcast()
+                    continue
+                }
+                lock.wait()
+            }
             parked[id] = false
             defer { actions[id] = nil }
             return (actions[id], self.settings)
@@ -199,6 +218,36 @@ final class DebugController: GDBTarget, @unchecked Sendable {
         }
         plantedCount.store(0, ordering: .relaxed)
         resume(Array(repeating: .continue, count: cpuCount))
+    }
+
+    // MARK: Snapshots of the stopped machine
+
+    /// Has every parked vCPU take its own state (server thread, machine stopped).
+    func captureParkedVCPUs(_ request: VCPUSnapshot.Request) throws(MachineError) -> [VCPUSnapshot] {
+        let results = lock.withLock { () -> [Result<VCPUSnapshot, MachineError>?] in
+            (snapshotRequest, taken) = (request, Array(repeating: nil, count: cpuCount))
+            lock.broadcast()
+            while taken.contains(where: { $0 == nil }) && !control.isStopping { lock.wait() }
+            defer { (snapshotRequest, taken) = (nil, []) }
+            return taken
+        }
+        var snapshots: [VCPUSnapshot] = []
+        for result in results {
+            guard let result else { throw .invalidConfiguration("the machine stopped before the snapshot was taken") }
+            snapshots.append(try result.get())
+        }
+        return snapshots
+    }
+
+    /// The guest TSC when the machine stopped: the snapshot's time, since guest time stands
+    /// still while stopped.
+    var stoppedAtTSC: UInt64? { frozenTSC }
+
+    /// Runs `body` with the guest's own bytes where int3s are planted (server thread).
+    func withBreakpointsLifted<T>(_ body: () throws(MachineError) -> T) throws(MachineError) -> T {
+        for planted in softwareBreakpoints.values { try? memory.write(planted.original, at: planted.physical) }
+        defer { for planted in softwareBreakpoints.values { try? memory.write(Self.int3, at: planted.physical) } }
+        return try body()
     }
 
     // MARK: GDBTarget: registers
@@ -377,7 +426,11 @@ final class DebugController: GDBTarget, @unchecked Sendable {
     func monitor(_ command: String) -> String {
         switch command.split(separator: " ").first ?? "" {
         case "info", "help", "":
-            return support.description + "\n"
+            return support.description + "\n" + "monitor snapshot DIR: save a snapshot of the stopped machine to DIR (swiftvmm restore DIR)\n"
+        case "snapshot":
+            let directory = String(command.drop { $0 != " " }.drop { $0 == " " })
+            guard !directory.isEmpty else { return "usage: monitor snapshot DIR\n" }
+            return saveSnapshot(directory)
         default:
             return "unknown monitor command \"\(command)\"; try \"monitor info\"\n"
         }
