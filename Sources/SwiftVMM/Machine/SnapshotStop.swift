@@ -81,12 +81,7 @@ final class SnapshotStop: @unchecked Sendable {
             while taken.compactMap({ $0 }).count < taken.count && !control.isStopping { lock.wait() }
             return taken
         }
-        var snapshots: [VCPUSnapshot] = []
-        for result in results {
-            guard let result else { throw .invalidConfiguration("the machine stopped before the snapshot was taken") }
-            snapshots.append(try result.get())
-        }
-        return snapshots
+        return try VCPUSnapshot.collect(results)
     }
 
     /// Lets the parked vCPUs run on.

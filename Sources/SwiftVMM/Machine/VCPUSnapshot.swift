@@ -20,6 +20,17 @@ struct VCPUSnapshot: Sendable, Codable {
         /// KVM's local APIC (the in-kernel irqchip).
         var kernelLocalAPIC: Bool
     }
+
+    /// What each vCPU took of itself, in vCPU order (`SnapshotStop`, `DebugController`); a
+    /// vCPU that took nothing because the machine stopped first, or failed, fails it all.
+    static func collect(_ taken: [Result<VCPUSnapshot, MachineError>?]) throws(MachineError) -> [VCPUSnapshot] {
+        var snapshots: [VCPUSnapshot] = []
+        for result in taken {
+            guard let result else { throw .invalidConfiguration("the machine stopped before the snapshot was taken") }
+            snapshots.append(try result.get())
+        }
+        return snapshots
+    }
 }
 
 extension VCPURunner {

@@ -231,12 +231,7 @@ final class DebugController: GDBTarget, @unchecked Sendable {
             defer { (snapshotRequest, taken) = (nil, []) }
             return taken
         }
-        var snapshots: [VCPUSnapshot] = []
-        for result in results {
-            guard let result else { throw .invalidConfiguration("the machine stopped before the snapshot was taken") }
-            snapshots.append(try result.get())
-        }
-        return snapshots
+        return try VCPUSnapshot.collect(results)
     }
 
     /// The guest TSC when the machine stopped: the snapshot's time, since guest time stands
