@@ -23,7 +23,7 @@ public enum CPUAffinity {
     }
 
     /// The calling thread's mask, one bit per CPU.
-    private static func currentMask() -> [UInt64]? {
+    static func currentMask() -> [UInt64]? {
         var mask = [UInt64](repeating: 0, count: words)
         // SAFETY: `mask` is a local 128-byte array and its exact size is passed, so
         // sched_getaffinity(2) writes within it; the pointer does not escape the closure.
@@ -31,8 +31,9 @@ public enum CPUAffinity {
         return result == 0 ? mask : nil
     }
 
+    /// Sets the calling thread's mask.
     @discardableResult
-    private static func setMask(_ mask: [UInt64]) -> Bool {
+    static func setMask(_ mask: [UInt64]) -> Bool {
         // SAFETY: `mask` is a 128-byte array and its exact size is passed, so
         // sched_setaffinity(2) reads within it; the pointer does not escape the closure.
         mask.withUnsafeBytes { chost_set_affinity($0.baseAddress, UInt($0.count)) } == 0
@@ -51,8 +52,11 @@ public enum CPUAffinity {
 
         init?() {
             let here = Int(chost_current_cpu())
+            // The next allowed CPU after the caller's (wrapping), so that restores running
+            // side by side do not all put their helpers on the lowest CPU.
+            func allowed(_ cpu: Int, in mask: [UInt64]) -> Bool { mask[cpu / 64] & (1 << UInt64(cpu % 64)) != 0 }
             guard let mask = currentMask(), here >= 0, here < 1024,
-                  let other = (0..<1024).first(where: { $0 != here && mask[$0 / 64] & (1 << UInt64($0 % 64)) != 0 }),
+                  let other = (1..<1024).lazy.map({ (here + $0) % 1024 }).first(where: { allowed($0, in: mask) }),
                   pinCurrentThread(to: here) else { return nil }
             (helperCPU, saved) = (other, mask)
         }

@@ -92,7 +92,8 @@ extension Machine {
         /// A guest write to the snapshot port (`SnapshotPort`, port 0x5F0) stops every vCPU
         /// where it stands, the writer right after its OUT, until `Machine.snapshot` takes a
         /// snapshot (`boot --save` without `--snapshot-on`); `Machine.snapshotRequested`
-        /// waits for the write. false: the write does nothing. Not kept in a snapshot.
+        /// waits for the write. The guest's clocks run on meanwhile. false: the write does
+        /// nothing. Not kept in a snapshot.
         public var snapshotOnPortWrite = false
         /// Time added to the handling of every exit, spent on the vCPU's thread: a slower host
         /// (a debug build, a nested KVM) modelled on a fast one, for the tests that check a

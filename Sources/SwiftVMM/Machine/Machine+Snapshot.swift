@@ -36,11 +36,12 @@ extension Machine {
             throw .invalidConfiguration("a snapshot is taken of a running machine")
         }
         return try withSnapshotRequest { request throws(MachineError) in
-            defer { snapshots.release() }
+            defer {
+                if thenStop { stop() }   // before the vCPUs are released, also when taking it failed
+                snapshots.release()
+            }
             let vcpus = try snapshots.stopAll(request) { for runner in runners { runner.wake() } }
-            let snapshot = try takeRest(vcpus, tscAtStop: nil)
-            if thenStop { stop() }   // before the vCPUs are released
-            return snapshot
+            return try takeRest(vcpus, tscAtStop: nil)
         }
     }
 
@@ -73,10 +74,21 @@ extension Machine {
 
     /// The rest of a snapshot, once every vCPU is still and has taken its state: the device
     /// timers are held, the machine clock and the boot processor's TSC read together (or
-    /// `tscAtStop`, the TSC when a debugger stopped the machine), then the inboxes, the
-    /// devices and RAM are taken.
+    /// `tscAtStop`, the TSC when a debugger stopped the machine, which then also replaces
+    /// each vCPU's saved TSC: KVM's kept counting while gdb held the machine, and all run in
+    /// step), then the inboxes, the devices and RAM are taken. The configuration kept is
+    /// the machine's without what belongs to this run alone: its gdb stub and port-write hold.
     private func takeRest(_ taken: [VCPUSnapshot], tscAtStop: UInt64?) throws(MachineError) -> MachineSnapshot {
         var vcpus = taken
+        if let tscAtStop {
+            for index in vcpus.indices {
+                for entry in vcpus[index].state.msrs.indices where vcpus[index].state.msrs[entry].index == MSRPolicy.Index.timeStampCounter {
+                    vcpus[index].state.msrs[entry].value = tscAtStop
+                }
+            }
+        }
+        var kept = configuration
+        (kept.gdb, kept.snapshotOnPortWrite) = (nil, false)
         timers.hold()
         defer { timers.release() }
         let machineTime = clock.now()
@@ -92,7 +104,7 @@ extension Machine {
             runners[index].inbox.post(vcpus[index].inbox)   // this machine runs on with them
         }
         do throws(GuestMemoryError) {
-            return MachineSnapshot(configuration: configuration, ram: try memory.capture(), vcpus: vcpus, devices: devices,
+            return MachineSnapshot(configuration: kept, ram: try memory.capture(), vcpus: vcpus, devices: devices,
                                    machineTime: machineTime, tsc: tsc, tscKHz: tscKHz, cpuid: cpuid)
         } catch {
             throw .host(.memory(error))

@@ -127,10 +127,10 @@ final class SnapshotStop: @unchecked Sendable {
         let (events, continuation) = AsyncStream.makeStream(of: GuestRequestWait.self)
         let id = lock.withLock { () -> Int in
             nextWaiter += 1
-            if guestRequestPending {
+            if closed {
+                continuation.yield(.ended)   // a request the run ended on is not one to take
+            } else if guestRequestPending {
                 continuation.yield(.requested)
-            } else if closed {
-                continuation.yield(.ended)
             } else {
                 requestWaiters.append((nextWaiter, continuation))
             }

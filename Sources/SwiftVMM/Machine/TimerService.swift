@@ -28,6 +28,9 @@ final class TimerService: @unchecked Sendable {
     private var handlers: [@Sendable () -> Void] = []
     /// Hears that the thread could not be made (set by `start`).
     private var failed: (@Sendable (HostError) -> Void)?
+    /// The CPUs of the thread that called `start`: the timer thread runs there, not on the
+    /// one CPU a pinned vCPU thread that armed the first deadline may run on (set by `start`).
+    private var cpuMask: [UInt64]?
     // Guarded by `lock`: `start` was called; the thread was asked for; the thread.
     private var started = false, threadRequested = false
     private var thread: HostThread?
@@ -42,8 +45,9 @@ final class TimerService: @unchecked Sendable {
     /// passes. The thread starts now if a slot is armed, else at the first `arm`; `failed`
     /// hears if it cannot be made.
     func start(handlers: [@Sendable () -> Void], failed: @escaping @Sendable (HostError) -> Void) {
+        let mask = CPUAffinity.currentMask()
         let armed = lock.withLock {
-            (self.handlers, self.failed, started) = (handlers, failed, true)
+            (self.handlers, self.failed, cpuMask, started) = (handlers, failed, mask, true)
             return threadNeeded()
         }
         if armed { startThread() }
@@ -116,6 +120,7 @@ final class TimerService: @unchecked Sendable {
     }
 
     private func serve() {
+        if let mask = lock.withLock({ cpuMask }) { CPUAffinity.setMask(mask) }
         _ = chost_set_timer_slack(1)
         var due: [Int] = []
         while true {

@@ -22,8 +22,9 @@ struct SnapshotIntegrationTests {
     }
 
     /// Boots the guest to READY and takes a snapshot where it then writes the snapshot port
-    /// (exactly there, however late this task runs on a busy host); the original runs on to
-    /// its end.
+    /// (at that instruction, however late this task runs on a busy host; the guest's clocks
+    /// run on meanwhile, and its first deadline is 200 ms after READY); the original runs on
+    /// to its end.
     func snapshotAtReady() async throws -> (MachineSnapshot, outcome: Outcome, output: String) {
         let sink = CollectingSink()
         var asking = configuration(sink)

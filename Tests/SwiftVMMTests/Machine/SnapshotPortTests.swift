@@ -29,6 +29,7 @@ struct SnapshotPortTests {
         #expect(sink.text == Self.asking + "\n", "the machine ran on past the write: \(sink.text)")
         try await machine.snapshotRequested(within: .seconds(30))   // not taken yet: still asked
         let snapshot = try machine.snapshot()
+        #expect(!snapshot.configuration.snapshotOnPortWrite, "a fork would hold at the guest's next write")
         #expect(await outcome == .debugExit(0), "\(sink.text)")
         #expect(sink.text == Self.asking + "\n" + Self.original + "\n", "\(sink.text)")
 
