@@ -10,8 +10,11 @@ public enum CPUAffinity {
     /// The host CPUs this process may run on.
     public static func allowedCPUs() -> [Int] {
         guard let mask = currentMask() else { return [0] }
-        return (0..<1024).filter { mask[$0 / 64] & (1 << UInt64($0 % 64)) != 0 }
+        return (0..<1024).filter { allows(mask, $0) }
     }
+
+    /// Whether `mask` lets a thread run on `cpu` (0..<1024).
+    private static func allows(_ mask: [UInt64], _ cpu: Int) -> Bool { mask[cpu / 64] & (1 << UInt64(cpu % 64)) != 0 }
 
     /// Pins the calling thread to one host CPU.
     @discardableResult
@@ -54,9 +57,8 @@ public enum CPUAffinity {
             let here = Int(chost_current_cpu())
             // The next allowed CPU after the caller's (wrapping), so that restores running
             // side by side do not all put their helpers on the lowest CPU.
-            func allowed(_ cpu: Int, in mask: [UInt64]) -> Bool { mask[cpu / 64] & (1 << UInt64(cpu % 64)) != 0 }
             guard let mask = currentMask(), here >= 0, here < 1024,
-                  let other = (1..<1024).lazy.map({ (here + $0) % 1024 }).first(where: { allowed($0, in: mask) }),
+                  let other = (1..<1024).lazy.map({ (here + $0) % 1024 }).first(where: { allows(mask, $0) }),
                   pinCurrentThread(to: here) else { return nil }
             (helperCPU, saved) = (other, mask)
         }

@@ -47,11 +47,14 @@ extension Machine {
             expectCursor.withLock { $0 = index + 1 }
             return line
         }
-        let seen = serialMonitor.lines.suffix(20)
+        let seen = lastLinesForError
         if Task.isCancelled { throw .cancelled }
-        if serialMonitor.isClosed { throw .machineEnded(outcome: control.outcome?.outcome, lastLines: Array(seen)) }
-        throw .timedOut(after: limit, lastLines: Array(seen))
+        if serialMonitor.isClosed { throw .machineEnded(outcome: control.outcome?.outcome, lastLines: seen) }
+        throw .timedOut(after: limit, lastLines: seen)
     }
+
+    /// The serial lines an `ExpectError` shows: the last 20.
+    var lastLinesForError: [String] { Array(serialMonitor.lines.suffix(20)) }
 
     /// Every byte COM1 transmits from now until the run ends.
     public var serialBytes: AsyncStream<UInt8> { serialMonitor.bytes() }

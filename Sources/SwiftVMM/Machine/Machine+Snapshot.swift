@@ -118,8 +118,8 @@ extension Machine {
     public func snapshotRequested(within limit: Duration) async throws(ExpectError) {
         switch await snapshots.waitForGuestRequest(within: limit) {
         case .requested: return
-        case .ended: throw .machineEnded(outcome: control.outcome?.outcome, lastLines: Array(serialMonitor.lines.suffix(20)))
-        case .timedOut: throw .timedOut(after: limit, lastLines: Array(serialMonitor.lines.suffix(20)))
+        case .ended: throw .machineEnded(outcome: control.outcome?.outcome, lastLines: lastLinesForError)
+        case .timedOut: throw .timedOut(after: limit, lastLines: lastLinesForError)
         case nil: throw .cancelled
         }
     }
