@@ -9,12 +9,16 @@
 struct AddressMap {
     /// Sorted by lower bound; the bus keeps its devices in the same order.
     private(set) var ranges: [Range<UInt64>] = []
-    /// For addresses below `directLimit` (the whole I/O port space): the position + 1 in
-    /// `ranges` of the range holding each one, 0 for none, so that a port exit finds its
-    /// device with one load instead of a binary search. Stays empty when nothing lies down
-    /// there (MMIO), or when too many ranges do for a byte.
+    /// For addresses below `directLimit`: the position + 1 in `ranges` of the range holding
+    /// each one, 0 for none, so that a port exit finds its device with one load instead of a
+    /// binary search. Stays empty when nothing lies down there (MMIO), or when too many
+    /// ranges do for a byte.
     private var directIndex: [UInt8] = []
-    private static var directLimit: UInt64 { 0x1_0000 }
+    /// The ISA ports below 0x1000 hold every device a guest talks to often (PIC, PIT, CMOS,
+    /// UARTs, PCI configuration, fw_cfg, ACPI PM, debug exit); the few above (Bochs's 0x8900
+    /// and 0xB004) take the binary search. One page of index, not sixteen: each page costs a
+    /// boot a page fault (15 of a hello boot's 293 went to zeroing a 64 KiB index).
+    private static var directLimit: UInt64 { 0x1000 }
 
     /// Adds `range` and returns its position in `ranges`, where the bus inserts the device.
     mutating func insert(_ range: Range<UInt64>) throws(DevicePlacementError) -> Int {

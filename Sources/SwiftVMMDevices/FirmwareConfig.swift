@@ -64,7 +64,8 @@ public final class FirmwareConfig: Sendable {
 
     func readByte() -> UInt8 {
         state.withLock { state in
-            let byte = items.contents[state.key].flatMap { state.offset < $0.count ? $0[state.offset] : nil } ?? 0
+            let item = items[state.key]
+            let byte = state.offset < item.count ? item[state.offset] : 0
             state.offset += 1
             return byte
         }
@@ -120,7 +121,7 @@ public final class FirmwareConfig: Sendable {
         control = 0
         state.withLock { state in
             while length > 0 && control & DMAControl.error == 0 {
-                let item = items.contents[state.key] ?? []
+                let item = items[state.key]
                 let available = max(item.count - state.offset, 0)
                 // Past the end a read fills zeros, in pieces so a huge length costs no
                 // huge buffer; a skip just ends.

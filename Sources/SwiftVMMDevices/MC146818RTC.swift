@@ -168,9 +168,10 @@ public final class MC146818RTC: PortDevice {
     /// Bit 7 of the last index written: NMIs masked.
     public var nmiDisabled: Bool { state.withLock { $0.nmiDisabled } }
 
-    /// Writes CMOS bytes as firmware does at power-on (memory sizes, CPU count).
-    package func store(_ bytes: [Int: UInt8]) {
-        state.withLock { state in for (index, byte) in bytes { state.ram[index & 0x7F] = byte } }
+    /// Lets `write` change the 128 bytes of CMOS RAM as firmware does at power-on (memory
+    /// sizes, CPU count).
+    package func store(_ write: (inout [UInt8]) -> Void) {
+        state.withLock { write(&$0.ram) }
     }
 
     public func read(offset: UInt16, size: Int) -> UInt32 {

@@ -119,7 +119,9 @@ package struct MSRFilter {
     /// them to userspace; indices are grouped into ranges of at most 0x1000 MSRs.
     static func allow(_ indices: [UInt32]) -> [Range] {
         var ranges: [Range] = []
-        for index in Set(indices).sorted() {
+        // Sorted, a repeated index sets its bit again; no `Set`, whose first use costs the runtime
+        // a scan of every conformance record.
+        for index in indices.sorted() {
             if let last = ranges.last, index - last.base < 0x1000 {
                 let bit = Int(index - last.base)
                 var range = ranges.removeLast()

@@ -27,7 +27,9 @@ package final class MSRPolicy: Sendable {
     /// capability MSRs); otherwise VMX reads as disabled by firmware.
     let nestedVMX: Bool
     private let logger: Logger
-    private let warned = AnnotatedMutex<Set<UInt32>>([])
+    /// MSRs already warned about: a handful, so a list (a `Set<UInt32>` would cost every
+    /// boot the runtime's scan of every conformance record for `UInt32: Hashable`).
+    private let warned = AnnotatedMutex<[UInt32]>([])
 
     package init(tscKHz: UInt32, cpuCount: Int, unknown: UnknownMSRPolicy, overrides: [UInt32: UInt64],
          nestedVMX: Bool = false, logger: Logger) {
@@ -133,7 +135,11 @@ package final class MSRPolicy: Sendable {
         case .strict: return false
         case .ignore: return true
         case .log:
-            if warned.withLock({ $0.insert(index).inserted }) {
+            if warned.withLock({ warned in
+                guard !warned.contains(index) else { return false }
+                warned.append(index)
+                return true
+            }) {
                 logger.warning("guest \(what) unknown MSR \(hex(index)): reads 0, writes dropped (--msr-policy)")
             }
             return true

@@ -54,7 +54,7 @@ struct Board {
         suspendToRAM = host.userspaceAPIC ? SuspendToRAM(facs: acpi.facs, memory: host.memory, control: control, logger: logger) : nil
         let irq8 = chipset?.rtcIRQ8 ?? line(Layout.rtcIRQ)
         rtc = MC146818RTC(backup: cmos, timer: timer(TimerSlot.rtc), irq8: suspendToRAM?.watchingRTC(irq8) ?? irq8)
-        rtc.store(FirmwareCMOS.bytes(ram: host.memory.layout, cpus: cpus))
+        rtc.store { FirmwareCMOS.write(into: &$0, ram: host.memory.layout, cpus: cpus) }
         try ports.place(rtc, at: UInt64(Layout.cmos), count: 2)
         (powerManagement, resetControl) = try Self.placePowerAndReset(on: ports, suspendToRAM: suspendToRAM, control: control,
                                                                       logger: logger)

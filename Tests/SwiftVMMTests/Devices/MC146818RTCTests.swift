@@ -249,14 +249,17 @@ struct MC146818RTCTests {
     }
 
     @Test func firmwareMemoryBytesAsQEMU() {
-        let small = FirmwareCMOS.bytes(ram: RAMLayout(size: 32 << 20), cpus: 4)
+        var small = [UInt8](repeating: 0xEE, count: 128)
+        FirmwareCMOS.write(into: &small, ram: RAMLayout(size: 32 << 20), cpus: 4)
         #expect(small[0x15] == 0x80 && small[0x16] == 0x02, "640 KiB")
         #expect(small[0x17] == 0x00 && small[0x18] == 0x7C, "31 MiB above 1 MiB in KiB = 0x7C00")
         #expect(small[0x30] == small[0x17] && small[0x31] == small[0x18])
         #expect(small[0x34] == 0x00 && small[0x35] == 0x01, "16 MiB above 16 MiB in 64 KiB = 0x0100")
         #expect(small[0x5B] == 0 && small[0x5C] == 0 && small[0x5D] == 0)
         #expect(small[0x5F] == 3)
-        let large = FirmwareCMOS.bytes(ram: RAMLayout(size: 5 << 30), cpus: 1)
+        #expect(small[0x10] == 0xEE && small[0x7F] == 0xEE, "bytes firmware does not set are left alone")
+        var large = [UInt8](repeating: 0, count: 128)
+        FirmwareCMOS.write(into: &large, ram: RAMLayout(size: 5 << 30), cpus: 1)
         #expect(large[0x17] == 0xFF && large[0x18] == 0xFF, "capped at 65535")
         #expect(large[0x34] == 0x00 && large[0x35] == 0xBF, "3 GiB - 16 MiB in 64 KiB = 0xBF00")
         #expect(large[0x5B] == 0x00 && large[0x5C] == 0x80 && large[0x5D] == 0x00, "2 GiB above 4 GiB in 64 KiB = 0x8000")
