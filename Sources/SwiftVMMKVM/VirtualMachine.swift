@@ -116,22 +116,24 @@ package struct MSRFilter {
     }
 
     /// Ranges that let KVM handle exactly `indices` (bit set) and send the MSRs between
-    /// them to userspace; indices are grouped into ranges of at most 0x1000 MSRs.
+    /// them to userspace. Each range starts at a multiple of 0x1000 MSRs and ends after its
+    /// highest index, so ranges never overlap whatever the order of `indices` (not sorted:
+    /// sorting makes the Swift runtime scan every conformance record at its first use).
     static func allow(_ indices: [UInt32]) -> [Range] {
         var ranges: [Range] = []
-        // Sorted, a repeated index sets its bit again; no `Set`, whose first use costs the runtime
-        // a scan of every conformance record.
-        for index in indices.sorted() {
-            if let last = ranges.last, index - last.base < 0x1000 {
-                let bit = Int(index - last.base)
-                var range = ranges.removeLast()
-                range.count = bit + 1
-                while range.bitmap.count * 8 < range.count { range.bitmap.append(0) }
-                range.bitmap[bit / 8] |= 1 << (bit % 8)
-                ranges.append(range)
+        for index in indices {
+            let base = index & ~0xFFF
+            let bit = Int(index - base)
+            let position: Int
+            if let found = ranges.firstIndex(where: { $0.base == base }) {
+                position = found
             } else {
-                ranges.append(Range(base: index, count: 1, bitmap: [1]))
+                position = ranges.count
+                ranges.append(Range(base: base, count: 0, bitmap: []))
             }
+            ranges[position].count = max(ranges[position].count, bit + 1)
+            while ranges[position].bitmap.count * 8 < ranges[position].count { ranges[position].bitmap.append(0) }
+            ranges[position].bitmap[bit / 8] |= 1 << (bit % 8)
         }
         return ranges
     }

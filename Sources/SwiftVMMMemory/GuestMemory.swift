@@ -101,7 +101,16 @@ public final class GuestMemory: @unchecked Sendable {
 
     public func write(_ data: some Collection<UInt8>, at address: UInt64) throws(GuestMemoryError) {
         let target = try bytes(address, data.count)
-        target.copyBytes(from: data)
+        // Contiguous data (an array, a slice of one) is one memcpy. Called from another module
+        // this generic method runs unspecialized, and `copyBytes(from:)` would go byte by
+        // byte through the collection's witnesses: 15 instructions a byte, 0.43 M for the
+        // 28 KiB hello kernel, 30 M for a 2 MiB one.
+        let copied: Void? = data.withContiguousStorageIfAvailable { source in
+            // SAFETY: `target` was bounds-checked by bytes() for exactly `data.count` bytes, the
+            // count of `source`; both pointers live only for this call.
+            target.copyMemory(from: UnsafeRawBufferPointer(source))
+        }
+        if copied == nil { target.copyBytes(from: data) }
     }
 
     /// Zeroes `count` bytes at `address`. Whole pages are handed back to the kernel, so

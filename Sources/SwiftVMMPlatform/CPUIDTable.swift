@@ -59,8 +59,10 @@ public struct CPUIDTable: Sendable {
     public let cpuCount: Int
     public let tscKHz: UInt32
     public let vendor: Vendor
-    /// Feature names to set (true) or clear (false), applied last.
-    public let featureChanges: [String: Bool]
+    /// Features to set (true) or clear (false), applied last; names `features` does not
+    /// know are left out. Not kept as the `[String: Bool]` given: a table holding one makes
+    /// the runtime scan every conformance record (`String: Hashable`) when it is destroyed.
+    let featureChanges: [(feature: Feature, on: Bool)]
     /// VMX or SVM stays advertised (when KVM supports it) only for nested virtualization.
     public let nested: NestedVirtualization
     let supported: [CPUIDEntry]
@@ -80,7 +82,7 @@ public struct CPUIDTable: Sendable {
         self.cpuCount = cpuCount
         self.tscKHz = tscKHz
         self.vendor = vendor
-        self.featureChanges = featureChanges
+        self.featureChanges = featureChanges.compactMap { name, on in Self.features[name].map { ($0, on) } }
         self.supported = supported
     }
 
@@ -159,8 +161,7 @@ public struct CPUIDTable: Sendable {
         entries.append(CPUIDEntry(function: 0x4000_0000, eax: Self.hypervisorMaxLeaf, ebx: words[0], ecx: words[1], edx: words[2]))
         // 0x40000010 (the VMware/Linux timing leaf): EAX TSC kHz, EBX APIC timer kHz.
         entries.append(CPUIDEntry(function: 0x4000_0010, eax: tscKHz, ebx: UInt32(Layout.localAPICBusHz / 1000)))
-        for (name, on) in featureChanges {
-            guard let feature = Self.features[name] else { continue }
+        for (feature, on) in featureChanges {
             entries = entries.map { entry in
                 guard entry.function == feature.leaf, entry.index == feature.subleaf else { return entry }
                 var entry = entry

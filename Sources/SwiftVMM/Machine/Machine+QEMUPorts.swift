@@ -51,7 +51,7 @@ extension Machine {
         try ports.place(portA, at: UInt64(Layout.systemControlPortA), count: 1)
         for range in debugExitRanges(configuration.debugExitPorts) {
             do {
-                try ports.place(DebugExit { control.finish(.debugExit($0)) }, at: UInt64(range.lowerBound), count: UInt64(range.count))
+                try ports.place(DebugExit { control.finish(.debugExit($0)) }, at: range.lowerBound, count: UInt64(range.count))
             } catch {
                 throw MachineError.invalidConfiguration("debug-exit ports: \(error)")
             }
@@ -60,10 +60,14 @@ extension Machine {
     }
 
     /// SwiftVMM's own debug-exit port 0xF4 and the `extra` ranges, overlapping or touching
-    /// ranges merged (QEMU scripts often say `iobase=0xf4,iosize=4`).
-    static func debugExitRanges(_ extra: [Range<UInt16>]) -> [Range<UInt16>] {
-        var merged: [Range<UInt16>] = []
-        for range in ([Layout.debugExit..<Layout.debugExit + 1] + extra).filter({ !$0.isEmpty }).sorted(by: { $0.lowerBound < $1.lowerBound }) {
+    /// ranges merged (QEMU scripts often say `iobase=0xf4,iosize=4`), as port-bus ranges
+    /// (`Range<UInt64>`, as the bus keeps them: a `[Range<UInt16>]` would cost every boot
+    /// the runtime's scan of every conformance record, for `UInt16: Comparable`).
+    static func debugExitRanges(_ extra: [Range<UInt16>]) -> [Range<UInt64>] {
+        let own = UInt64(Layout.debugExit)..<UInt64(Layout.debugExit) + 1
+        var merged: [Range<UInt64>] = []
+        let given = extra.map { UInt64($0.lowerBound)..<UInt64($0.upperBound) }
+        for range in ([own] + given).filter({ !$0.isEmpty }).sorted(by: { $0.lowerBound < $1.lowerBound }) {
             if let last = merged.last, range.lowerBound <= last.upperBound {
                 merged[merged.count - 1] = last.lowerBound..<max(last.upperBound, range.upperBound)
             } else {

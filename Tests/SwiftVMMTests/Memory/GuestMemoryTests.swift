@@ -24,4 +24,16 @@ struct GuestMemoryTests {
         #expect(try memory.read(UInt8.self, at: 0x10_08FF) == 0xAA)
         #expect(try memory.read(UInt8.self, at: 0x10_2900) == 0xAA)
     }
+
+    @Test("writing contiguous and non-contiguous bytes lands the same bytes, and out of range is refused")
+    func writeCopiesEveryKindOfCollection() throws {
+        let bytes = (0..<300).map { UInt8(truncatingIfNeeded: $0 * 7) }
+        try memory.write(bytes, at: 0x10_0000)
+        try memory.write(bytes[100..<300], at: 0x11_0000)
+        try memory.write(bytes.reversed(), at: 0x12_0000)
+        #expect(try memory.read(at: 0x10_0000, count: 300) == bytes)
+        #expect(try memory.read(at: 0x11_0000, count: 200) == Array(bytes[100..<300]))
+        #expect(try memory.read(at: 0x12_0000, count: 300) == Array(bytes.reversed()))
+        #expect(throws: GuestMemoryError.self) { try memory.write(bytes, at: (4 << 20) - 100) }
+    }
 }

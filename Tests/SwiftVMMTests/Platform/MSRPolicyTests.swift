@@ -85,6 +85,24 @@ struct MSRPolicyTests {
         #expect(nested.ranges.count <= 16)
     }
 
+    @Test func filterDoesNotDependOnTheOrderOfIndices() {
+        let indices = MSRPolicy.kvmAnswered(kernelAPIC: [0x1B, 0x6E0] + Array(0x800...0x8FF), nestedVMX: true, overrides: [:])
+        let forward = MSRFilter.allowingOnly(indices), backward = MSRFilter.allowingOnly(indices.reversed())
+        func allowed(_ filter: MSRFilter, _ index: UInt32) -> Bool {
+            let matching = filter.ranges.filter { index >= $0.base && Int(index - $0.base) < $0.count }
+            #expect(matching.count <= 1, "ranges overlap at \(index)")
+            guard let range = matching.first else { return false }
+            let bit = Int(index - range.base)
+            return range.bitmap[bit / 8] & 1 << (bit % 8) != 0
+        }
+        let probes = Array(0...0x1000) + Array(0xC000_0000...0xC000_0200) + Array(0xC001_0000...0xC001_0300)
+        for index in probes.map(UInt32.init) {
+            #expect(allowed(forward, index) == indices.contains(index))
+            #expect(allowed(backward, index) == indices.contains(index))
+        }
+        #expect(forward.ranges.count <= 16 && backward.ranges.count <= 16, "KVM takes at most 16 ranges")
+    }
+
     @Test func featureControlAllowsVMXONOnlyWithNestedVMX() {
         let plain = MSRPolicy(tscKHz: 2_000_000, cpuCount: 1, unknown: .strict, overrides: [:], logger: Logger(label: "test"))
         let nested = MSRPolicy(tscKHz: 2_000_000, cpuCount: 1, unknown: .strict, overrides: [:], nestedVMX: true, logger: Logger(label: "test"))
