@@ -109,14 +109,13 @@ struct MachineSettings {
     /// (`quietStop`: not a stop without a signal, which `--save` makes).
     func run(_ session: MachineSession, quietStop: Bool = false) throws -> Outcome {
         let signals: SignalStop
-        do { signals = try SignalStop(stopping: session) } catch {
+        do { signals = try SignalStop() } catch {
             printError("swiftvmm: \(error)")
             throw ExitCode(ExitStatus.hostError)
         }
         let terminal = serial == .stdio ? TerminalMode.rawInput() : nil
-        let outcome = session.run()
+        let outcome = session.run(stoppingOn: signals)
         terminal?.restore()
-        signals.cancel()
         if let summary = session.traceSummary { printError(summary) }
 
         switch outcome {

@@ -131,7 +131,7 @@ public final class Machine: Sendable {
 
             // What devices and vCPUs share: time, the device timers, the APIC bus, the run's end.
             let clock = MachineClock(), timers = TimerService(slots: Board.TimerSlot.count, clock: clock)
-            let apicBus = APICBus(cpuCount: cpus), control = RunControl(cpuCount: cpus)
+            let apicBus = APICBus(cpuCount: cpus), control = try RunControl(cpuCount: cpus)
             (self.clock, self.timers, self.apicBus, self.control) = (clock, timers, apicBus, control)
             let snapshots = SnapshotStop(cpuCount: cpus, control: control, holdsOnGuestRequest: configuration.snapshotOnPortWrite)
             self.snapshots = snapshots
@@ -180,10 +180,11 @@ public final class Machine: Sendable {
             apicBus.attach(links)
             board.suspendToRAM?.attach(links, board.powerManagement)
             control.wakeAll.withLock {
-                $0 = { [weak debug] in
+                // Weak, as the links: `snapshots` holds `control`, which holds this closure.
+                $0 = { [weak debug, weak snapshots] in
                     for runner in links.all { runner.wake() }
                     debug?.wake()
-                    snapshots.wake()
+                    snapshots?.wake()
                 }
             }
             if let snapshot { try restore(snapshot, vcpus: setup.vcpus) }
@@ -196,9 +197,10 @@ public final class Machine: Sendable {
         }
     }
 
-    /// Runs the guest until it ends, the time limit passes or `stop` is called. Blocks the
-    /// calling thread; every vCPU runs on a pthread of its own, all joined before it returns.
-    public func run() -> Outcome {
+    /// Runs the guest until it ends, the time limit passes, `stop` is called or one of
+    /// `signals` arrives (`.stopped(signal:)`). Blocks the calling thread; every vCPU runs on
+    /// a pthread of its own, all joined before it returns.
+    public func run(stoppingOn signals: SignalStop? = nil) -> Outcome {
         guard !ran.exchange(true, ordering: .acquiringAndReleasing) else {
             return .hostError("a Machine runs once; create a new one")
         }
@@ -226,7 +228,7 @@ public final class Machine: Sendable {
         } catch {
             control.finish(.hostError("\(error)"))
         }
-        if !control.waitForOutcome(untilNanoseconds: deadline) { control.finish(.timedOut) }
+        if !control.waitForOutcome(untilNanoseconds: deadline, stoppingOn: signals) { control.finish(.timedOut) }
         input?.stop()
         for thread in threads { thread.join() }
         gdbServer?.join()

@@ -54,11 +54,12 @@ public final class MachineSession: Sendable {
         return summaries.isEmpty ? nil : summaries.joined(separator: "\n")
     }
 
-    /// Runs machines until one ends with anything but a reset to reboot from. Once only.
-    public func run() -> Outcome {
+    /// Runs machines until one ends with anything but a reset to reboot from, or one of
+    /// `signals` arrives (`.stopped(signal:)`). Once only.
+    public func run(stoppingOn signals: SignalStop? = nil) -> Outcome {
         let deadline = configuration.timeout.map { monotonicNanoseconds() + $0.nanoseconds }
         while true {
-            guard let (outcome, cmos) = runCurrentMachine() else { return .hostError("a MachineSession runs once") }
+            guard let (outcome, cmos) = runCurrentMachine(stoppingOn: signals) else { return .hostError("a MachineSession runs once") }
             guard outcome == .reset, configuration.rebootOnReset else { return outcome }
             if let stopped = current.withLock({ $0.stopped }) { return .stopped(signal: stopped) }
             var next = configuration
@@ -85,9 +86,9 @@ public final class MachineSession: Sendable {
 
     /// Runs the current machine and lets it go (so its fds and RAM are freed before the
     /// next one is built); returns how it ended and its battery-backed CMOS.
-    private func runCurrentMachine() -> (Outcome, MC146818RTC.Backup)? {
+    private func runCurrentMachine(stoppingOn signals: SignalStop?) -> (Outcome, MC146818RTC.Backup)? {
         guard let machine = current.withLock({ $0.machine }) else { return nil }
-        let outcome = machine.run()
+        let outcome = machine.run(stoppingOn: signals)
         current.withLock { $0.machine = nil }
         if let summary = machine.traceSummary { traceSummaries.withLock { $0.append(summary) } }
         return (outcome, machine.rtc.backup)

@@ -1,4 +1,9 @@
 import Synchronization
+import SystemPackage
+#if canImport(Glibc)
+import Glibc
+#endif
+import CHostThread
 import SwiftVMMSupport
 
 /// The state every thread of a running machine shares: whether it is stopping, how it
@@ -10,6 +15,9 @@ final class RunControl: Sendable {
     private let result = AnnotatedMutex<(outcome: Outcome, fault: FaultInfo?)?>(nil)
     /// Signalled when the outcome is set; `Machine.run` waits on it.
     let finished = ConditionLock()
+    /// Readable once the outcome is set (eventfd(2)), for a wait that polls other
+    /// descriptors too (`waitForOutcome(untilNanoseconds:stoppingOn:)`).
+    private let finishedEvent: FileDescriptor
     /// vCPUs halted with interrupts disabled or waiting for start-up. When all are, no
     /// guest event can wake any of them: deadlock (userspace irqchip only).
     let blockedCount: Atomic<Int>
@@ -23,10 +31,15 @@ final class RunControl: Sendable {
         var instruction: [UInt8]
     }
 
-    init(cpuCount: Int) {
+    init(cpuCount: Int) throws(HostError) {
         self.cpuCount = cpuCount
         blockedCount = Atomic(0)
+        let event = chost_eventfd()
+        guard event >= 0 else { throw .io("eventfd", Errno(rawValue: errno)) }
+        finishedEvent = FileDescriptor(rawValue: event)
     }
+
+    deinit { try? finishedEvent.close() }
 
     var isStopping: Bool { stoppingFlag.load(ordering: .acquiring) }
 
@@ -41,6 +54,9 @@ final class RunControl: Sendable {
         stoppingFlag.store(true, ordering: .releasing)
         wakeAll.withLock { $0 }?()
         finished.withLock { finished.broadcast() }
+        let one: UInt64 = 1
+        // SAFETY: `one` is a local 8-byte counter that write(2) only reads, during the call.
+        _ = withUnsafeBytes(of: one) { try? finishedEvent.write($0) }
     }
 
     var outcome: (outcome: Outcome, fault: FaultInfo?)? { result.withLock { $0 } }
@@ -54,6 +70,27 @@ final class RunControl: Sendable {
             }
             return true
         }
+    }
+
+    /// `waitForOutcome(untilNanoseconds:)`, and while waiting, ends the run with
+    /// `.stopped(signal:)` when one of `signals` arrives: one poll(2) of the outcome's
+    /// eventfd and the signals' signalfd, so no thread waits for the signals.
+    func waitForOutcome(untilNanoseconds deadline: UInt64?, stoppingOn signals: SignalStop?) -> Bool {
+        guard let signals else { return waitForOutcome(untilNanoseconds: deadline) }
+        while outcome == nil {
+            var remaining: UInt64?
+            if let deadline {
+                let now = monotonicNanoseconds()
+                guard now < deadline else { return outcome != nil }
+                remaining = deadline - now
+            }
+            var fds = [pollfd(fd: signals.descriptor.rawValue, events: Int16(POLLIN), revents: 0),
+                       pollfd(fd: finishedEvent.rawValue, events: Int16(POLLIN), revents: 0)]
+            // poll(2) counts milliseconds: round up, so the wait does not end before the deadline.
+            _ = poll(&fds, 2, remaining.map { Int32(min(($0 + 999_999) / 1_000_000, UInt64(Int32.max))) } ?? -1)
+            if let signal = signals.take() { finish(.stopped(signal: signal)) }
+        }
+        return true
     }
 
     /// Records one more blocked vCPU; true when that makes every vCPU blocked.

@@ -15,11 +15,12 @@ struct RunLoopTests {
     /// MSR table, running `script` on a thread of its own until the run ends.
     final class Rig: @unchecked Sendable {
         let cpu = ScriptedVCPU()
-        let control = RunControl(cpuCount: 1)
+        let control: RunControl
         let runner: VCPURunner
         let ports = PortBus()
 
         init(policy: UnknownMSRPolicy = .strict) throws {
+            control = try RunControl(cpuCount: 1)
             let alarm = VCPUAlarm(clock: MachineClock())
             let localAPIC = LocalAPIC(id: 0, isBootProcessor: true, environment: .init(
                 tscHz: 2_000_000_000, now: { 0 }, armTimer: { _ in }, sendIPI: { _ in }, addressingChanged: { _ in }))
