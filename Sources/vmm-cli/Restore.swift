@@ -74,7 +74,7 @@ struct RestoreRequest {
 /// the command a harness runs for every case it continues from a snapshot.
 enum RestoreFastPath {
     static func parse(_ arguments: [String]) -> RestoreRequest? {
-        FastPath(command: "restore", initial: RestoreRequest(directory: ""), positional: \.directory, options: options).parse(arguments)
+        FastPath(command: "restore", initial: RestoreRequest(directory: ""), positional: { $0.directory = $1 }, options: options).parse(arguments)
     }
 
     /// Every long name of `restore`.
