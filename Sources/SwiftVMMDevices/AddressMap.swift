@@ -15,9 +15,10 @@ struct AddressMap {
     /// ranges do for a byte.
     private var directIndex: [UInt8] = []
     /// The ISA ports below 0x1000 hold every device a guest talks to often (PIC, PIT, CMOS,
-    /// UARTs, PCI configuration, fw_cfg, ACPI PM, debug exit); the few above (Bochs's 0x8900
-    /// and 0xB004) take the binary search. One page of index, not sixteen: each page costs a
-    /// boot a page fault (15 of a hello boot's 293 went to zeroing a 64 KiB index).
+    /// UARTs, the reset register, fw_cfg, ACPI PM, debug exit); the few above (Bochs's 0x8900
+    /// and 0xB004, pc-testdev's 0x2000, debug-exit ports placed up there) take the binary
+    /// search. One page of index, not sixteen: each page costs a boot a page fault (15 of a
+    /// hello boot's 292 went to zeroing a 64 KiB index).
     private static var directLimit: UInt64 { 0x1000 }
 
     /// Adds `range` and returns its position in `ranges`, where the bus inserts the device.

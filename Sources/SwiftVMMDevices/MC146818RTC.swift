@@ -168,10 +168,10 @@ public final class MC146818RTC: PortDevice {
     /// Bit 7 of the last index written: NMIs masked.
     public var nmiDisabled: Bool { state.withLock { $0.nmiDisabled } }
 
-    /// Lets `write` change the 128 bytes of CMOS RAM as firmware does at power-on (memory
+    /// Lets `edit` change the 128 bytes of CMOS RAM as firmware does at power-on (memory
     /// sizes, CPU count).
-    package func store(_ write: (inout [UInt8]) -> Void) {
-        state.withLock { write(&$0.ram) }
+    package func store(_ edit: (inout [UInt8]) -> Void) {
+        state.withLock { edit(&$0.ram) }
     }
 
     public func read(offset: UInt16, size: Int) -> UInt32 {

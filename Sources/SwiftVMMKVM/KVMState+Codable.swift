@@ -105,7 +105,11 @@ private func raw<T>(_ hex: HexBytes, as type: T.Type, codingPath: [any CodingKey
     }
     var value = initial
     // SAFETY: the count matches the struct's size, and every bit pattern is a valid value of a
-    // C struct of integers: the copy fills the value's own storage exactly.
-    withUnsafeMutableBytes(of: &value) { $0.copyMemory(from: UnsafeRawBufferPointer(start: hex.bytes, count: hex.bytes.count)) }
+    // C struct of integers: the copy fills the value's own storage exactly. Both pointers live
+    // only inside their closures (not `UnsafeRawBufferPointer(start: array, ...)`, whose
+    // implicit pointer to the array is not valid past that initializer).
+    hex.bytes.withUnsafeBytes { source in
+        withUnsafeMutableBytes(of: &value) { $0.copyMemory(from: source) }
+    }
     return value
 }

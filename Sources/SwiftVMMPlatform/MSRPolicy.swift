@@ -27,9 +27,11 @@ package final class MSRPolicy: Sendable {
     /// capability MSRs); otherwise VMX reads as disabled by firmware.
     let nestedVMX: Bool
     private let logger: Logger
-    /// MSRs already warned about: a handful, so a list (a `Set<UInt32>` would cost every
-    /// boot the runtime's scan of every conformance record for `UInt32: Hashable`).
+    /// MSRs already warned about, at most `warningLimit` (a guest sweeping the MSR space must
+    /// not grow it without bound). A list, not a `Set<UInt32>`, whose creation would cost
+    /// every boot the runtime's scan of every conformance record (`UInt32: Hashable`).
     private let warned = AnnotatedMutex<[UInt32]>([])
+    static let warningLimit = 256
 
     package init(tscKHz: UInt32, cpuCount: Int, unknown: UnknownMSRPolicy, overrides: [UInt32: UInt64],
          nestedVMX: Bool = false, logger: Logger) {
@@ -135,12 +137,16 @@ package final class MSRPolicy: Sendable {
         case .strict: return false
         case .ignore: return true
         case .log:
-            if warned.withLock({ warned in
-                guard !warned.contains(index) else { return false }
+            let count = warned.withLock { warned -> Int? in
+                guard warned.count < Self.warningLimit, !warned.contains(index) else { return nil }
                 warned.append(index)
-                return true
-            }) {
+                return warned.count
+            }
+            if let count {
                 logger.warning("guest \(what) unknown MSR \(hex(index)): reads 0, writes dropped (--msr-policy)")
+                if count == Self.warningLimit {
+                    logger.warning("\(count) unknown MSRs warned about: further ones are answered the same, unlogged")
+                }
             }
             return true
         }

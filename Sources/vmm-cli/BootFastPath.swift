@@ -4,7 +4,7 @@ import SwiftVMM
 /// `swiftvmm boot KERNEL --name VALUE ...` without ArgumentParser's reflection (`FastPath`).
 enum BootFastPath {
     static func parse(_ arguments: [String]) -> BootRequest? {
-        FastPath(command: "boot", initial: BootRequest(kernel: ""), positional: { $0.kernel = $1 }, options: options).parse(arguments)
+        FastPath(command: "boot", initial: BootRequest(kernel: ""), storePositional: { $0.kernel = $1 }, options: options).parse(arguments)
     }
 
     /// Every long name of `boot` and `MachineOptions`. `-s` and `-S` are short names and

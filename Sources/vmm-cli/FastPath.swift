@@ -54,7 +54,7 @@ struct FastPath<Request> {
     /// The request before any argument, and where the positional argument goes (a closure,
     /// not a key path: building a `WritableKeyPath` at run time costs 44 K instructions).
     let initial: Request
-    let positional: (inout Request, String) -> Void
+    let storePositional: (inout Request, String) -> Void
     let options: [Option]
 
     /// The parsed command, or nil to leave the command line to ArgumentParser.
@@ -97,7 +97,7 @@ struct FastPath<Request> {
             guard option.store(&request, value) else { return nil }
         }
         guard let positionalValue else { return nil }
-        positional(&request, positionalValue)
+        storePositional(&request, positionalValue)
         return request
     }
 }

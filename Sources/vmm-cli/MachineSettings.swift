@@ -43,6 +43,7 @@ struct MachineSettings {
         bootstrapLogging()
         if let timeout, !(timeout > 0) { throw ValidationError("--timeout must be a positive number of seconds") }
         if let snapshot { try snapshot.validate(self) }
+        let signals = try stopSignals()
 
         let (output, outputFile) = try serial.open()
         defer { try? outputFile?.close() }
@@ -88,7 +89,7 @@ struct MachineSettings {
             printError("swiftvmm: gdb stub listening on \(host):\(port)\(gdbWait ? ", the guest waits for gdb to continue" : "")")
         }
         let watcher = snapshot.map { SnapshotWatcher($0, session: session) }
-        let outcome = try run(session, quietStop: watcher != nil)
+        let outcome = run(session, stoppingOn: signals, quietStop: watcher != nil)
         if let watcher { throw ExitCode(watcher.finish(outcome)) }
         if let success, outcome == success { throw ExitCode.success }
         throw ExitCode(outcome.exitStatus)
@@ -104,15 +105,21 @@ struct MachineSettings {
         }
     }
 
-    /// Runs `session` to its end with the terminal in raw mode (serial on standard input and
-    /// output) and SIGINT/SIGTERM stopping it; prints what the outcome says beyond its status
-    /// (`quietStop`: not a stop without a signal, which `--save` makes).
-    func run(_ session: MachineSession, quietStop: Bool = false) throws -> Outcome {
-        let signals: SignalStop
-        do { signals = try SignalStop() } catch {
+    /// SIGINT and SIGTERM, blocked from here on in this thread and in every thread started
+    /// after, and read by the run's own wait (`SignalStop`). Taken before the machine is
+    /// built: a thread started earlier (a snapshot watcher's task, a restore's decoding
+    /// thread) could otherwise receive one and die of it.
+    func stopSignals() throws -> SignalStop {
+        do { return try SignalStop() } catch {
             printError("swiftvmm: \(error)")
             throw ExitCode(ExitStatus.hostError)
         }
+    }
+
+    /// Runs `session` to its end with the terminal in raw mode (serial on standard input and
+    /// output) and `signals` stopping it; prints what the outcome says beyond its status
+    /// (`quietStop`: not a stop without a signal, which `--save` makes).
+    func run(_ session: MachineSession, stoppingOn signals: SignalStop, quietStop: Bool = false) -> Outcome {
         let terminal = serial == .stdio ? TerminalMode.rawInput() : nil
         let outcome = session.run(stoppingOn: signals)
         terminal?.restore()

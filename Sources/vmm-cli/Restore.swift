@@ -74,7 +74,7 @@ struct RestoreRequest {
 /// the command a harness runs for every case it continues from a snapshot.
 enum RestoreFastPath {
     static func parse(_ arguments: [String]) -> RestoreRequest? {
-        FastPath(command: "restore", initial: RestoreRequest(directory: ""), positional: { $0.directory = $1 }, options: options).parse(arguments)
+        FastPath(command: "restore", initial: RestoreRequest(directory: ""), storePositional: { $0.directory = $1 }, options: options).parse(arguments)
     }
 
     /// Every long name of `restore`.
@@ -95,6 +95,7 @@ extension MachineSettings {
     func restore(from directory: String, input: String?) throws {
         bootstrapLogging()
         if let timeout, !(timeout > 0) { throw ValidationError("--timeout must be a positive number of seconds") }
+        let signals = try stopSignals()
         let (output, outputFile) = try serial.open()
         defer { try? outputFile?.close() }
         let machine: Machine
@@ -110,6 +111,6 @@ extension MachineSettings {
             throw ExitCode(error.exitStatus)
         }
         if let input { machine.type(Array(input.utf8) + [UInt8(ascii: "\n")]) }
-        throw ExitCode(try run(MachineSession(machine)).exitStatus)
+        throw ExitCode(run(MachineSession(machine), stoppingOn: signals).exitStatus)
     }
 }

@@ -7,20 +7,21 @@ import SwiftVMMSupport
 final class HostCPUPool: Sendable {
     static let shared = HostCPUPool()
 
-    /// vCPU threads of live machines, indexed by host CPU (CPU numbers are small and dense;
-    /// an `[Int: Int]` would cost every boot the runtime's scan of every conformance record
-    /// for `Int: Hashable`, about 0.26 M instructions).
+    /// vCPU threads of live machines, indexed by host CPU (CPU numbers are below the
+    /// kernel's CPU set size, 1024 here; an `[Int: Int]` would cost every boot the runtime's
+    /// scan of every conformance record for `Int: Hashable`, about 0.26 M instructions).
     private let load = AnnotatedMutex<[Int]>([])
 
+    /// `cpus` empty (no CPU known to be allowed): CPU 0, as the kernel would start with.
     func lease(count: Int, from cpus: [Int] = CPUAffinity.allowedCPUs()) -> Lease {
+        let cpus = cpus.isEmpty ? [0] : cpus
         let chosen = load.withLock { load in
-            if let highest = cpus.max(), highest >= load.count {
-                load += [Int](repeating: 0, count: highest + 1 - load.count)
-            }
+            let highest = cpus.max() ?? 0
+            if highest >= load.count { load += [Int](repeating: 0, count: highest + 1 - load.count) }
             return (0..<count).map { _ in
                 // The first of the least-loaded CPUs, in the order the process may use them.
                 let cpu = cpus.min { load[$0] < load[$1] } ?? 0
-                if cpu < load.count { load[cpu] += 1 }
+                load[cpu] += 1
                 return cpu
             }
         }
@@ -29,7 +30,7 @@ final class HostCPUPool: Sendable {
 
     fileprivate func release(_ cpus: [Int]) {
         load.withLock { load in
-            for cpu in cpus where cpu < load.count { load[cpu] -= 1 }
+            for cpu in cpus { load[cpu] -= 1 }
         }
     }
 

@@ -62,6 +62,7 @@ public final class MachineSession: Sendable {
             guard let (outcome, cmos) = runCurrentMachine(stoppingOn: signals) else { return .hostError("a MachineSession runs once") }
             guard outcome == .reset, configuration.rebootOnReset else { return outcome }
             if let stopped = current.withLock({ $0.stopped }) { return .stopped(signal: stopped) }
+            if let signal = signals?.received { return .stopped(signal: signal) }
             var next = configuration
             if let deadline {
                 let now = monotonicNanoseconds()

@@ -13,7 +13,8 @@ final class RunControl: Sendable {
     /// Set once, by the first `finish`; every vCPU loop checks it before `KVM_RUN`.
     private let stoppingFlag = Atomic<Bool>(false)
     private let result = AnnotatedMutex<(outcome: Outcome, fault: FaultInfo?)?>(nil)
-    /// Signalled when the outcome is set; `Machine.run` waits on it.
+    /// Signalled when the outcome is set; `Machine.run` waits on it when no signals stop the
+    /// run (with signals it polls `finishedEvent`).
     let finished = ConditionLock()
     /// Readable once the outcome is set (eventfd(2)), for a wait that polls other
     /// descriptors too (`waitForOutcome(untilNanoseconds:stoppingOn:)`).

@@ -1,4 +1,5 @@
 import Logging
+import Synchronization
 import Testing
 @testable import SwiftVMM
 @testable import SwiftVMMPlatform
@@ -38,6 +39,34 @@ struct MSRPolicyTests {
         #expect(!msrs.write(0x3A, 5), "IA32_FEATURE_CONTROL is locked")
         #expect(msrs.write(0x199, 0x1A00), "IA32_PERF_CTL writes are accepted")
         #expect(!msrs.write(0x12345, 1), "strict: unknown writes #GP")
+    }
+
+    /// Counts the warnings a logger is given.
+    struct CountingHandler: LogHandler {
+        final class Count: Sendable { let value = Mutex(0) }
+        let count: Count
+        var metadata: Logger.Metadata = [:]
+        var logLevel: Logger.Level = .trace
+        subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+            get { metadata[key] }
+            set { metadata[key] = newValue }
+        }
+        func log(event: LogEvent) {
+            if event.level == .warning { count.value.withLock { $0 += 1 } }
+        }
+    }
+
+    @Test func logPolicyWarnsOncePerMSRAndBoundsWhatItRemembers() {
+        let warnings = CountingHandler.Count()
+        let msrs = MSRPolicy(tscKHz: 2_596_000, cpuCount: 1, unknown: .log, overrides: [:],
+                             logger: Logger(label: "test") { _ in CountingHandler(count: warnings) })
+        let sweep = UInt32(0x1234_0000)..<0x1234_0000 + UInt32(MSRPolicy.warningLimit + 100)
+        for index in sweep {
+            #expect(msrs.read(index, tsc: { 0 }) == 0)
+            #expect(msrs.write(index, 1), "logged, not #GP")
+        }
+        #expect(warnings.value.withLock { $0 } == MSRPolicy.warningLimit + 1,
+                "one warning per MSR up to the limit, then one saying the rest go unlogged")
     }
 
     @Test func unknownMSRPolicies() {
