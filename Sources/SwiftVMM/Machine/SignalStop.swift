@@ -25,9 +25,14 @@ public final class SignalStop: Sendable {
         var set = sigset_t()
         sigemptyset(&set)
         for signal in signals { sigaddset(&set, signal) }
-        pthread_sigmask(SIG_BLOCK, &set, nil)
+        var before = sigset_t()
+        pthread_sigmask(SIG_BLOCK, &set, &before)
         let fd = chost_signalfd(&set)
-        guard fd >= 0 else { throw .io("signalfd", Errno(rawValue: errno)) }
+        guard fd >= 0 else {
+            let error = Errno(rawValue: errno)
+            pthread_sigmask(SIG_SETMASK, &before, nil)   // nothing would read them
+            throw .io("signalfd", error)
+        }
         descriptor = FileDescriptor(rawValue: fd)
     }
 
