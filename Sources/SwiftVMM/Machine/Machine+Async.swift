@@ -69,7 +69,7 @@ extension Machine {
 
     /// Types `bytes` into COM1, waiting while `Serial16550.lineCapacity` bytes already wait for the guest.
     public func send(_ bytes: some Collection<UInt8>) async {
-        var pending = bytes[...]
+        var pending = Array(bytes)[...]
         while !pending.isEmpty, !control.isStopping, !Task.isCancelled {
             pending = pending.dropFirst(uart.receive(pending))
             if !pending.isEmpty { try? await Task.sleep(for: .milliseconds(1)) }
