@@ -13,11 +13,8 @@ final class RunControl: Sendable {
     /// Set once, by the first `finish`; every vCPU loop checks it before `KVM_RUN`.
     private let stoppingFlag = Atomic<Bool>(false)
     private let result = AnnotatedMutex<(outcome: Outcome, fault: FaultInfo?)?>(nil)
-    /// Signalled when the outcome is set; `Machine.run` waits on it when no signals stop the
-    /// run (with signals it polls `finishedEvent`).
-    let finished = ConditionLock()
-    /// Readable once the outcome is set (eventfd(2)), for a wait that polls other
-    /// descriptors too (`waitForOutcome(untilNanoseconds:stoppingOn:)`).
+    /// Readable once the outcome is set (eventfd(2)): `waitForOutcome` polls it, with the
+    /// signals that stop the run if any.
     private let finishedEvent: FileDescriptor
     /// vCPUs halted with interrupts disabled or waiting for start-up. When all are, no
     /// guest event can wake any of them: deadlock (userspace irqchip only).
@@ -54,7 +51,6 @@ final class RunControl: Sendable {
         guard first else { return }
         stoppingFlag.store(true, ordering: .releasing)
         wakeAll.withLock { $0 }?()
-        finished.withLock { finished.broadcast() }
         let one: UInt64 = 1
         // SAFETY: `one` is a local 8-byte counter that write(2) only reads, during the call.
         _ = withUnsafeBytes(of: one) { try? finishedEvent.write($0) }
@@ -63,21 +59,10 @@ final class RunControl: Sendable {
     var outcome: (outcome: Outcome, fault: FaultInfo?)? { result.withLock { $0 } }
 
     /// Waits until the run has an outcome or the CLOCK_MONOTONIC `deadline` (nanoseconds;
-    /// nil: none) passes; false on time-out.
-    func waitForOutcome(untilNanoseconds deadline: UInt64?) -> Bool {
-        finished.withLock {
-            while outcome == nil {
-                if !finished.wait(untilNanoseconds: deadline) { return outcome != nil }
-            }
-            return true
-        }
-    }
-
-    /// `waitForOutcome(untilNanoseconds:)`, and while waiting, ends the run with
-    /// `.stopped(signal:)` when one of `signals` arrives: one poll(2) of the outcome's
-    /// eventfd and the signals' signalfd, so no thread waits for the signals.
-    func waitForOutcome(untilNanoseconds deadline: UInt64?, stoppingOn signals: SignalStop?) -> Bool {
-        guard let signals else { return waitForOutcome(untilNanoseconds: deadline) }
+    /// nil: none) passes; false on time-out. While waiting, one of `signals` arriving ends the
+    /// run with `.stopped(signal:)`: one poll(2) of the outcome's eventfd and the signals'
+    /// signalfd, so no thread waits for the signals.
+    func waitForOutcome(untilNanoseconds deadline: UInt64?, stoppingOn signals: SignalStop? = nil) -> Bool {
         while outcome == nil {
             var remaining: UInt64?
             if let deadline {
@@ -85,11 +70,12 @@ final class RunControl: Sendable {
                 guard now < deadline else { return outcome != nil }
                 remaining = deadline - now
             }
-            var fds = [pollfd(fd: signals.descriptor.rawValue, events: Int16(POLLIN), revents: 0),
+            // A negative descriptor (no signals) is one poll(2) skips.
+            var fds = [pollfd(fd: signals?.descriptor.rawValue ?? -1, events: Int16(POLLIN), revents: 0),
                        pollfd(fd: finishedEvent.rawValue, events: Int16(POLLIN), revents: 0)]
             // poll(2) counts milliseconds: round up, so the wait does not end before the deadline.
             _ = poll(&fds, 2, remaining.map { Int32(min(($0 + 999_999) / 1_000_000, UInt64(Int32.max))) } ?? -1)
-            if let signal = signals.take() { finish(.stopped(signal: signal)) }
+            if let signal = signals?.take() { finish(.stopped(signal: signal)) }
         }
         return true
     }

@@ -53,9 +53,15 @@ final class SerialInputPump: @unchecked Sendable {
     private static func readIfReady(_ input: FileDescriptor, into buffer: inout [UInt8]) -> Int {
         var ready = pollfd(fd: input.rawValue, events: Int16(POLLIN), revents: 0)
         guard poll(&ready, 1, 0) == 1 else { return -1 }
-        // SAFETY: `buffer` is the caller's array of `chunk` bytes; read(2) writes at most its count,
-        // and the pointer does not escape the closure.
-        let count = buffer.withUnsafeMutableBytes { read(input.rawValue, $0.baseAddress, $0.count) }
+        return read(input, into: &buffer)
+    }
+
+    /// read(2) of at most `buffer.count` bytes into `buffer`: the count, 0 at the end, -1 on
+    /// an error.
+    private static func read(_ input: FileDescriptor, into buffer: inout [UInt8]) -> Int {
+        // SAFETY: `buffer` is the caller's array; read(2) writes at most its count, and the pointer
+        // does not escape the closure.
+        let count = buffer.withUnsafeMutableBytes { Glibc.read(input.rawValue, $0.baseAddress, $0.count) }
         return count < 0 ? -1 : count
     }
 
@@ -77,9 +83,7 @@ final class SerialInputPump: @unchecked Sendable {
             if ready < 0 && errno != EINTR { return }
             if fds[0].revents != 0 { return }
             if pending.isEmpty && fds[1].revents != 0 {
-                // SAFETY: `buffer` is this thread's local array of `chunk` bytes; read(2) writes at most
-                // its count, and the pointer does not escape the closure.
-                let count = buffer.withUnsafeMutableBytes { read(input.rawValue, $0.baseAddress, $0.count) }
+                let count = Self.read(input, into: &buffer)
                 if count <= 0 { return }
                 pending = buffer[0..<count]
             }

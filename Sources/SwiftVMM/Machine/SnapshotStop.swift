@@ -78,7 +78,7 @@ final class SnapshotStop: @unchecked Sendable {
         }
         wake()
         let results = lock.withLock { () -> [Result<VCPUSnapshot, MachineError>?] in
-            while taken.compactMap({ $0 }).count < taken.count && !control.isStopping { lock.wait() }
+            while taken.contains(where: { $0 == nil }) && !control.isStopping { lock.wait() }
             return taken
         }
         return try VCPUSnapshot.collect(results)
